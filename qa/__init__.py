@@ -1,0 +1,34 @@
+"""qa: question answering over your own documents, on your own machine, with exact citations.
+
+    >>> import qa
+    >>> for p in qa.retrieve("what is the US backstop position?", k=3):
+    ...     print(p.score, p.title, p.paragraph, p.text[:60])
+
+`qa.retrieve()` and `qa.answer()` use the default index (see `qa.defaults`); `qa.Index` opens or
+builds any other.
+"""
+
+from qa.chunking import Chunk, ChunkingConfig, Sentence
+from qa.defaults import default_index, retrieve
+from qa.documents import Document, load_documents
+from qa.index import Index, UpdateReport
+from qa.retrieval import FusionConfig, Passage
+from qa.store import IndexCorrupted, IndexMismatch, IndexNotFound, IndexProblem
+
+__all__ = [
+    "Chunk",
+    "ChunkingConfig",
+    "Document",
+    "FusionConfig",
+    "Index",
+    "IndexCorrupted",
+    "IndexMismatch",
+    "IndexNotFound",
+    "IndexProblem",
+    "Passage",
+    "Sentence",
+    "UpdateReport",
+    "default_index",
+    "load_documents",
+    "retrieve",
+]

@@ -1,0 +1,97 @@
+"""The default corpus and index: `seeds/` indexed into `index/`, kept up to date on first use.
+
+Paths (environment variables override them):
+    QA_SEEDS  the default corpus            default: <project>/seeds
+    QA_INDEX  where its index lives         default: <project>/index
+    QA_DATA   uploads and feedback          default: <project>/data
+
+`default_index()` opens the index once per process. A missing, damaged or mismatched index
+(other model, format or chunking settings) is rebuilt from scratch; changed, new or deleted
+input files are re-indexed incrementally. Each rebuild prints one line to stderr saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+from qa.index import Index, PathsLike
+from qa.retrieval import Passage
+from qa.store import IndexSettings, IndexProblem
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def seeds_dir() -> Path:
+    return Path(os.environ.get("QA_SEEDS", PROJECT_ROOT / "seeds"))
+
+
+def index_dir() -> Path:
+    return Path(os.environ.get("QA_INDEX", PROJECT_ROOT / "index"))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("QA_DATA", PROJECT_ROOT / "data"))
+
+
+def _say(message: str) -> None:
+    print(f"qa: {message}", file=sys.stderr)
+
+
+def _settings_outdated(settings: IndexSettings) -> bool:
+    fresh = IndexSettings(settings.model, settings.model_id, settings.dimension)
+    return (settings.chunking, settings.bm25, settings.embed_titles) != (
+        fresh.chunking,
+        fresh.bm25,
+        fresh.embed_titles,
+    )
+
+
+def open_or_build(path: str | Path, inputs: PathsLike) -> Index:
+    """Open the index at `path`, (re)building or refreshing it from `inputs` when needed."""
+    path = Path(path)
+    inputs_list = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    try:
+        index = Index.open(path)
+    except IndexProblem as problem:
+        if (path / "CURRENT").exists():
+            _say(f"rebuilding the index: {problem}")
+        else:
+            _say(f"building the index at {path} from {', '.join(map(str, inputs_list))}")
+        return Index.build(inputs_list, path)
+    if _settings_outdated(index.settings):
+        _say("rebuilding the index: its chunking or BM25 settings differ from this qa's")
+        return Index.build(inputs_list, path)
+    missing = [p for p in inputs_list if str(Path(p).resolve()) not in index.inputs]
+    if missing:
+        _say(f"adding {', '.join(map(str, missing))} to the index")
+        index.add(missing)
+    reason = index.stale_reason()
+    if reason:
+        _say(f"updating the index: {reason}")
+        index.refresh()
+    return index
+
+
+_lock = threading.Lock()
+_default: Index | None = None
+
+
+def default_index() -> Index:
+    """The process-wide index of the default corpus (built on first use if needed)."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = open_or_build(index_dir(), [seeds_dir()])
+        return _default
+
+
+def retrieve(question: str, k: int = 5) -> list[Passage]:
+    """The `k` passages of the default corpus that best match `question`, best first.
+
+    >>> [p.paragraph for p in retrieve("what is the US backstop position?", k=1)]
+    [6]
+    """
+    return default_index().retrieve(question, k)

@@ -1,0 +1,351 @@
+"""Files on disk -> `Document`s: decoded text, title, source and paragraph spans.
+
+Every later offset (chunks, sentences, citations) points into `Document.text`, so this module
+never rewrites the text of a plain-text file: boilerplate lines such as "Photo credit: …" are
+left in the text but kept out of `Document.paragraphs`, which is all that gets indexed.
+
+    >>> result = load_documents(["seeds/"])
+    >>> doc = result.documents[0]
+    >>> start, end = doc.paragraphs[0]
+    >>> doc.text[start:end][:22]
+    'UK Prime Minister Sir '
+
+Formats: `.txt`, `.md`, `.html`/`.htm`, `.pdf` (pypdf) and `.docx` (python-docx). For HTML, PDF
+and DOCX the text is what the parser extracts, paragraphs joined by blank lines; offsets point
+into that extracted text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Span = tuple[int, int]
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx"}
+SIDECAR_SUFFIX = ".meta.json"
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+# Decoding order for text files: UTF-8 (a BOM is dropped), then Windows-1252, which covers most
+# legacy Western files; Latin-1 as the last resort never fails, so nothing is lost.
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One loaded file. `paragraphs` are (start, end) spans of content in `text`."""
+
+    doc_id: str
+    title: str
+    source: str
+    path: str
+    text: str
+    paragraphs: tuple[Span, ...]
+    content_hash: str
+    encoding: str = "utf-8"
+
+    def paragraph_text(self, number: int) -> str:
+        """The text of paragraph `number` (1-based, as shown in citations)."""
+        start, end = self.paragraphs[number - 1]
+        return self.text[start:end]
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"skipped {self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+class UnreadableFile(Exception):
+    """A file that cannot become a `Document`; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class _Metadata:
+    title: str | None = None
+    source: str | None = None
+
+
+def load_documents(paths: list[str | Path] | str | Path) -> LoadResult:
+    """Load files and directories (walked recursively, in sorted order).
+
+    Unsupported, unreadable, binary or empty files are reported in `LoadResult.skipped`
+    with a one-line reason; nothing raises for a bad file. Side-car `*.meta.json` files are
+    read as metadata of the file with the same stem, never as documents.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    result = LoadResult()
+    used_ids: set[str] = set()
+    for file in find_files(paths, result.skipped):
+        try:
+            document = load_file(file)
+        except UnreadableFile as error:
+            result.skipped.append(SkippedFile(str(file), str(error)))
+            continue
+        doc_id = unique_doc_id(document.doc_id, used_ids)
+        used_ids.add(doc_id)
+        if doc_id != document.doc_id:
+            document = _with_id(document, doc_id)
+        result.documents.append(document)
+    return result
+
+
+def load_file(path: str | Path, doc_id: str | None = None) -> Document:
+    """Load one file; raises `UnreadableFile` with a one-line reason."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnreadableFile(f"unsupported file type {suffix or '(none)'!r}")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UnreadableFile(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        raw = path.read_bytes()
+    except OSError as error:
+        raise UnreadableFile(f"cannot read: {error.strerror or error}") from None
+    if not raw.strip():
+        raise UnreadableFile("file is empty")
+    meta_raw, meta = _read_sidecar(path)
+    if suffix in TEXT_SUFFIXES:
+        if b"\x00" in raw[:8192]:
+            raise UnreadableFile("looks binary (contains NUL bytes), not text")
+        text, encoding = decode_text(raw)
+        paragraphs, boilerplate = _text_paragraphs(text)
+        title = meta.title or _text_title(text, paragraphs, markdown=suffix != ".txt")
+        source = meta.source or boilerplate.source or path.name
+    else:
+        encoding = "utf-8"
+        if suffix in HTML_SUFFIXES:
+            from qa.formats import extract_html
+
+            extracted = extract_html(decode_text(raw)[0])
+        elif suffix == ".pdf":
+            from qa.formats import extract_pdf
+
+            extracted = extract_pdf(raw)
+        else:
+            from qa.formats import extract_docx
+
+            extracted = extract_docx(raw)
+        text, paragraphs = join_paragraphs(extracted.paragraphs)
+        title = meta.title or extracted.title or _text_title(text, paragraphs, markdown=False)
+        source = meta.source or extracted.source or path.name
+    if not paragraphs:
+        raise UnreadableFile("no text content found")
+    return Document(
+        doc_id=doc_id or slug(path.stem),
+        title=title or path.stem,
+        source=source,
+        path=str(path),
+        text=text,
+        paragraphs=tuple(paragraphs),
+        content_hash=hashlib.sha256(raw + meta_raw).hexdigest(),  # == file_fingerprint(path)
+        encoding=encoding,
+    )
+
+
+def decode_text(raw: bytes) -> tuple[str, str]:
+    """Decode bytes as UTF-8, falling back to cp1252 then latin-1. Returns (text, encoding)."""
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    for encoding in FALLBACK_ENCODINGS:
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte string")  # pragma: no cover
+
+
+def join_paragraphs(paragraphs: list[str]) -> tuple[str, list[Span]]:
+    """Join extracted paragraphs with blank lines and return the text and their spans."""
+    spans: list[Span] = []
+    parts: list[str] = []
+    offset = 0
+    for paragraph in paragraphs:
+        if parts:
+            parts.append("\n\n")
+            offset += 2
+        parts.append(paragraph)
+        spans.append((offset, offset + len(paragraph)))
+        offset += len(paragraph)
+    return "".join(parts), spans
+
+
+def slug(name: str) -> str:
+    """A doc id from a file name: lower-case letters, digits, '-', '_' and '.'."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.").lower()
+    return cleaned[:80] or "document"
+
+
+def unique_doc_id(doc_id: str, taken: set[str]) -> str:
+    """`doc_id`, or `doc_id~2`, `doc_id~3` … when another file already has that id."""
+    candidate, n = doc_id, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{doc_id}~{n}"
+    return candidate
+
+
+def _with_id(document: Document, doc_id: str) -> Document:
+    from dataclasses import replace
+
+    return replace(document, doc_id=doc_id)
+
+
+def find_files(paths: list[str | Path], skipped: list[SkippedFile] | None = None) -> list[Path]:
+    """The files `load_documents` would try, in its order; missing paths go to `skipped`."""
+    files: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if file.name.startswith(".") or file.name.endswith(SIDECAR_SUFFIX):
+                    continue
+                files.append(file)
+        elif path.is_file():
+            files.append(path)
+        elif skipped is not None:
+            skipped.append(SkippedFile(str(path), "no such file or directory"))
+    return files
+
+
+def file_fingerprint(path: Path) -> str:
+    """The `content_hash` a `Document` loaded from `path` would get (file plus side-car)."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return "unreadable"
+    return hashlib.sha256(raw + _read_sidecar(path)[0]).hexdigest()
+
+
+def _read_sidecar(path: Path) -> tuple[bytes, _Metadata]:
+    """Optional `<stem>.meta.json` beside the file: {"title": ..., "source": ...}."""
+    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    if not sidecar.is_file():
+        return b"", _Metadata()
+    raw = sidecar.read_bytes()
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return raw, _Metadata()
+    if not isinstance(data, dict):
+        return raw, _Metadata()
+    title, source = data.get("title"), data.get("source")
+    return raw, _Metadata(
+        title=title if isinstance(title, str) and title.strip() else None,
+        source=source if isinstance(source, str) and source.strip() else None,
+    )
+
+
+# --- plain text and Markdown -------------------------------------------------------------
+
+_CREDIT_LINE = re.compile(r"^\s*(photo|image|picture)\s+credit\s*:\s*(?P<source>.*?)\s*$", re.I)
+_SOURCE_LABEL = re.compile(r"^\s*sources?\s*:?\s*$", re.I)
+_SOURCE_INLINE = re.compile(r"^\s*sources?\s*:\s*(?P<source>\S.*?)\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class _Boilerplate:
+    source: str | None
+
+
+def _line_spans(text: str) -> list[Span]:
+    spans, offset = [], 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        spans.append((offset, offset + len(body)))
+        offset += len(line)
+    return spans
+
+
+def _strip_span(text: str, span: Span) -> Span:
+    start, end = span
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _text_paragraphs(text: str) -> tuple[list[Span], _Boilerplate]:
+    """Paragraph spans of a text file, without credit/source boilerplate lines.
+
+    Paragraphs are blank-line separated blocks when the file has blank lines, otherwise one
+    paragraph per line (news articles saved one paragraph per line).
+    """
+    lines = [_strip_span(text, span) for span in _line_spans(text)]
+    source: str | None = None
+    nonempty = [i for i, (s, e) in enumerate(lines) if e > s]
+    drop: set[int] = set()
+    if nonempty:
+        first = nonempty[0]
+        match = _CREDIT_LINE.match(text[lines[first][0] : lines[first][1]])
+        if match:
+            drop.add(first)
+            source = match.group("source") or None
+    if len(nonempty) >= 2:
+        label, value = nonempty[-2], nonempty[-1]
+        if _SOURCE_LABEL.match(text[lines[label][0] : lines[label][1]]):
+            drop.update({label, value})
+            source = text[lines[value][0] : lines[value][1]]
+    if nonempty and nonempty[-1] not in drop:
+        match = _SOURCE_INLINE.match(text[lines[nonempty[-1]][0] : lines[nonempty[-1]][1]])
+        if match:
+            drop.add(nonempty[-1])
+            source = match.group("source")
+
+    blocks: list[list[int]] = [[]]
+    has_blank_lines = any(e == s for s, e in lines[nonempty[0] : nonempty[-1]]) if nonempty else False
+    for i, (s, e) in enumerate(lines):
+        if e == s or i in drop:
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        if not has_blank_lines and blocks[-1]:
+            blocks.append([])
+        blocks[-1].append(i)
+    spans = [(lines[b[0]][0], lines[b[-1]][1]) for b in blocks if b]
+    return spans, _Boilerplate(source=source)
+
+
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
+
+
+def _text_title(text: str, paragraphs: list[Span], markdown: bool) -> str:
+    """A heading if there is one, else the first sentence of the first paragraph, shortened."""
+    if not paragraphs:
+        return ""
+    if markdown:
+        for start, end in paragraphs:
+            match = _MD_HEADING.match(text[start:end].splitlines()[0])
+            if match:
+                return match.group("title")
+    start, end = paragraphs[0]
+    first = " ".join(text[start:end].split())
+    sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
+    return shorten(sentence, 90)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut `text` at a word boundary to at most `limit` characters, adding '…' if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:—-")
+    return cut + "…"

