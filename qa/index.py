@@ -112,7 +112,55 @@ class Index:
 
         Raises `ValueError` when no file could be loaded (the message lists why).
         """
-        root = Path(path)
+        loaded = load_documents(_as_list(paths))
+        if not loaded.documents:
+            reasons = "; ".join(str(s) for s in loaded.skipped) or "no files found"
+            raise ValueError(f"no documents to index under {paths}: {reasons}")
+        inputs = _resolved(paths)
+        bookkeeping = Bookkeeping(inputs, [], _fingerprints(inputs, set()), loaded.skipped)
+        return cls._create(
+            loaded.documents, Path(path), bookkeeping, model, chunking, bm25, embed_titles, fusion, progress
+        )
+
+    @classmethod
+    def from_documents(
+        cls,
+        documents: Sequence[Document],
+        path: str | Path,
+        *,
+        model: str = DEFAULT_MODEL,
+        chunking: ChunkingConfig = ChunkingConfig(),
+        bm25: BM25Config = BM25Config(),
+        embed_titles: bool = False,
+        fusion: FusionConfig = FusionConfig(),
+        progress: bool | None = None,
+    ) -> "Index":
+        """Index `Document`s made in memory (benchmarks, tests); `refresh` has no files to read.
+
+        Doc ids must be unique.
+        """
+        ids = [d.doc_id for d in documents]
+        if len(set(ids)) != len(ids):
+            raise ValueError("documents must have unique doc ids")
+        if not documents:
+            raise ValueError("no documents to index")
+        return cls._create(
+            list(documents), Path(path), Bookkeeping([], [], {}), model, chunking, bm25, embed_titles, fusion, progress
+        )
+
+    @classmethod
+    def _create(
+        cls,
+        documents: list[Document],
+        root: Path,
+        bookkeeping: "Bookkeeping",
+        model: str,
+        chunking: ChunkingConfig,
+        bm25: BM25Config,
+        embed_titles: bool,
+        fusion: FusionConfig,
+        progress: bool | None,
+    ) -> "Index":
         embedder = load_embedder(model)
         settings = IndexSettings(
             model=model,
@@ -124,14 +172,8 @@ class Index:
         )
         with store.writer_lock(root):
             building = store.start_build(root)
-            loaded = load_documents(_as_list(paths))
-            if not loaded.documents:
-                reasons = "; ".join(str(s) for s in loaded.skipped) or "no files found"
-                raise ValueError(f"no documents to index under {paths}: {reasons}")
-            parts = _embed(loaded.documents, settings, embedder, progress)
+            parts = _embed(documents, settings, embedder, progress)
             snapshot = _assemble(settings, [parts], store.now())
-            inputs = _resolved(paths)
-            bookkeeping = Bookkeeping(inputs, [], _fingerprints(inputs, set()), loaded.skipped)
             _write(root, building, snapshot, bookkeeping)
         return cls(snapshot, root, bookkeeping, fusion)
 
