@@ -9,13 +9,18 @@ builds any other.
 """
 
 from qa.chunking import Chunk, ChunkingConfig, Sentence
-from qa.defaults import default_index, retrieve
+from qa.answering import Answer, AnswerConfig, Citation
+from qa.defaults import answer, default_index, retrieve
 from qa.documents import Document, load_documents
 from qa.index import Index, UpdateReport
 from qa.retrieval import FusionConfig, Passage
 from qa.store import IndexCorrupted, IndexMismatch, IndexNotFound, IndexProblem
 
 __all__ = [
+    "Answer",
+    "AnswerConfig",
+    "Citation",
+    "answer",
     "Chunk",
     "ChunkingConfig",
     "Document",

@@ -17,6 +17,9 @@ import sys
 import threading
 from pathlib import Path
 
+from typing import Sequence
+
+from qa.answering import Answer
 from qa.index import Index, PathsLike
 from qa.retrieval import Passage
 from qa.store import IndexSettings, IndexProblem
@@ -95,3 +98,12 @@ def retrieve(question: str, k: int = 5) -> list[Passage]:
     [6]
     """
     return default_index().retrieve(question, k)
+
+
+def answer(question: str, history: Sequence[tuple[str, str]] | None = None) -> Answer:
+    """A cited answer from the default corpus; `history` is earlier (question, answer) pairs.
+
+    >>> answer("Who won the 2022 World Cup?").abstained
+    True
+    """
+    return default_index().answer(question, history)

@@ -17,7 +17,7 @@ import sys
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -33,8 +33,11 @@ from qa.documents import (
 )
 from qa.embedding import DEFAULT_MODEL, MODELS, Embedder, ModelUnavailable, load_embedder
 from qa.lexical import BM25Config, LexicalIndex
-from qa.retrieval import FusionConfig, Passage, check_k, check_question, rank_chunks
+from qa.retrieval import FusionConfig, Passage, check_k, check_question, rank_chunks, top_k
 from qa.store import DocumentEntry, IndexMismatch, IndexSettings, Snapshot
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qa.answering import Answer, AnswerConfig
 
 PathsLike = Sequence[str | Path] | str | Path
 # Embedding more texts than this at once shows a progress bar (when not told otherwise).
@@ -59,6 +62,7 @@ class SearchResult:
     question: str
     passages: list[Passage]
     query_vector: np.ndarray
+    extra_vectors: list[np.ndarray] = field(default_factory=list)
 
 
 def _as_list(paths: PathsLike) -> list[str | Path]:
@@ -246,28 +250,45 @@ class Index:
         return load_embedder(self.settings.model)
 
     def search(self, question: str, k: int = 5, *, extra_queries: Sequence[str] = ()) -> SearchResult:
-        """`retrieve` plus the question vector. `extra_queries` (e.g. the question with the
-        previous turn) are ranked too, and each chunk keeps its best fused score.
+        """`retrieve` plus the query vectors. `extra_queries` (e.g. the question with the
+        previous turn) are ranked too, and a chunk's score is its mean fused score over all
+        queries, so a passage that fits both the question and its context wins.
         """
         question = check_question(question)
         k = check_k(k)
         snapshot = self._snapshot
-        queries = [question, *extra_queries]
+        queries = [question, *(check_question(q) for q in extra_queries)]
         vectors = self.embedder().encode(queries)
-        best: dict[int, tuple[float, float, float]] = {}
-        depth = min(len(snapshot.chunks), max(k, 20))
+        fused = dense = lexical = None
         for text, vector in zip(queries, vectors):
             ranking = rank_chunks(
-                vector, snapshot.chunk_index, snapshot.lexical.scores(text), depth, self.fusion
+                vector, snapshot.chunk_index, snapshot.lexical.scores(text), k, self.fusion
             )
-            for row in ranking.order:
-                row = int(row)
-                score = float(ranking.fused[row])
-                if row not in best or score > best[row][0]:
-                    best[row] = (score, float(ranking.dense[row]), float(ranking.lexical[row]))
-        rows = sorted(best, key=lambda r: (-best[r][0], r))[:k]
-        passages = [self._passage(snapshot, row, *best[row]) for row in rows]
-        return SearchResult(question, passages, vectors[0])
+            if fused is None:
+                fused, dense, lexical = ranking.fused.copy(), ranking.dense, ranking.lexical
+            else:
+                fused += ranking.fused
+        if fused is None or not len(fused):
+            return SearchResult(question, [], vectors[0], list(vectors[1:]))
+        fused /= len(queries)
+        rows = top_k(fused, k)
+        passages = [
+            self._passage(snapshot, int(r), float(fused[r]), float(dense[r]), float(lexical[r]))
+            for r in rows
+        ]
+        return SearchResult(question, passages, vectors[0], list(vectors[1:]))
+
+    def query_terms(self, text: str) -> list[str]:
+        """The BM25 terms of `text` (lower-cased, stemmed, stop words removed)."""
+        return self._snapshot.lexical.tokens(text)
+
+    def answer(
+        self, question: str, history: Sequence[tuple[str, str]] | None = None, config: "AnswerConfig | None" = None
+    ) -> "Answer":
+        """A cited, extractive answer; see `qa.answering`."""
+        from qa.answering import AnswerConfig, compose_answer
+
+        return compose_answer(self, question, history, config or AnswerConfig())
 
     def retrieve(self, question: str, k: int = 5) -> list[Passage]:
         """The `k` passages that best match `question`, best first.

@@ -1,0 +1,248 @@
+"""Retrieved passages -> an `Answer` built from the documents' own sentences, each cited.
+
+No language model writes anything here: the answer is one to three sentences quoted verbatim
+from the best passages, each followed by a `[n]` marker whose `Citation` gives the exact
+character span it quotes. When the best sentence is not relevant enough the answer says so
+instead (`abstained=True`, no citations).
+
+    >>> a = index.answer("What is the US backstop position?")     # or qa.answer(...)
+    >>> a.citations[0].quote in index.document(a.citations[0].doc_id).text
+    True
+
+Sentence score = cosine(question, sentence) + lexical_weight * share of the question's content
+words (stemmed) found in the sentence + passage_weight * the passage's fused retrieval score.
+The weights and the abstention threshold were picked on SQuAD (benchmarks/answers.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from qa.chunking import Sentence
+from qa.retrieval import Passage, check_question
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qa.index import Index
+
+ABSTAIN_TEXT = "The documents don't say."
+Turn = tuple[str, str]  # (question, answer text) of an earlier exchange
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """Knobs of the composer; defaults follow benchmarks/answers.py."""
+
+    passages: int = 5  # passages retrieved (and shown as context)
+    candidate_passages: int = 3  # passages whose sentences may be quoted
+    max_sentences: int = 3
+    max_chars: int = 500
+    lexical_weight: float = 0.5
+    passage_weight: float = 0.2
+    keep_ratio: float = 0.85  # a further sentence must score at least this share of the best
+    duplicate_cosine: float = 0.9  # sentences this similar to a chosen one are near-duplicates
+    abstain_below: float = 0.35  # best sentence score under this -> "the documents don't say"
+    history_turns: int = 1  # earlier questions used to resolve a follow-up
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What one `[number]` marker points at.
+
+    `document.text[start:end] == quote`; `quote` runs from the first to the last quoted
+    sentence of one passage, and `spans` are the exact sentences quoted inside it.
+    """
+
+    number: int
+    doc_id: str
+    title: str
+    source: str
+    paragraph: int
+    start: int
+    end: int
+    quote: str
+    spans: tuple[tuple[int, int], ...]
+    chunk_id: str
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One quoted sentence of the answer and the citation number it carries."""
+
+    text: str
+    citation: int
+    doc_id: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # Markdown-ready: sentences each followed by " [n]"
+    citations: list[Citation]
+    passages: list[Passage]
+    abstained: bool
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    best_score: float = 0.0  # score of the best sentence (what abstention compares)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    sentence: Sentence
+    vector: np.ndarray
+    passage: Passage
+    passage_rank: int
+    score: float
+
+
+_WORD = re.compile(r"\w+")
+
+
+def check_history(history: object) -> list[Turn]:
+    if history is None:
+        return []
+    if not isinstance(history, (list, tuple)):
+        raise TypeError("history must be a list of (question, answer) pairs")
+    turns: list[Turn] = []
+    for turn in history:
+        if (
+            not isinstance(turn, (list, tuple))
+            or len(turn) != 2
+            or not all(isinstance(part, str) for part in turn)
+        ):
+            raise TypeError("history must be a list of (question, answer) string pairs")
+        turns.append((turn[0], turn[1]))
+    return turns
+
+
+def followup_queries(question: str, history: Sequence[Turn], turns: int) -> list[str]:
+    """Extra retrieval queries that carry the conversation: earlier question(s) + this one.
+
+    Ranking the plain question and "previous question + question" together lets "Has he
+    changed his mind?" find what "he" was about, while "And what about Kursk?" still finds
+    Kursk on its own words.
+    """
+    previous = [q.strip() for q, _ in history if q.strip()][-turns:] if turns else []
+    if not previous:
+        return []
+    return [" ".join([*previous, question])]
+
+
+def compose_answer(
+    index: "Index",
+    question: str,
+    history: Sequence[Turn] | None = None,
+    config: AnswerConfig = AnswerConfig(),
+) -> Answer:
+    """Answer `question` from `index` (see the module docstring)."""
+    question = check_question(question)
+    turns = check_history(history)
+    extra = followup_queries(question, turns, config.history_turns)
+    result = index.search(question, config.passages, extra_queries=extra)
+    passages = result.passages
+    query_vectors = [result.query_vector, *result.extra_vectors]
+    question_terms = set(index.query_terms(" ".join([question, *extra])))
+    candidates = _candidates(index, passages[: config.candidate_passages], query_vectors, question_terms, config)
+    if not candidates or candidates[0].score < config.abstain_below:
+        best = candidates[0].score if candidates else 0.0
+        return Answer(question, ABSTAIN_TEXT, [], passages, True, [], best)
+    chosen = _select(candidates, config)
+    return _assemble(question, chosen, passages, candidates[0].score)
+
+
+def _candidates(
+    index: "Index",
+    passages: list[Passage],
+    query_vectors: list[np.ndarray],
+    question_terms: set[str],
+    config: AnswerConfig,
+) -> list[_Candidate]:
+    seen: set[tuple[str, int]] = set()
+    found: list[_Candidate] = []
+    queries = np.vstack(query_vectors)
+    for rank, passage in enumerate(passages):
+        sentences, vectors = index.chunk_sentences(passage.chunk_id)
+        if not sentences:
+            continue
+        cosines = (vectors @ queries.T).mean(axis=1)
+        for sentence, vector, cosine in zip(sentences, vectors, cosines):
+            key = (sentence.doc_id, sentence.start)
+            if key in seen:  # overlapping chunks share sentences
+                continue
+            seen.add(key)
+            terms = set(index.query_terms(sentence.text))
+            overlap = len(question_terms & terms) / len(question_terms) if question_terms else 0.0
+            score = (
+                float(cosine)
+                + config.lexical_weight * overlap
+                + config.passage_weight * passage.score
+            )
+            found.append(_Candidate(sentence, vector, passage, rank, score))
+    found.sort(key=lambda c: (-c.score, c.passage_rank, c.sentence.start))
+    return found
+
+
+def _select(candidates: list[_Candidate], config: AnswerConfig) -> list[_Candidate]:
+    best = candidates[0]
+    chosen = [best]
+    length = len(best.sentence.text)
+    for candidate in candidates[1:]:
+        if len(chosen) >= config.max_sentences:
+            break
+        if candidate.score < config.keep_ratio * best.score:
+            break
+        if length + 1 + len(candidate.sentence.text) > config.max_chars:
+            continue
+        if any(float(candidate.vector @ c.vector) >= config.duplicate_cosine for c in chosen):
+            continue
+        chosen.append(candidate)
+        length += 1 + len(candidate.sentence.text)
+    # Readable order: documents by their best sentence, sentences in document order.
+    doc_rank = {}
+    for c in chosen:
+        doc_rank.setdefault(c.sentence.doc_id, len(doc_rank))
+    return sorted(chosen, key=lambda c: (doc_rank[c.sentence.doc_id], c.sentence.start))
+
+
+def _assemble(
+    question: str, chosen: list[_Candidate], passages: list[Passage], best_score: float
+) -> Answer:
+    numbers: dict[str, int] = {}
+    for c in chosen:
+        numbers.setdefault(c.passage.chunk_id, len(numbers) + 1)
+    citations = []
+    for chunk_id, number in numbers.items():
+        quoted = [c for c in chosen if c.passage.chunk_id == chunk_id]
+        passage = quoted[0].passage
+        start = min(c.sentence.start for c in quoted)
+        end = max(c.sentence.end for c in quoted)
+        first = min(quoted, key=lambda c: c.sentence.start).sentence
+        offset = start - passage.start
+        citations.append(
+            Citation(
+                number=number,
+                doc_id=passage.doc_id,
+                title=passage.title,
+                source=passage.source,
+                paragraph=first.paragraph,
+                start=start,
+                end=end,
+                quote=passage.text[offset : offset + (end - start)],
+                spans=tuple(sorted((c.sentence.start, c.sentence.end) for c in quoted)),
+                chunk_id=chunk_id,
+            )
+        )
+    sentences = [
+        AnswerSentence(
+            c.sentence.text, numbers[c.passage.chunk_id], c.sentence.doc_id,
+            c.sentence.start, c.sentence.end, c.score,
+        )
+        for c in chosen
+    ]
+    text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
+    return Answer(question, text, citations, passages, False, sentences, best_score)

@@ -1,0 +1,152 @@
+"""The `qa` command: index documents, search them, ask questions, serve the web chat.
+
+    qa index seeds/ more/ [--index DIR]        (re)build an index
+    qa search "what is the US backstop position?" -k 3 [--json]
+    qa ask "What is the US backstop position?" [--json]
+    qa docs                                    list indexed documents
+    qa serve [--host 127.0.0.1] [--port 7860]  the web chat
+
+Without --index, search/ask/docs use the default corpus (seeds/ -> index/, built on first use).
+Exit codes: 0 success (an abstained answer included), 1 index or model problem, 2 bad input.
+Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from qa.embedding import ModelUnavailable
+from qa.store import IndexProblem
+
+EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit code is 2, as ours
+        self.exit(EXIT_BAD_INPUT, f"qa: error: {message}\n")
+
+
+def _index(args: argparse.Namespace):
+    from qa.defaults import default_index
+    from qa.index import Index
+
+    return Index.open(args.index) if args.index else default_index()
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from qa.defaults import index_dir
+    from qa.index import Index
+
+    path = Path(args.index) if args.index else index_dir()
+    index = Index.build(args.paths, path, progress=True if args.progress else None)
+    for skipped in index.skipped:
+        print(f"qa: {skipped}", file=sys.stderr)
+    documents, chunks = index.size
+    print(f"indexed {documents} document(s), {chunks} passage(s) into {path}")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    passages = _index(args).retrieve(args.question, k=args.k)
+    if args.json:
+        print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for rank, p in enumerate(passages, 1):
+        print(f"{rank}. [{p.score:.3f}] {p.title} — {p.source}, paragraph {p.paragraph}, chars {p.start}-{p.end}")
+        print(f"   {p.text}\n")
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    answer = _index(args).answer(args.question)
+    if args.json:
+        payload = {
+            "question": answer.question,
+            "text": answer.text,
+            "abstained": answer.abstained,
+            "citations": [asdict(c) for c in answer.citations],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    print(answer.text)
+    if answer.citations:
+        print("\nSources:")
+    for c in answer.citations:
+        print(f"[{c.number}] {c.title} — {c.source}, paragraph {c.paragraph}, chars {c.start}-{c.end}")
+        print(f"    “{c.quote}”")
+    return EXIT_OK
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    for entry in _index(args).documents():
+        print(
+            f"{entry.doc_id}\t{entry.title}\t{entry.source}\t{entry.paragraphs} paragraphs\t"
+            f"{entry.chunks} passages\tadded {entry.added}"
+        )
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from qa.web import serve
+
+    serve(host=args.host, port=args.port, index_path=args.index, share=args.share)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="qa", description="Question answering over your documents, with citations.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("index", help="build an index from files and folders")
+    p.add_argument("paths", nargs="+", help=".txt, .md, .html, .pdf, .docx files or folders")
+    p.add_argument("--index", help="index folder (default: the project's index/)")
+    p.add_argument("--progress", action="store_true", help="always show the embedding progress bar")
+    p.set_defaults(run=cmd_index)
+
+    for name, run, text in (
+        ("search", cmd_search, "the passages that best match a question"),
+        ("ask", cmd_ask, "a cited answer to a question"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("question")
+        p.add_argument("--index", help="index folder (default: the default corpus)")
+        p.add_argument("--json", action="store_true", help="print JSON")
+        if name == "search":
+            p.add_argument("-k", type=int, default=5, help="number of passages (1-100)")
+        p.set_defaults(run=run)
+
+    p = sub.add_parser("docs", help="list indexed documents")
+    p.add_argument("--index", help="index folder (default: the default corpus)")
+    p.set_defaults(run=cmd_docs)
+
+    p = sub.add_parser("serve", help="start the web chat")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--index", help="index folder (default: the default corpus)")
+    p.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    p.set_defaults(run=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, TypeError) as error:
+        print(f"qa: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (IndexProblem, ModelUnavailable, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"qa: error: {message}", file=sys.stderr)
+        return EXIT_PROBLEM
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
