@@ -59,6 +59,8 @@ def extract_html(markup: str) -> Extracted:
     for tag in soup.find_all(attrs={"hidden": True}):
         if not tag.decomposed:
             tag.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
     root = soup.find("article") or soup.find("main") or soup.body or soup
     paragraphs: list[str] = []
     for block in root.find_all(_BLOCK_TAGS):
@@ -68,7 +70,7 @@ def extract_html(markup: str) -> Extracted:
                 str(child) for child in block.find_all(string=True, recursive=False)
             )
         else:
-            text = block.get_text(" ")
+            text = block.get_text()  # inline tags join as a browser shows them
         text = _clean(text)
         if text:
             paragraphs.append(text)

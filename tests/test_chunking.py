@@ -1,0 +1,99 @@
+"""qa/chunking.py: sentence and chunk spans are exact and respect the chunking rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.chunking import ChunkingConfig, chunk_document, split_paragraph, split_sentences
+from qa.documents import Document, join_paragraphs, load_file
+
+from conftest import SEED_FILE
+
+
+def _doc(*paragraphs: str) -> Document:
+    text, spans = join_paragraphs(list(paragraphs))
+    return Document("d", "T", "s", "p", text, tuple(spans), "h")
+
+
+def _split(text: str) -> list[str]:
+    return [text[s:e] for s, e in split_paragraph(text, 0, len(text))]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Dr. Smith left. He came back.", ["Dr. Smith left.", "He came back."]),
+        ("The U.S. Army moved. Then it stopped.", ["The U.S. Army moved.", "Then it stopped."]),
+        ("J. K. Rowling wrote it. Fans cheered.", ["J. K. Rowling wrote it.", "Fans cheered."]),
+        ("Prices rose 3.5 percent. Bonds fell.", ["Prices rose 3.5 percent.", "Bonds fell."]),
+        ("He said “Go home.” They left.", ["He said “Go home.”", "They left."]),
+        ("Really? Yes! Fine.", ["Really?", "Yes!", "Fine."]),
+        ("no capital after. so one sentence", ["no capital after. so one sentence"]),
+    ],
+)
+def test_sentence_boundaries(text: str, expected: list[str]):
+    assert _split(text) == expected
+
+
+def test_every_sentence_and_chunk_of_the_seed_is_an_exact_span():
+    doc = load_file(SEED_FILE)
+    sentences = split_sentences(doc)
+    chunks = chunk_document(doc, sentences)
+    assert len(sentences) == 17
+    for s in sentences:
+        assert doc.text[s.start : s.end] == s.text
+        assert s.text == s.text.strip() and s.text
+        start, end = doc.paragraphs[s.paragraph - 1]
+        assert start <= s.start < s.end <= end
+    for c in chunks:
+        assert doc.text[c.start : c.end] == c.text
+        assert c.start == sentences[c.first_sentence].start
+        assert c.end == sentences[c.last_sentence].end
+    # Every sentence is in some chunk.
+    covered = {i for c in chunks for i in range(c.first_sentence, c.last_sentence + 1)}
+    assert covered == set(range(len(sentences)))
+
+
+def test_sentences_cover_the_paragraph_text():
+    doc = load_file(SEED_FILE)
+    sentences = split_sentences(doc)
+    for number, (start, end) in enumerate(doc.paragraphs, 1):
+        joined = " ".join(s.text for s in sentences if s.paragraph == number)
+        assert joined == " ".join(doc.text[start:end].split())
+
+
+def test_long_paragraph_splits_at_sentences_with_overlap():
+    sentences = [f"Sentence number {i} talks about topic {i}." for i in range(12)]
+    doc = _doc(" ".join(sentences))
+    config = ChunkingConfig(max_chars=150, overlap_sentences=1)
+    chunks = chunk_document(doc, split_sentences(doc), config)
+    assert len(chunks) > 1
+    for c in chunks:
+        assert len(c.text) <= 150
+        assert c.text.endswith(".")
+    for previous, current in zip(chunks, chunks[1:]):
+        assert current.first_sentence == previous.last_sentence  # one sentence of overlap
+
+
+def test_a_sentence_longer_than_max_chars_is_kept_whole():
+    long_sentence = "This sentence " + "goes on and on " * 20 + "until it ends."
+    doc = _doc(long_sentence + " Short one.")
+    chunks = chunk_document(doc, split_sentences(doc), ChunkingConfig(max_chars=100, overlap_sentences=0))
+    assert chunks[0].text == long_sentence
+    assert chunks[1].text == "Short one."
+
+
+def test_tiny_paragraphs_merge_but_normal_ones_stay_apart():
+    normal = "A paragraph of a normal size that talks about one thing at length. " * 4
+    doc = _doc("Heading", normal.strip(), normal.strip())
+    chunks = chunk_document(doc, split_sentences(doc))
+    assert len(chunks) == 2
+    assert chunks[0].text.startswith("Heading\n\nA paragraph")
+    assert chunks[0].paragraph == 1 and chunks[1].paragraph == 3
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError):
+        ChunkingConfig(max_chars=10)
+    with pytest.raises(ValueError):
+        ChunkingConfig(overlap_sentences=-1)

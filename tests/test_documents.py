@@ -1,0 +1,159 @@
+"""qa/documents.py and qa/formats.py: loading files into Documents with exact spans."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from qa.documents import UnreadableFile, decode_text, load_documents, load_file
+
+from conftest import SEED_FILE, SEEDS
+
+
+def test_seed_keeps_file_text_and_drops_boilerplate_from_paragraphs():
+    doc = load_file(SEED_FILE)
+    assert doc.text == SEED_FILE.read_bytes().decode("utf-8")
+    assert doc.source == "www.bbc.com"
+    assert len(doc.paragraphs) == 9
+    contents = [doc.text[s:e] for s, e in doc.paragraphs]
+    assert contents[0].startswith("UK Prime Minister Sir Keir Starmer")
+    assert contents[-1].startswith("This urgency may account")
+    assert not any("Photo credit" in c or c in ("Source", "www.bbc.com") for c in contents)
+
+
+def test_seed_title_comes_from_the_sidecar():
+    doc = load_file(SEED_FILE)
+    assert doc.title.startswith("Starmer's coalition of the willing")
+
+
+def test_title_is_derived_without_a_sidecar(tmp_path: Path):
+    path = tmp_path / "story.txt"
+    path.write_text("Rain fell on Paris for a week. Streets flooded.\nThe river rose.\n")
+    doc = load_file(path)
+    assert doc.title == "Rain fell on Paris for a week."
+    assert doc.source == "story.txt"
+
+
+def test_blank_line_paragraphs_and_markdown_heading(tmp_path: Path):
+    path = tmp_path / "notes.md"
+    path.write_text("# Garden notes\n\nTomatoes need sun\nand water.\n\nBasil likes heat.\n")
+    doc = load_file(path)
+    assert doc.title == "Garden notes"
+    assert [doc.text[s:e] for s, e in doc.paragraphs] == [
+        "# Garden notes",
+        "Tomatoes need sun\nand water.",
+        "Basil likes heat.",
+    ]
+
+
+def test_html_drops_scripts_styles_and_navigation(tmp_path: Path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><head><title>Harbour news</title><style>p{color:red}</style>"
+        "<script>alert('x')</script></head><body><nav><a href='/'>Home</a> Menu</nav>"
+        "<article><h1>Boats return</h1><p>The fishing fleet came back on <b>Monday</b>.</p>"
+        "<p>Catches were good.</p></article><footer>Copyright</footer></body></html>"
+    )
+    doc = load_file(path)
+    paragraphs = [doc.text[s:e] for s, e in doc.paragraphs]
+    assert doc.title == "Harbour news"
+    assert paragraphs == [
+        "Boats return",
+        "The fishing fleet came back on Monday.",
+        "Catches were good.",
+    ]
+    assert "alert" not in doc.text and "Menu" not in doc.text and "Copyright" not in doc.text
+
+
+def test_docx_is_loaded(tmp_path: Path):
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = "Minutes"
+    document.add_paragraph("The council approved the budget.")
+    document.add_paragraph("The vote was unanimous.")
+    path = tmp_path / "minutes.docx"
+    document.save(path)
+    doc = load_file(path)
+    assert doc.title == "Minutes"
+    assert [doc.text[s:e] for s, e in doc.paragraphs] == [
+        "The council approved the budget.",
+        "The vote was unanimous.",
+    ]
+
+
+def _tiny_pdf(text: str) -> bytes:
+    """A one-page PDF with `text` in its text layer, written by hand (no PDF writer needed)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO(b"%PDF-1.4\n")
+    offsets = []
+    for n, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % n + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def test_pdf_text_layer_is_loaded(tmp_path: Path):
+    path = tmp_path / "report.pdf"
+    path.write_bytes(_tiny_pdf("Exports grew by four percent."))
+    doc = load_file(path)
+    assert "Exports grew by four percent." in doc.text
+
+
+def test_bad_files_are_skipped_with_one_line_reasons(tmp_path: Path):
+    (tmp_path / "good.txt").write_text("A fine sentence.")
+    (tmp_path / "empty.txt").write_text("   \n")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00")
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    (tmp_path / "broken.docx").write_bytes(b"not a zip")
+    result = load_documents([tmp_path, tmp_path / "missing.txt"])
+    assert [d.doc_id for d in result.documents] == ["good"]
+    reasons = {Path(s.path).name: s.reason for s in result.skipped}
+    assert reasons["empty.txt"] == "file is empty"
+    assert "binary" in reasons["binary.txt"]
+    assert "unsupported" in reasons["picture.png"]
+    assert "PDF" in reasons["broken.pdf"]
+    assert "docx" in reasons["broken.docx"]
+    assert "no such file" in reasons["missing.txt"]
+    assert all("\n" not in str(s) for s in result.skipped)
+
+
+def test_non_utf8_text_falls_back_to_cp1252():
+    text, encoding = decode_text("Caf\u00e9 \u201cquoted\u201d".encode("cp1252"))
+    assert (text, encoding) == ("Caf\u00e9 \u201cquoted\u201d", "cp1252")
+    assert decode_text(b"\xef\xbb\xbfhello") == ("hello", "utf-8")
+
+
+def test_same_file_names_in_different_folders_get_distinct_ids(tmp_path: Path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "story.txt").write_text(f"Story from {folder}.")
+    ids = [d.doc_id for d in load_documents([tmp_path]).documents]
+    assert ids == ["story", "story~2"]
+
+
+def test_unreadable_file_raises_a_one_line_reason(tmp_path: Path):
+    with pytest.raises(UnreadableFile, match="unsupported"):
+        load_file(tmp_path / "x.exe")
+
+
+def test_seed_directory_loads_only_the_article():
+    result = load_documents([SEEDS])
+    assert [d.doc_id for d in result.documents] == ["000_56409ce4796d023f"]
+    assert result.skipped == []
