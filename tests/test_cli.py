@@ -1,0 +1,80 @@
+"""qa/cli.py: commands, JSON output, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+
+from conftest import SEEDS
+
+
+def test_search_prints_ranked_passages(seed_index, capsys):
+    assert main(["search", "what is the US backstop position?", "-k", "2", "--index", str(seed_index.path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. [") and "paragraph 6" in out and "2. [" in out
+
+
+def test_search_json_has_exact_spans(seed_index, capsys):
+    assert main(["search", "Kursk", "-k", "3", "--json", "--index", str(seed_index.path)]) == 0
+    passages = json.loads(capsys.readouterr().out)
+    assert len(passages) == 3
+    for p in passages:
+        text = seed_index.document(p["doc_id"]).text
+        assert text[p["start"] : p["end"]] == p["text"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["search", "   "], "question is empty"),
+        (["search", "Kursk", "-k", "0"], "between 1 and 100"),
+        (["search", "x" * 5000], "limit is 2,000"),
+        (["ask", ""], "question is empty"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(seed_index, capsys, argv, message):
+    assert main([*argv, "--index", str(seed_index.path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_index_exits_1_naming_it(tmp_path: Path, capsys):
+    assert main(["search", "Kursk", "--index", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert "no index at" in err and "qa index" in err
+
+
+def test_index_command_builds_and_reports_skips(tmp_path: Path, embedder, capsys):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "empty.txt").write_text("")
+    assert main(["index", str(corpus), "--index", str(tmp_path / "index")]) == 0
+    captured = capsys.readouterr()
+    assert "indexed 1 document(s), 7 passage(s)" in captured.out
+    assert "skipped" in captured.err and "empty.txt: file is empty" in captured.err
+
+
+def test_index_with_nothing_loadable_exits_2(tmp_path: Path, embedder, capsys):
+    (tmp_path / "empty.txt").write_text("")
+    assert main(["index", str(tmp_path), "--index", str(tmp_path / "index")]) == 2
+    assert "no documents to index" in capsys.readouterr().err
+
+
+def test_console_script_runs_end_to_end(seed_index):
+    """The installed `qa` entry point, in a real subprocess."""
+    qa_bin = shutil.which("qa") or pytest.fail("the qa console script is not installed")
+    result = subprocess.run(
+        [qa_bin, "search", "what is the US backstop position?", "-k", "1", "--json", "--index", str(seed_index.path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["paragraph"] == 6
+    result = subprocess.run([qa_bin, "search", " ", "--index", str(seed_index.path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr

