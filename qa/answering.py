@@ -9,9 +9,11 @@ instead (`abstained=True`, no citations).
     >>> a.citations[0].quote in index.document(a.citations[0].doc_id).text
     True
 
-Sentence score = cosine(question, sentence) + lexical_weight * share of the question's content
-words (stemmed) found in the sentence + passage_weight * the passage's fused retrieval score.
-The weights and the abstention threshold were picked on SQuAD (benchmarks/answers.py).
+Sentence relevance = cosine(question, sentence) + lexical_weight * share of the question's
+content words (stemmed) found in the sentence; it is absolute, so abstention compares it with a
+fixed threshold. Ranking adds passage_weight * the passage's fused retrieval score, which is
+relative to the other passages. Weights and threshold were picked on SQuAD
+(benchmarks/answers.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from qa.chunking import Sentence
 from qa.retrieval import Passage, check_question
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qa.index import Index
+    from qa.index import Index, SearchResult
 
 ABSTAIN_TEXT = "The documents don't say."
 Turn = tuple[str, str]  # (question, answer text) of an earlier exchange
@@ -44,7 +46,7 @@ class AnswerConfig:
     passage_weight: float = 0.2
     keep_ratio: float = 0.85  # a further sentence must score at least this share of the best
     duplicate_cosine: float = 0.9  # sentences this similar to a chosen one are near-duplicates
-    abstain_below: float = 0.35  # best sentence score under this -> "the documents don't say"
+    abstain_below: float = 0.5  # best sentence relevance under this -> "the documents don't say"
     history_turns: int = 1  # earlier questions used to resolve a follow-up
 
 
@@ -88,7 +90,7 @@ class Answer:
     passages: list[Passage]
     abstained: bool
     sentences: list[AnswerSentence] = field(default_factory=list)
-    best_score: float = 0.0  # score of the best sentence (what abstention compares)
+    relevance: float = 0.0  # best sentence's cosine + lexical overlap; abstention compares it
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ class _Candidate:
     vector: np.ndarray
     passage: Passage
     passage_rank: int
-    score: float
+    relevance: float  # absolute: cosine + lexical overlap; what abstention compares
+    score: float  # relevance plus the passage's (relative) retrieval score; what ranking uses
 
 
 _WORD = re.compile(r"\w+")
@@ -144,15 +147,24 @@ def compose_answer(
     turns = check_history(history)
     extra = followup_queries(question, turns, config.history_turns)
     result = index.search(question, config.passages, extra_queries=extra)
+    return compose_from_search(index, result, extra, config)
+
+
+def compose_from_search(
+    index: "Index", result: "SearchResult", extra_queries: Sequence[str], config: AnswerConfig
+) -> Answer:
+    """The composition step alone, for a search already made (benchmarks sweep settings with it)."""
     passages = result.passages
     query_vectors = [result.query_vector, *result.extra_vectors]
-    question_terms = set(index.query_terms(" ".join([question, *extra])))
-    candidates = _candidates(index, passages[: config.candidate_passages], query_vectors, question_terms, config)
-    if not candidates or candidates[0].score < config.abstain_below:
-        best = candidates[0].score if candidates else 0.0
-        return Answer(question, ABSTAIN_TEXT, [], passages, True, [], best)
+    question_terms = set(index.query_terms(" ".join([result.question, *extra_queries])))
+    candidates = _candidates(
+        index, passages[: config.candidate_passages], query_vectors, question_terms, config
+    )
+    relevance = max((c.relevance for c in candidates), default=0.0)
+    if relevance < config.abstain_below:
+        return Answer(result.question, ABSTAIN_TEXT, [], passages, True, [], relevance)
     chosen = _select(candidates, config)
-    return _assemble(question, chosen, passages, candidates[0].score)
+    return _assemble(result.question, chosen, passages, relevance)
 
 
 def _candidates(
@@ -177,12 +189,9 @@ def _candidates(
             seen.add(key)
             terms = set(index.query_terms(sentence.text))
             overlap = len(question_terms & terms) / len(question_terms) if question_terms else 0.0
-            score = (
-                float(cosine)
-                + config.lexical_weight * overlap
-                + config.passage_weight * passage.score
-            )
-            found.append(_Candidate(sentence, vector, passage, rank, score))
+            relevance = float(cosine) + config.lexical_weight * overlap
+            score = relevance + config.passage_weight * passage.score
+            found.append(_Candidate(sentence, vector, passage, rank, relevance, score))
     found.sort(key=lambda c: (-c.score, c.passage_rank, c.sentence.start))
     return found
 
@@ -210,7 +219,7 @@ def _select(candidates: list[_Candidate], config: AnswerConfig) -> list[_Candida
 
 
 def _assemble(
-    question: str, chosen: list[_Candidate], passages: list[Passage], best_score: float
+    question: str, chosen: list[_Candidate], passages: list[Passage], relevance: float
 ) -> Answer:
     numbers: dict[str, int] = {}
     for c in chosen:
@@ -245,4 +254,4 @@ def _assemble(
         for c in chosen
     ]
     text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
-    return Answer(question, text, citations, passages, False, sentences, best_score)
+    return Answer(question, text, citations, passages, False, sentences, relevance)

@@ -1,0 +1,148 @@
+"""Measuring answers: gold answer in the text, citations covering the gold span, abstention.
+
+Used by benchmarks/answers.py and `qa eval`. SQuAD is scored in "single-article" mode, like the
+default corpus: one index per article (~40 paragraphs), asked only that article's questions.
+
+    >>> report = evaluate_answers(lambda q: index_for[q.title].answer(q.question), questions)
+    >>> report.contains_gold, report.citation_covers_gold
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from qa.answering import Answer
+from qa.documents import Document
+from qa.evaluation import EvalQuestion, LatencySummary, contains_answer, default_data_dir, latency_summary
+from qa.index import Index
+from qa.store import IndexProblem
+
+SQUAD2_FOLDER = Path("squad2-dev-sample")
+
+
+@dataclass(frozen=True)
+class AnswerReport:
+    """Shares are over all questions; `mean_chars` over answers that did not abstain."""
+
+    questions: int
+    contains_gold: float
+    citation_covers_gold: float
+    abstained: float
+    mean_chars: float
+    mean_sentences: float
+    latency: LatencySummary
+
+
+@dataclass(frozen=True)
+class AbstentionPoint:
+    """At threshold `threshold`: share of unanswerable questions abstained on, and share of
+    answerable ones wrongly abstained on."""
+
+    threshold: float
+    unanswerable_abstained: float
+    answerable_abstained: float
+
+
+def citation_covers(answer: Answer, question: EvalQuestion) -> bool:
+    """A quoted sentence of the gold document contains a gold `answer_start`."""
+    return any(
+        c.doc_id == question.doc_id and any(s <= a < e for s, e in c.spans for a in question.answer_starts)
+        for c in answer.citations
+    )
+
+
+def evaluate_answers(
+    answer_for: Callable[[EvalQuestion], Answer], questions: Sequence[EvalQuestion]
+) -> AnswerReport:
+    """Ask every question through `answer_for`, timing each call."""
+    seconds: list[float] = []
+    contains = covers = abstained = chars = sentences = 0
+    for question in questions:
+        started = time.perf_counter()
+        answer = answer_for(question)
+        seconds.append(time.perf_counter() - started)
+        if answer.abstained:
+            abstained += 1
+            continue
+        chars += len(" ".join(s.text for s in answer.sentences))
+        sentences += len(answer.sentences)
+        contains += contains_answer(answer.text, question.answers)
+        covers += citation_covers(answer, question)
+    n = len(questions)
+    answered = max(n - abstained, 1)
+    return AnswerReport(
+        questions=n,
+        contains_gold=contains / n,
+        citation_covers_gold=covers / n,
+        abstained=abstained / n,
+        mean_chars=chars / answered,
+        mean_sentences=sentences / answered,
+        latency=latency_summary(seconds),
+    )
+
+
+def abstention_curve(
+    answerable: Sequence[float], unanswerable: Sequence[float], thresholds: Iterable[float]
+) -> list[AbstentionPoint]:
+    """Trade-off of abstaining when the best sentence relevance is below each threshold."""
+    points = []
+    for t in thresholds:
+        points.append(
+            AbstentionPoint(
+                threshold=t,
+                unanswerable_abstained=sum(s < t for s in unanswerable) / max(len(unanswerable), 1),
+                answerable_abstained=sum(s < t for s in answerable) / max(len(answerable), 1),
+            )
+        )
+    return points
+
+
+def article_indexes(documents: Sequence[Document], cache: Path) -> dict[str, Index]:
+    """One index per article title, built once into `cache/<n>` and reopened afterwards."""
+    by_title: dict[str, list[Document]] = {}
+    for document in documents:
+        by_title.setdefault(document.title, []).append(document)
+    indexes: dict[str, Index] = {}
+    for n, (title, docs) in enumerate(by_title.items()):
+        path = cache / f"article-{n:02d}"
+        try:
+            index = Index.open(path)
+            if [d.doc_id for d in index.documents()] != [d.doc_id for d in docs]:
+                raise IndexProblem("different documents")
+        except IndexProblem:
+            index = Index.from_documents(docs, path, progress=False)
+        indexes[title] = index
+    return indexes
+
+
+@dataclass(frozen=True)
+class Squad2Question:
+    question: EvalQuestion
+    answerable: bool
+
+
+def squad2_questions(documents: Sequence[Document], path: str | Path | None = None) -> list[Squad2Question]:
+    """The SQuAD 2.0 dev sample, each question tied to the v1.1 paragraph it was written on."""
+    folder = Path(path) if path is not None else default_data_dir() / SQUAD2_FOLDER
+    queries = json.loads((folder / "queries.json").read_text(encoding="utf-8"))["queries"]
+    truth = json.loads((folder / "ground_truth.json").read_text(encoding="utf-8"))
+    by_text = {d.text: d for d in documents}
+    found = []
+    for query in queries:
+        document = by_text.get(query["context"])
+        if document is None:
+            continue
+        gold = truth[query["id"]]
+        answers = tuple(a["text"] if isinstance(a, dict) else str(a) for a in gold.get("answers", []))
+        starts = tuple(int(a["answer_start"]) for a in gold.get("answers", []) if isinstance(a, dict) and "answer_start" in a)
+        found.append(
+            Squad2Question(
+                EvalQuestion(query["question"], document.doc_id, answers, starts, document.title, query["id"]),
+                answerable=not gold["is_impossible"],
+            )
+        )
+    return found

@@ -1,0 +1,123 @@
+"""qa/answering.py: cited extractive answers, abstention and follow-ups on the seed article."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from qa.answering import ABSTAIN_TEXT, Answer, AnswerConfig, followup_queries
+from qa.cli import main
+from qa.index import Index
+
+QUESTIONS = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "seed_questions.json").read_text())
+
+
+def _check_citations(index: Index, answer: Answer) -> None:
+    """Every citation quotes its document exactly; markers are numbered by first use."""
+    for c in answer.citations:
+        text = index.document(c.doc_id).text
+        assert text[c.start : c.end] == c.quote
+        for s, e in c.spans:
+            assert c.start <= s < e <= c.end
+            assert f"{text[s:e]} [{c.number}]" in answer.text
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    first_use = list(dict.fromkeys(markers))
+    assert first_use == list(range(1, len(first_use) + 1))
+    assert [c.number for c in answer.citations] == first_use
+
+
+def test_backstop_answer_quotes_paragraph_six(seed_index: Index):
+    answer = seed_index.answer("What is the US backstop position?")
+    assert not answer.abstained
+    assert answer.text.startswith("When asked about crucial US military support")
+    assert answer.citations[0].paragraph == 6 and answer.citations[0].source == "www.bbc.com"
+    _check_citations(seed_index, answer)
+
+
+@pytest.mark.parametrize("question, paragraph", QUESTIONS["on_topic"])
+def test_on_topic_questions_are_answered_with_exact_citations(seed_index: Index, question: str, paragraph: int):
+    answer = seed_index.answer(question)
+    assert not answer.abstained and answer.citations
+    _check_citations(seed_index, answer)
+    assert len(" ".join(s.text for s in answer.sentences)) <= AnswerConfig().max_chars
+    assert 1 <= len(answer.sentences) <= 3
+
+
+def test_most_on_topic_answers_cite_the_right_paragraph(seed_index: Index):
+    right = sum(
+        paragraph in [c.paragraph for c in seed_index.answer(q).citations] for q, paragraph in QUESTIONS["on_topic"]
+    )
+    assert right >= len(QUESTIONS["on_topic"]) - 1
+
+
+@pytest.mark.parametrize("question", QUESTIONS["off_topic"])
+def test_off_topic_questions_abstain(seed_index: Index, question: str):
+    answer = seed_index.answer(question)
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == []
+    assert answer.passages  # what was retrieved is still reported
+
+
+@pytest.mark.parametrize("previous, question, paragraph", QUESTIONS["followups"])
+def test_followups_use_the_conversation(seed_index: Index, previous: str, question: str, paragraph: int):
+    first = seed_index.answer(previous)
+    answer = seed_index.answer(question, history=[(previous, first.text)])
+    assert not answer.abstained
+    assert paragraph in [c.paragraph for c in answer.citations]
+    _check_citations(seed_index, answer)
+
+
+def test_a_pronoun_question_needs_its_history(seed_index: Index):
+    alone = seed_index.answer("Has he changed his mind?")
+    with_history = seed_index.answer("Has he changed his mind?", history=[("What is the US backstop position?", "")])
+    assert with_history.citations[0].paragraph == 6
+    assert alone.abstained or alone.citations[0].paragraph != 6
+
+
+def test_followup_queries_prepend_the_previous_question():
+    history = [("first?", "a"), ("What is the US backstop position?", "b")]
+    assert followup_queries("Has he changed?", history, turns=1) == ["What is the US backstop position? Has he changed?"]
+    assert followup_queries("Has he changed?", [], turns=1) == []
+
+
+def test_answers_are_deterministic(seed_index: Index):
+    assert seed_index.answer("Why does Kursk matter?") == seed_index.answer("Why does Kursk matter?")
+
+
+def test_near_duplicate_sentences_are_not_repeated(seed_index: Index):
+    answer = seed_index.answer("What did Sir Keir say about the coalition?")
+    texts = [s.text for s in answer.sentences]
+    assert len(texts) == len(set(texts))
+
+
+@pytest.mark.parametrize(
+    "question, history, error",
+    [
+        ("", None, ValueError),
+        ("x" * 10_000, None, ValueError),
+        (42, None, TypeError),
+        ("Why?", "not a list", TypeError),
+        ("Why?", [("only one part",)], TypeError),
+        ("Why?", [(1, 2)], TypeError),
+    ],
+)
+def test_bad_input_is_a_clear_error(seed_index: Index, question, history, error):
+    with pytest.raises(error):
+        seed_index.answer(question, history=history)
+
+
+def test_cli_ask_prints_answer_and_sources(seed_index: Index, capsys):
+    assert main(["ask", "What is the US backstop position?", "--index", str(seed_index.path)]) == 0
+    out = capsys.readouterr().out
+    assert "[1]" in out and "Sources:" in out and "paragraph 6" in out
+
+
+def test_cli_ask_json_and_abstention_exit_zero(seed_index: Index, capsys):
+    assert main(["ask", "Who won the 2022 World Cup?", "--json", "--index", str(seed_index.path)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["abstained"] is True and payload["citations"] == [] and payload["text"] == ABSTAIN_TEXT
+    assert main(["ask", "What is the US backstop position?", "--json", "--index", str(seed_index.path)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["citations"][0]["quote"] in seed_index.document(payload["citations"][0]["doc_id"]).text
