@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
@@ -20,6 +21,10 @@ from importlib import metadata, resources
 import numpy as np
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Texts embedded per hold of the model lock, and calls this small that go first (`Embedder.encode`).
+ENCODE_SLICE = 32
+ENCODE_SLICE_CHARS = 4000
+PRIORITY_TEXTS = 4
 
 
 @dataclass(frozen=True)
@@ -83,19 +88,58 @@ class Embedder:
         self.dimension = int(dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self._lock = threading.Lock()
+        self._short_waiting = 0  # short calls (questions) waiting for the lock
+        self._count_lock = threading.Lock()
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Embed `texts` into an (n, dimension) float32 array of unit vectors."""
+        """Embed `texts` into an (n, dimension) float32 array of unit vectors.
+
+        Many texts are embedded a slice at a time (at most `ENCODE_SLICE` texts or
+        `ENCODE_SLICE_CHARS` characters, longest first as sentence-transformers orders them),
+        and a short call (a question) waiting for the model goes first between slices: a
+        question asked while an upload is being indexed waits for one slice, not the whole
+        upload.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(
-                texts,
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
+        if len(texts) <= PRIORITY_TEXTS:
+            with self._count_lock:
+                self._short_waiting += 1
+            try:
+                with self._lock:
+                    return self._encode(texts, batch_size, progress)
+            finally:
+                with self._count_lock:
+                    self._short_waiting -= 1
+        from tqdm import tqdm
+
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        slices, current, chars = [], [], 0
+        for i in order:
+            if current and (len(current) >= ENCODE_SLICE or chars + len(texts[i]) > ENCODE_SLICE_CHARS):
+                slices.append(current)
+                current, chars = [], 0
+            current.append(int(i))
+            chars += len(texts[i])
+        slices.append(current)
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
+            for rows in slices:
+                while self._short_waiting:
+                    time.sleep(0.002)
+                with self._lock:
+                    vectors[rows] = self._encode([texts[i] for i in rows], batch_size, False)
+                bar.update(len(rows))
+        return vectors
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        vectors = self._model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
