@@ -1,0 +1,79 @@
+"""Thumbs up/down on answers, appended to a local JSON Lines file.
+
+The file is `feedback.jsonl` in the data directory (`$QA_DATA`, default `<project>/data/`).
+Each line is one JSON object:
+
+    {"timestamp": "2026-11-26T00:29:26.902596+00:00", "rating": "up", "answer_id": "…",
+     "question": "…", "answer": "… [1]", "abstained": false, "citations": [{…Citation…}]}
+
+`rating` is "up", "down" or "cleared" (a vote taken back). A later line about the same
+`answer_id` supersedes an earlier one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from qa.defaults import data_dir
+
+FEEDBACK_FILE = "feedback.jsonl"
+RATINGS = ("up", "down", "cleared")
+_lock = threading.Lock()
+
+
+def feedback_path() -> Path:
+    """Where feedback goes: `$QA_DATA/feedback.jsonl` (default `<project>/data/feedback.jsonl`)."""
+    return data_dir() / FEEDBACK_FILE
+
+
+def rating_of(liked: object) -> str:
+    """Gradio's like value (True, False, None or a label) -> "up", "down" or "cleared"."""
+    if liked is True or (isinstance(liked, str) and liked.lower() in ("like", "up")):
+        return "up"
+    if liked is False or (isinstance(liked, str) and liked.lower() in ("dislike", "down")):
+        return "down"
+    return "cleared"
+
+
+def record_feedback(
+    rating: str,
+    question: str,
+    answer: str,
+    citations: Sequence[dict[str, Any]] = (),
+    *,
+    abstained: bool = False,
+    answer_id: str | None = None,
+    path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Append one feedback line and return the object written."""
+    if rating not in RATINGS:
+        raise ValueError(f"rating must be one of {', '.join(RATINGS)}, not {rating!r}")
+    entry = {
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "rating": rating,
+        "answer_id": answer_id,
+        "question": question,
+        "answer": answer,
+        "abstained": abstained,
+        "citations": [dict(c) for c in citations],
+    }
+    target = Path(path) if path is not None else feedback_path()
+    line = json.dumps(entry, ensure_ascii=False) + "\n"
+    with _lock:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(line)
+    return entry
+
+
+def read_feedback(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every feedback line so far (an empty list when there is no file)."""
+    target = Path(path) if path is not None else feedback_path()
+    if not target.exists():
+        return []
+    with open(target, encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
