@@ -125,8 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_docs)
 
     p = sub.add_parser("serve", help="start the web chat")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--host", help="interface to listen on (default: $QA_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: $QA_PORT or 7860)")
     p.add_argument("--index", help="index folder (default: the default corpus)")
     p.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
     p.set_defaults(run=cmd_serve)

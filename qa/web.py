@@ -1,0 +1,393 @@
+"""The web chat: Gradio layout and event wiring over `Index.answer` and the `Index` API.
+
+    python app.py                      # or: qa serve [--host 127.0.0.1] [--port 7860] [--index DIR] [--share]
+
+Presentation lives in `qa.rendering` (everything from documents is escaped there), uploads in
+`qa.uploads`, feedback in `qa.feedback`; this module adds no answering logic of its own.
+
+Environment:
+    QA_HOST, QA_PORT                       where to listen when not given (127.0.0.1, 7860)
+    QA_AUTH_USER, QA_AUTH_PASSWORD         both set: HTTP basic auth with that user/password
+    QA_MAX_UPLOAD_MB                       upload size limit per file (default 10)
+    QA_INDEX, QA_SEEDS, QA_DATA            see `qa.defaults`
+
+HTTP API (gradio_client):
+    >>> from gradio_client import Client
+    >>> result = Client("http://127.0.0.1:7860/").predict("What is the US backstop position?", api_name="/ask")
+    >>> result["text"], result["citations"][0]["quote"], result["abstained"]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+from uuid import uuid4
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
+
+import gradio as gr  # noqa: E402
+
+from qa import rendering  # noqa: E402
+from qa.feedback import feedback_path, rating_of, record_feedback  # noqa: E402
+from qa.index import Index  # noqa: E402
+from qa.retrieval import MAX_QUESTION_CHARS  # noqa: E402
+from qa.uploads import ALLOWED_SUFFIXES, add_uploads, max_upload_bytes  # noqa: E402
+
+log = logging.getLogger("qa.web")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+# Questions offered on first load (they fit the default corpus, seeds/).
+EXAMPLES = (
+    "What is the US backstop position?",
+    "When will military leaders meet?",
+    "What is happening in Kursk?",
+    "Who is Jonathan Powell?",
+)
+# Pause between streamed sentences: enough to see the answer grow, small next to the 1 s bar.
+STREAM_DELAY_S = 0.06
+THINKING = '<span class="qa-thinking">…</span>'
+FAILED = "Something went wrong while answering; the details are in the server log."
+
+
+def _pairs(turns: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The conversation so far as (question, answer text) pairs for `Index.answer`."""
+    return [(t["question"], t["text"]) for t in turns if not t.get("error")]
+
+
+def _messages(turns: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = []
+    for t in turns:
+        messages.append({"role": "user", "content": rendering.question_html(t["question"])})
+        messages.append({"role": "assistant", "content": t["html"]})
+    return messages
+
+
+class ChatApp:
+    """The handlers of one web app over one `Index` (shared by all browser sessions)."""
+
+    def __init__(self, index: Index, examples: Sequence[str] = EXAMPLES) -> None:
+        self.index = index
+        self.examples = list(examples)
+
+    # --- chat ----------------------------------------------------------------------------
+
+    def respond(self, question: str, turns: list[dict[str, Any]] | None) -> Iterator[tuple]:
+        """Submit handler: show the question, then stream the answer sentence by sentence.
+
+        Outputs: (textbox, chatbot, sources panel, turns state). An empty question does nothing.
+        """
+        if not isinstance(question, str) or not question.strip():
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        turns = list(turns or [])
+        number = len(turns) + 1
+        shown = _messages(turns)
+        shown.append({"role": "user", "content": rendering.question_html(question)})
+        shown.append({"role": "assistant", "content": THINKING})
+        yield "", list(shown), gr.skip(), gr.skip()
+        record: dict[str, Any] = {"id": uuid4().hex, "question": question.strip()}
+        try:
+            answer = self.index.answer(question, _pairs(turns))
+        except (ValueError, TypeError) as error:  # a question the library refuses, with its reason
+            record.update(text=str(error), html=rendering.message_html(str(error)), error=True)
+        except Exception:  # noqa: BLE001 - nothing reaches the page but a plain sentence
+            log.exception("answering %r failed", question)
+            record.update(text=FAILED, html=rendering.message_html(FAILED), error=True)
+        else:
+            for upto in range(1, len(answer.sentences)):
+                shown[-1] = {"role": "assistant", "content": rendering.answer_html(answer, number, upto)}
+                yield "", list(shown), gr.skip(), gr.skip()
+                time.sleep(STREAM_DELAY_S)
+            record.update(
+                text=answer.text,
+                html=rendering.answer_html(answer, number),
+                sources=rendering.sources_html(answer, number),
+                abstained=answer.abstained,
+                citations=[asdict(c) for c in answer.citations],
+                error=False,
+            )
+        turns.append(record)
+        yield "", _messages(turns), self._panel(turns), turns
+
+    @staticmethod
+    def _panel(turns: Sequence[dict[str, Any]]) -> str:
+        return rendering.sources_panel([t["sources"] for t in turns if t.get("sources")], len(turns))
+
+    def clear(self) -> tuple:
+        return "", [], rendering.sources_panel([], 0), []
+
+    def pick_example(self, data: gr.SelectData) -> str:
+        value = data.value
+        return value.get("text", "") if isinstance(value, dict) else str(value or "")
+
+    def on_like(self, turns: list[dict[str, Any]] | None, data: gr.LikeData) -> None:
+        """Thumbs up/down: one line in the feedback file with question, answer and citations."""
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        turns = turns or []
+        if not isinstance(index, int) or index % 2 != 1 or index // 2 >= len(turns):
+            return
+        turn = turns[index // 2]
+        if turn.get("error"):
+            return
+        try:
+            record_feedback(
+                rating_of(data.liked),
+                turn["question"],
+                turn["text"],
+                turn.get("citations", []),
+                abstained=bool(turn.get("abstained")),
+                answer_id=turn["id"],
+            )
+        except OSError:
+            log.exception("could not write feedback")
+            gr.Warning("Your feedback could not be saved (see the server log).")
+            return
+        gr.Info("Thanks, your feedback was saved.")
+
+    def api_ask(self, question: str) -> dict:
+        """Answer a question from the indexed documents.
+
+        Returns {"text": answer with [n] markers, "citations": [{number, doc_id, title,
+        source, paragraph, start, end, quote, spans, chunk_id}], "abstained": bool}.
+        """
+        try:
+            answer = self.index.answer(question)
+        except (ValueError, TypeError) as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except Exception:  # noqa: BLE001
+            log.exception("answering %r failed", question)
+            raise gr.Error(FAILED, print_exception=False) from None
+        return {
+            "text": answer.text,
+            "citations": [asdict(c) for c in answer.citations],
+            "abstained": answer.abstained,
+        }
+
+    # --- documents -----------------------------------------------------------------------
+
+    def status(self) -> str:
+        documents, passages = self.index.size
+        return rendering.status_html(documents, passages, self.index.settings.model)
+
+    def view(self, notices: str = "") -> tuple:
+        """(notices, documents table, remove dropdown, status line)."""
+        entries = self.index.documents()
+        choices = rendering.document_choices(entries)
+        return (
+            notices,
+            rendering.documents_table(entries),
+            gr.Dropdown(choices=choices, value=None),
+            self.status(),
+        )
+
+    def on_load(self) -> tuple:
+        return self.view()[1:]
+
+    def on_upload(self, files: list[str] | str | None, progress=gr.Progress(track_tqdm=True)) -> tuple:
+        """Store and index uploaded files; outputs (notices, table, dropdown, status, file box)."""
+        if not files:
+            return (*self.view(), None)
+        files = [files] if isinstance(files, str) else list(files)
+        try:
+            outcomes = add_uploads(self.index, files, progress=lambda f, m: progress(f, desc=m))
+            lines = [(o.ok, o.message) for o in outcomes]
+        except Exception:  # noqa: BLE001
+            log.exception("upload of %s failed", files)
+            names = ", ".join(Path(f).name for f in files)
+            lines = [(False, f"{names}: indexing failed; the details are in the server log")]
+        return (*self.view(rendering.notices_html(lines)), None)
+
+    def on_remove(self, doc_id: str | None) -> tuple:
+        if not doc_id:
+            return self.view(rendering.notices_html([(False, "Choose a document to remove first.")]))
+        try:
+            title = self.index.document(doc_id).title
+            self.index.remove(doc_id)
+            lines = [(True, f"Removed “{title}” ({doc_id}).")]
+        except KeyError:
+            lines = [(False, f"{doc_id}: not in the index (already removed?)")]
+        except Exception:  # noqa: BLE001
+            log.exception("removing %s failed", doc_id)
+            lines = [(False, f"{doc_id}: could not be removed; the details are in the server log")]
+        return self.view(rendering.notices_html(lines))
+
+    def on_rebuild(self, progress=gr.Progress(track_tqdm=True)) -> tuple:
+        progress(0, desc="re-reading the indexed files")
+        try:
+            report = self.index.refresh(progress=True)
+            lines = [
+                (
+                    True,
+                    f"Rebuilt: {len(report.added)} added, {len(report.updated)} updated, "
+                    f"{len(report.unchanged)} unchanged, {len(report.removed)} removed.",
+                )
+            ]
+            lines += [(False, f"{Path(s.path).name}: {s.reason}") for s in report.skipped]
+        except Exception:  # noqa: BLE001
+            log.exception("rebuild failed")
+            lines = [(False, "The rebuild failed; the details are in the server log.")]
+        return self.view(rendering.notices_html(lines))
+
+    # --- layout --------------------------------------------------------------------------
+
+    def blocks(self) -> gr.Blocks:
+        with gr.Blocks(title="qa · ask your documents", analytics_enabled=False) as demo:
+            with gr.Row(equal_height=True):
+                gr.HTML(
+                    '<div class="qa-header"><b>qa</b> · answers quoted from your documents, '
+                    "with exact sources</div>",
+                    js_on_load=None,
+                )
+                status = gr.HTML(self.status(), elem_id="qa-status", js_on_load=None)
+            turns = gr.State([])
+            with gr.Tabs():
+                with gr.Tab("Chat", id="chat"):
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            chatbot = gr.Chatbot(
+                                label="Chat",
+                                elem_id="qa-chat",
+                                height=520,
+                                render_markdown=False,  # messages are HTML escaped by qa.rendering
+                                sanitize_html=True,
+                                latex_delimiters=[],
+                                allow_tags=False,
+                                examples=[{"text": q} for q in self.examples] or None,
+                                placeholder="Ask a question: the answer quotes the documents, "
+                                "and every [n] links to its source.",
+                                feedback_options=("Like", "Dislike"),
+                                buttons=["copy_all"],
+                            )
+                            with gr.Row():
+                                question = gr.Textbox(
+                                    show_label=False,
+                                    placeholder="Ask a question about the documents…",
+                                    elem_id="qa-question",
+                                    max_length=MAX_QUESTION_CHARS,
+                                    scale=6,
+                                    autofocus=True,
+                                )
+                                ask = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80)
+                            clear = gr.Button("Clear chat", elem_id="qa-clear", size="sm")
+                        with gr.Column(scale=2):
+                            sources = gr.HTML(
+                                rendering.sources_panel([]),
+                                label="Sources",
+                                elem_id="qa-sources",
+                                js_on_load=None,
+                            )
+                with gr.Tab("Documents", id="documents"):
+                    documents = gr.HTML(elem_id="qa-documents", js_on_load=None)
+                    with gr.Row():
+                        with gr.Column():
+                            upload = gr.File(
+                                label=f"Add documents ({' '.join(ALLOWED_SUFFIXES)}; "
+                                f"up to {max_upload_bytes() // (1024 * 1024)} MB each)",
+                                file_count="multiple",
+                                file_types=list(ALLOWED_SUFFIXES),
+                                elem_id="qa-upload",
+                            )
+                        with gr.Column():
+                            remove_choice = gr.Dropdown(label="Remove a document", choices=[], elem_id="qa-remove-choice")
+                            with gr.Row():
+                                remove = gr.Button("Remove", variant="stop", elem_id="qa-remove")
+                                rebuild = gr.Button("Rebuild (re-read all files)", elem_id="qa-rebuild")
+                    notices = gr.HTML(elem_id="qa-notices", js_on_load=None)
+
+            private = {"api_visibility": "private"}
+            chat_io = dict(inputs=[question, turns], outputs=[question, chatbot, sources, turns], **private)
+            question.submit(self.respond, show_progress="hidden", **chat_io)
+            ask.click(self.respond, show_progress="hidden", **chat_io)
+            chatbot.example_select(self.pick_example, None, question, **private).then(
+                self.respond, show_progress="hidden", **chat_io
+            )
+            clear.click(self.clear, None, [question, chatbot, sources, turns], **private)
+            chatbot.clear(self.clear, None, [question, chatbot, sources, turns], **private)
+            chatbot.like(self.on_like, [turns], None, **private)
+
+            view = [notices, documents, remove_choice, status]
+            upload.upload(self.on_upload, [upload], [*view, upload], **private)
+            remove.click(self.on_remove, [remove_choice], view, **private)
+            rebuild.click(self.on_rebuild, None, view, **private)
+            demo.load(self.on_load, None, [documents, remove_choice, status], **private)
+
+            gr.api(self.api_ask, api_name="ask")
+        return demo
+
+
+def build_app(index: Index, examples: Sequence[str] = EXAMPLES) -> gr.Blocks:
+    """The Gradio app over `index` (not launched)."""
+    return ChatApp(index, examples).blocks()
+
+
+def theme() -> gr.themes.Base:
+    # System fonts only: the default theme would fetch Google Fonts, and qa runs offline.
+    return gr.themes.Soft(
+        font=["ui-sans-serif", "system-ui", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
+    )
+
+
+def auth_from_env() -> tuple[str, str] | None:
+    """(user, password) from QA_AUTH_USER and QA_AUTH_PASSWORD; None when neither is set."""
+    user = os.environ.get("QA_AUTH_USER", "")
+    password = os.environ.get("QA_AUTH_PASSWORD", "")
+    if not user and not password:
+        return None
+    if not user or not password:
+        raise ValueError("set both QA_AUTH_USER and QA_AUTH_PASSWORD for basic auth, or neither")
+    return user, password
+
+
+def serve(
+    host: str | None = None,
+    port: int | None = None,
+    index_path: str | Path | None = None,
+    share: bool = False,
+) -> None:
+    """Start the web chat and block until it is stopped (Ctrl-C).
+
+    host/port default to $QA_HOST/$QA_PORT, else 127.0.0.1:7860. `index_path`: serve that index
+    (`Index.open`); default: the default corpus (`qa.defaults.default_index`).
+    """
+    from qa.defaults import default_index
+
+    host = host or os.environ.get("QA_HOST") or DEFAULT_HOST
+    raw_port = port if port is not None else os.environ.get("QA_PORT") or DEFAULT_PORT
+    try:
+        port = int(raw_port)
+    except ValueError:
+        raise ValueError(f"QA_PORT must be a port number, not {raw_port!r}") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"port must be between 1 and 65535, not {port}")
+    auth = auth_from_env()
+    index = Index.open(index_path) if index_path else default_index()
+    index.answer(EXAMPLES[0])  # load the model now, so the first question is answered at once
+    documents, passages = index.size
+    print(
+        f"qa: serving {documents} document(s), {passages} passage(s) from {index.path} "
+        f"on http://{host}:{port}/" + (" (login required)" if auth else ""),
+        file=sys.stderr,
+    )
+    print(f"qa: feedback goes to {feedback_path()}", file=sys.stderr)
+    app = build_app(index, EXAMPLES if not index_path else ())
+    app.queue(default_concurrency_limit=4)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        auth=auth,
+        max_file_size=max_upload_bytes(),
+        show_error=False,
+        ssr_mode=False,
+        theme=theme(),
+        css=rendering.CSS,
+        footer_links=["api"],
+        quiet=True,
+    )
