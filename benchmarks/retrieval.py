@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -32,6 +32,7 @@ import qa
 from qa.chunking import ChunkingConfig
 from qa.documents import Document
 from qa.embedding import DEFAULT_MODEL, MODELS, ModelUnavailable, load_embedder
+from qa.lexical import BM25Config
 from qa.evaluation import (
     DEFAULT_SAMPLE,
     DEFAULT_SEED,
@@ -67,6 +68,9 @@ class BuildRecord:
     # 1-minute load average when the build ended: on a shared 2-core machine a load well
     # above 2 means the build time (and throughput) includes waiting for other processes.
     load_average: float = -1.0
+    # repr of every setting the build used (chunking, BM25, titles): a changed library
+    # default changes it, so a stale cache is rebuilt instead of silently measured.
+    config: str = ""
 
     @property
     def passages_per_second(self) -> float:
@@ -80,9 +84,13 @@ class BuildRecord:
         return (
             self.corpus_hash == corpus_hash
             and self.model_id == model_id
-            and (self.max_chars, self.overlap_sentences, self.min_paragraph_chars)
-            == (chunking.max_chars, chunking.overlap_sentences, chunking.min_paragraph_chars)
+            and self.config == build_config(chunking)
         )
+
+
+def build_config(chunking: ChunkingConfig) -> str:
+    """The settings `Index.from_documents` uses besides the model, as one comparable string."""
+    return repr((chunking, BM25Config(), "embed_titles=False"))
 
 
 @dataclass(frozen=True)
@@ -100,12 +108,39 @@ class System:
     fusion: FusionConfig
 
 
-DEFAULT_SYSTEMS = (
-    System("dense only (MiniLM)", FusionConfig(method="minmax", dense_weight=1.0)),
-    System("BM25 only (stemmed)", FusionConfig(method="minmax", dense_weight=0.0)),
-    System("hybrid, RRF (k=60)", FusionConfig(method="rrf", dense_weight=0.5)),
-    System("hybrid, min-max 0.5 (default)", FusionConfig()),
-)
+HAS_SENTENCE_SIGNAL = "sentence_weight" in {f.name for f in fields(FusionConfig)}
+
+
+def fusion(dense: float, sentence: float = 0.0, method: str = "minmax") -> FusionConfig:
+    """A FusionConfig with exactly these weights; BM25 gets the rest.
+
+    Why a helper: FusionConfig's defaults are tuned (and may gain signals); a benchmark row
+    such as "BM25 only" must zero every other weight explicitly. `sentence` is passed only
+    where this qa has the best-sentence signal.
+    """
+    if not HAS_SENTENCE_SIGNAL:
+        if sentence:
+            raise ValueError("this qa has no sentence signal")
+        return FusionConfig(method=method, dense_weight=dense)
+    return FusionConfig(method=method, dense_weight=dense, sentence_weight=sentence)
+
+
+def describe(config: FusionConfig) -> str:
+    weights = f"dense {config.dense_weight:g}"
+    if HAS_SENTENCE_SIGNAL:
+        weights += f", sentence {getattr(config, 'sentence_weight'):g}"
+    return f"{config.method} ({weights}, BM25 {1 - config.dense_weight - getattr(config, 'sentence_weight', 0.0):g})"
+
+
+def default_systems() -> list[System]:
+    """Each signal alone, RRF with the default weights, and the default `FusionConfig()`."""
+    systems = [System("dense only (MiniLM, chunk)", fusion(1.0))]
+    if HAS_SENTENCE_SIGNAL:
+        systems.append(System("sentence only (MiniLM, best sentence)", fusion(0.0, 1.0)))
+    systems.append(System("BM25 only (stemmed)", fusion(0.0)))
+    systems.append(System(f"hybrid, RRF k=60: {describe(replace(FusionConfig(), method='rrf'))}", replace(FusionConfig(), method="rrf")))
+    systems.append(System(f"hybrid, default: {describe(FusionConfig())}", FusionConfig()))
+    return systems
 
 
 def corpus_hash(documents: Sequence[Document]) -> str:
@@ -175,6 +210,7 @@ def cached_index(
         build_seconds=round(seconds, 2),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
         load_average=round(os.getloadavg()[0], 2),
+        config=build_config(chunking),
     )
     record_path.write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
     return CachedIndex(index, record, reused=False)
@@ -192,8 +228,8 @@ def progress_printer(label: str):
     return show
 
 
-def evaluate(index: qa.Index, fusion: FusionConfig, questions: list[EvalQuestion], label: str) -> RetrievalReport:
-    index.fusion = fusion
+def evaluate(index: qa.Index, config: FusionConfig, questions: list[EvalQuestion], label: str) -> RetrievalReport:
+    index.fusion = config
     return evaluate_retrieval(index, questions, progress=progress_printer(label))
 
 
@@ -263,7 +299,7 @@ def conditions_line(args: argparse.Namespace) -> str:
 
 def run_default(documents: list[Document], questions: list[EvalQuestion], args: argparse.Namespace) -> None:
     cached = cached_index(documents, args.cache, ChunkingConfig(), args.rebuild)
-    rows = [(s.name, evaluate(cached.index, s.fusion, questions, s.name)) for s in DEFAULT_SYSTEMS]
+    rows = [(s.name, evaluate(cached.index, s.fusion, questions, s.name)) for s in default_systems()]
     print(f"\n### SQuAD v1.1 dev: {len(questions):,} questions, {cached.record.documents:,} paragraphs\n")
     print(f"| system {METRIC_HEADER}")
     print(f"|---{METRIC_RULE}")
@@ -281,10 +317,13 @@ def run_sweep(documents: list[Document], questions: list[EvalQuestion], args: ar
     with QueryVectorMemo():
         for cached in builds:
             for weight in args.weights:
-                fusion = FusionConfig(method="minmax", dense_weight=weight)
+                if weight + args.sentence_weight > 1.0 + 1e-9:
+                    continue
+                config = fusion(weight, args.sentence_weight)
                 label = f"max_chars={cached.record.max_chars} w={weight}"
-                results.append((cached.record.max_chars, weight, evaluate(cached.index, fusion, questions, label)))
-    print(f"\n### Sweep: min-max dense_weight x chunk max_chars ({len(questions):,} questions)\n")
+                results.append((cached.record.max_chars, weight, evaluate(cached.index, config, questions, label)))
+    fixed = f", sentence_weight {args.sentence_weight:g}" if HAS_SENTENCE_SIGNAL else ""
+    print(f"\n### Sweep: min-max dense_weight x chunk max_chars{fixed} ({len(questions):,} questions)\n")
     print(f"| max_chars | passages | dense_weight {QUALITY_HEADER}")
     print(f"|---|---|---{QUALITY_RULE}")
     passages = {c.record.max_chars: c.record.passages for c in builds}
@@ -314,6 +353,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sweep", action="store_true", help="sweep dense_weight and chunk max_chars")
     parser.add_argument("--weights", type=float, nargs="+", default=SWEEP_WEIGHTS, help="sweep dense weights")
     parser.add_argument("--max-chars", type=int, nargs="+", default=SWEEP_MAX_CHARS, help="sweep chunk sizes")
+    parser.add_argument(
+        "--sentence-weight",
+        type=float,
+        default=0.0,
+        help="fixed best-sentence weight during the sweep (default 0: dense + BM25 only)",
+    )
     parser.add_argument(
         "--torch-threads",
         type=int,

@@ -1,5 +1,6 @@
 """Measure retrieval quality of any `qa.Index` on questions with known answers.
 
+    >>> import qa
     >>> from qa.evaluation import squad_documents, sample_questions, evaluate_retrieval
     >>> documents, questions = squad_documents()          # SQuAD v1.1 dev, 2,067 paragraphs
     >>> index = qa.Index.from_documents(documents, "/tmp/squad-index")
