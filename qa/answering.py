@@ -10,7 +10,7 @@ instead (`abstained=True`, no citations).
     True
 
 Sentence relevance = cosine(question, sentence) + lexical_weight * share of the question's
-content words (stemmed) found in the sentence; it is absolute, so abstention compares it with a
+content words (stemmed, optionally IDF-weighted) found in the sentence; it is absolute, so abstention compares it with a
 fixed threshold. Ranking adds passage_weight * the passage's fused retrieval score, which is
 relative to the other passages. Weights and threshold were picked on SQuAD
 (benchmarks/answers.py).
@@ -48,6 +48,7 @@ class AnswerConfig:
     duplicate_cosine: float = 0.9  # sentences this similar to a chosen one are near-duplicates
     abstain_below: float = 0.5  # best sentence relevance under this -> "the documents don't say"
     history_turns: int = 1  # earlier questions used to resolve a follow-up
+    idf_weighted: bool = False  # lexical overlap weighs question words by IDF
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def compose_from_search(
     """The composition step alone, for a search already made (benchmarks sweep settings with it)."""
     passages = result.passages
     query_vectors = [result.query_vector, *result.extra_vectors]
-    question_terms = set(index.query_terms(" ".join([result.question, *extra_queries])))
+    terms = set(index.query_terms(" ".join([result.question, *extra_queries])))
+    question_terms = index.term_weights(sorted(terms)) if config.idf_weighted else dict.fromkeys(terms, 1.0)
     candidates = _candidates(
         index, passages[: config.candidate_passages], query_vectors, question_terms, config
     )
@@ -171,11 +173,12 @@ def _candidates(
     index: "Index",
     passages: list[Passage],
     query_vectors: list[np.ndarray],
-    question_terms: set[str],
+    question_terms: dict[str, float],
     config: AnswerConfig,
 ) -> list[_Candidate]:
     seen: set[tuple[str, int]] = set()
     found: list[_Candidate] = []
+    total_weight = sum(question_terms.values())
     queries = np.vstack(query_vectors)
     for rank, passage in enumerate(passages):
         sentences, vectors = index.chunk_sentences(passage.chunk_id)
@@ -188,7 +191,8 @@ def _candidates(
                 continue
             seen.add(key)
             terms = set(index.query_terms(sentence.text))
-            overlap = len(question_terms & terms) / len(question_terms) if question_terms else 0.0
+            shared = sum(w for t, w in question_terms.items() if t in terms)
+            overlap = shared / total_weight if total_weight else 0.0
             relevance = float(cosine) + config.lexical_weight * overlap
             score = relevance + config.passage_weight * passage.score
             found.append(_Candidate(sentence, vector, passage, rank, relevance, score))

@@ -33,7 +33,17 @@ from qa.documents import (
 )
 from qa.embedding import DEFAULT_MODEL, MODELS, Embedder, ModelUnavailable, load_embedder
 from qa.lexical import BM25Config, LexicalIndex
-from qa.retrieval import FusionConfig, Passage, check_k, check_question, rank_chunks, top_k
+from qa.retrieval import (
+    FusionConfig,
+    Passage,
+    Ranking,
+    best_sentence_scores,
+    check_k,
+    check_question,
+    dense_scores,
+    rank_chunks,
+    top_k,
+)
 from qa.store import DocumentEntry, IndexMismatch, IndexSettings, Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -196,6 +206,16 @@ class Index:
         manifest = store.read_manifest(store.live_snapshot(root))
         return cls(snapshot, root, Bookkeeping.from_manifest(manifest), fusion)
 
+    def pinned(self) -> "Index":
+        """A read-only view of the current snapshot that later updates do not change.
+
+        A multi-step read (search, then read the found chunks' sentences) uses one so that a
+        concurrent `remove` cannot pull a chunk out from under it.
+        """
+        view = Index(self._snapshot, self.path, self._bookkeeping, self.fusion)
+        view._write_lock = None  # type: ignore[assignment]  # updating a view is a bug
+        return view
+
     # --- reading -------------------------------------------------------------------------
 
     @property
@@ -259,28 +279,36 @@ class Index:
         snapshot = self._snapshot
         queries = [question, *(check_question(q) for q in extra_queries)]
         vectors = self.embedder().encode(queries)
-        fused = dense = lexical = None
+        fused = ranking = None
         for text, vector in zip(queries, vectors):
             ranking = rank_chunks(
-                vector, snapshot.chunk_index, snapshot.lexical.scores(text), k, self.fusion
+                dense_scores(vector, snapshot.chunk_index, self.fusion),
+                best_sentence_scores(
+                    vector, snapshot.sentence_vectors, snapshot.chunk_members, snapshot.chunk_starts
+                ),
+                snapshot.lexical.scores(text),
+                k,
+                self.fusion,
             )
             if fused is None:
-                fused, dense, lexical = ranking.fused.copy(), ranking.dense, ranking.lexical
+                first = ranking
+                fused = ranking.fused.copy()
             else:
                 fused += ranking.fused
         if fused is None or not len(fused):
             return SearchResult(question, [], vectors[0], list(vectors[1:]))
         fused /= len(queries)
         rows = top_k(fused, k)
-        passages = [
-            self._passage(snapshot, int(r), float(fused[r]), float(dense[r]), float(lexical[r]))
-            for r in rows
-        ]
+        passages = [self._passage(snapshot, int(r), float(fused[r]), first) for r in rows]
         return SearchResult(question, passages, vectors[0], list(vectors[1:]))
 
     def query_terms(self, text: str) -> list[str]:
         """The BM25 terms of `text` (lower-cased, stemmed, stop words removed)."""
         return self._snapshot.lexical.tokens(text)
+
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        """IDF of each BM25 term in this index (see `LexicalIndex.idf`)."""
+        return self._snapshot.lexical.idf(terms)
 
     def answer(
         self, question: str, history: Sequence[tuple[str, str]] | None = None, config: "AnswerConfig | None" = None
@@ -288,7 +316,7 @@ class Index:
         """A cited, extractive answer; see `qa.answering`."""
         from qa.answering import AnswerConfig, compose_answer
 
-        return compose_answer(self, question, history, config or AnswerConfig())
+        return compose_answer(self.pinned(), question, history, config or AnswerConfig())
 
     def retrieve(self, question: str, k: int = 5) -> list[Passage]:
         """The `k` passages that best match `question`, best first.
@@ -298,7 +326,7 @@ class Index:
         return self.search(question, k).passages
 
     @staticmethod
-    def _passage(snapshot: Snapshot, row: int, score: float, dense: float, lexical: float) -> Passage:
+    def _passage(snapshot: Snapshot, row: int, score: float, signals: Ranking) -> Passage:
         chunk = snapshot.chunks[row]
         document = snapshot.by_id[chunk.doc_id]
         return Passage(
@@ -311,8 +339,9 @@ class Index:
             end=chunk.end,
             paragraph=chunk.paragraph,
             chunk_id=chunk.chunk_id,
-            dense_score=dense,
-            lexical_score=lexical,
+            dense_score=float(signals.dense[row]),
+            sentence_score=float(signals.sentence[row]),
+            lexical_score=float(signals.lexical[row]),
         )
 
     def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]:
@@ -518,7 +547,11 @@ def _assemble(
         )
         for d in documents
     )
-    lexical = LexicalIndex.build([c.text for c in chunks] or [""], settings.bm25)
+    titles = {d.doc_id: d.title for d in documents}
+    lexical = LexicalIndex.build(
+        [f"{titles[c.doc_id]}\n{c.text}" if settings.bm25.titles else c.text for c in chunks] or [""],
+        settings.bm25,
+    )
     return Snapshot(
         settings=settings,
         documents=tuple(documents),

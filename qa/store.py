@@ -110,6 +110,10 @@ class Snapshot:
     by_id: dict[str, Document] = field(default_factory=dict, compare=False)
     sentence_rows: dict[str, int] = field(default_factory=dict, compare=False)
     chunk_rows: dict[str, int] = field(default_factory=dict, compare=False)
+    # Sentence rows of every chunk, concatenated, and where each chunk's run starts in it
+    # (for `qa.retrieval.best_sentence_scores`).
+    chunk_members: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), compare=False)
+    chunk_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), compare=False)
 
     def __post_init__(self) -> None:
         self.by_id.update({d.doc_id: d for d in self.documents})
@@ -121,6 +125,15 @@ class Snapshot:
         for document in self.documents:
             self.sentence_rows[document.doc_id] = row
             row += counts.get(document.doc_id, 0)
+        members: list[int] = []
+        starts: list[int] = []
+        for chunk in self.chunks:
+            base = self.sentence_rows[chunk.doc_id]
+            starts.append(len(members))
+            members.extend(range(base + chunk.first_sentence, base + chunk.last_sentence + 1))
+        # frozen dataclass: derived arrays are set once, here
+        object.__setattr__(self, "chunk_members", np.asarray(members, dtype=np.int64))
+        object.__setattr__(self, "chunk_starts", np.asarray(starts, dtype=np.int64))
 
 
 def now() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.retrieval import FusionConfig, check_k, check_question, fuse, minmax, top_k
+from qa.retrieval import FusionConfig, best_sentence_scores, check_k, check_question, fuse, minmax, top_k
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
@@ -41,23 +41,32 @@ def test_minmax_scales_to_unit_range_and_handles_constant_scores():
     np.testing.assert_allclose(minmax(np.array([1.0, 1.0])), [0.0, 0.0])
 
 
-def test_minmax_fusion_weights_each_side():
+def test_minmax_fusion_weights_each_signal():
     dense = np.array([0.9, 0.1, 0.5], dtype=np.float32)
+    sentence = np.array([0.2, 0.2, 0.8], dtype=np.float32)
     lexical = np.array([0.0, 10.0, 5.0], dtype=np.float32)
-    fused = fuse(dense, lexical, FusionConfig(dense_weight=0.5))
-    np.testing.assert_allclose(fused, [0.5, 0.5, 0.5 * 0.5 + 0.5 * 0.5])
-    only_dense = fuse(dense, lexical, FusionConfig(dense_weight=1.0))
-    assert only_dense.argmax() == 0
-    only_lexical = fuse(dense, lexical, FusionConfig(dense_weight=0.0))
-    assert only_lexical.argmax() == 1
+    fused = fuse(dense, sentence, lexical, FusionConfig(dense_weight=0.25, sentence_weight=0.25))
+    np.testing.assert_allclose(fused, [0.25, 0.5, 0.25 * 0.5 + 0.25 + 0.5 * 0.5])
+    assert fuse(dense, sentence, lexical, FusionConfig(dense_weight=1.0, sentence_weight=0.0)).argmax() == 0
+    assert fuse(dense, sentence, lexical, FusionConfig(dense_weight=0.0, sentence_weight=1.0)).argmax() == 2
+    assert fuse(dense, sentence, lexical, FusionConfig(dense_weight=0.0, sentence_weight=0.0)).argmax() == 1
 
 
 def test_rrf_rewards_agreement():
     dense = np.array([3.0, 2.0, 1.0])
     lexical = np.array([1.0, 3.0, 2.0])
-    fused = fuse(dense, lexical, FusionConfig(method="rrf"))
+    fused = fuse(dense, dense, lexical, FusionConfig(method="rrf", dense_weight=0.25, sentence_weight=0.25))
     # Row 1 is ranked 2nd and 1st; row 0 1st and 3rd; row 2 3rd and 2nd.
     assert list(np.argsort(-fused)) == [1, 0, 2]
+
+
+def test_best_sentence_score_per_chunk_handles_overlap():
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    sentences = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.5, 0.5]], dtype=np.float32)
+    # chunk 0 = sentences 0-1, chunk 1 = sentences 1-2 (overlap), chunk 2 = sentence 3
+    members = np.array([0, 1, 1, 2, 3])
+    starts = np.array([0, 2, 4])
+    np.testing.assert_allclose(best_sentence_scores(query, sentences, members, starts), [0.8, 0.8, 0.5])
 
 
 def test_top_k_breaks_ties_by_row_deterministically():
@@ -71,3 +80,5 @@ def test_bad_fusion_config_is_refused():
         FusionConfig(method="sum")
     with pytest.raises(ValueError):
         FusionConfig(dense_weight=1.5)
+    with pytest.raises(ValueError):
+        FusionConfig(dense_weight=0.6, sentence_weight=0.6)
