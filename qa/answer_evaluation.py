@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from qa.answering import Answer
+from qa.defaults import settings_outdated
 from qa.documents import Document
 from qa.evaluation import EvalQuestion, LatencySummary, contains_answer, default_data_dir, latency_summary
 from qa.index import Index
@@ -48,7 +49,13 @@ class AbstentionPoint:
 
 
 def citation_covers(answer: Answer, question: EvalQuestion) -> bool:
-    """A quoted sentence of the gold document contains a gold `answer_start`."""
+    """A quoted sentence of the gold document contains a gold `answer_start` (or, when the
+    question has no offsets, a cited quote contains a gold answer text)."""
+    if not question.answer_starts:
+        return any(
+            (question.doc_id in (None, c.doc_id)) and contains_answer(c.quote, question.answers)
+            for c in answer.citations
+        )
     return any(
         c.doc_id == question.doc_id and any(s <= a < e for s, e in c.spans for a in question.answer_starts)
         for c in answer.citations
@@ -113,6 +120,8 @@ def article_indexes(documents: Sequence[Document], cache: Path) -> dict[str, Ind
             index = Index.open(path)
             if [d.doc_id for d in index.documents()] != [d.doc_id for d in docs]:
                 raise IndexProblem("different documents")
+            if settings_outdated(index.settings):
+                raise IndexProblem("built with other settings")
         except IndexProblem:
             index = Index.from_documents(docs, path, progress=False)
         indexes[title] = index

@@ -4,6 +4,8 @@
     qa search "what is the US backstop position?" -k 3 [--json]
     qa ask "What is the US backstop position?" [--json]
     qa docs                                    list indexed documents
+    qa eval squad|squad2|hotpot [--sample N] [--single-article] [--json]
+    qa eval --questions my.jsonl --docs DIR    measure on your own questions
     qa serve [--host 127.0.0.1] [--port 7860]  the web chat
 
 Without --index, search/ask/docs use the default corpus (seeds/ -> index/, built on first use).
@@ -91,6 +93,64 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from qa.eval_runs import EvalRequest, run_eval
+
+    suite = args.suite or ("custom" if args.questions else None)
+    if suite is None:
+        raise ValueError("name a suite (squad, squad2, hotpot) or give --questions and --docs")
+    request = EvalRequest(
+        suite=suite,
+        sample=args.sample,
+        single_article=args.single_article,
+        data=Path(args.data) if args.data else None,
+        cache=Path(args.cache) if args.cache else None,
+        questions_file=Path(args.questions) if args.questions else None,
+        docs=Path(args.docs) if args.docs else None,
+    )
+    with tqdm(desc="questions", unit="q", file=sys.stderr, disable=args.json) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = run_eval(request, progress)
+    if args.json:
+        print(json.dumps(asdict(report), indent=1))
+        return EXIT_OK
+    print(f"{report.suite}: {report.documents:,} documents, {report.passages:,} passages")
+    if report.retrieval:
+        r, m = report.retrieval, report.retrieval.metrics
+        recalls = " ".join(f"R@{k} {v:.3f}" for k, v in zip(m.ks, m.recall))
+        print(
+            f"retrieval ({r.questions:,} questions): {recalls}  MRR@10 {m.mrr_at_10:.3f}  "
+            f"nDCG@10 {m.ndcg_at_10:.3f}  strict R@5 {r.strict_recall_at_5:.3f}  "
+            f"p50 {r.latency.p50_ms:.1f} ms  p95 {r.latency.p95_ms:.1f} ms"
+        )
+    if report.answers:
+        a = report.answers
+        print(
+            f"answers ({a.questions:,} questions): gold in answer {a.contains_gold:.3f}  "
+            f"citation covers gold {a.citation_covers_gold:.3f}  abstained {a.abstained:.3f}  "
+            f"mean {a.mean_chars:.0f} chars  p50 {a.latency.p50_ms:.1f} ms  p95 {a.latency.p95_ms:.1f} ms"
+        )
+    if report.abstention:
+        p = report.abstention
+        print(
+            f"abstention at {p.threshold:.2f}: unanswerable abstained {p.unanswerable_abstained:.3f}  "
+            f"answerable wrongly abstained {p.answerable_abstained:.3f}"
+        )
+    if report.multi_hop:
+        h = report.multi_hop
+        print(
+            f"multi-hop: both gold in top 5 {h.both_in_top5:.3f}  top 10 {h.both_in_top10:.3f}  "
+            f"answers citing both {h.answers_cite_both:.3f}"
+        )
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from qa.web import serve
 
@@ -124,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="index folder (default: the default corpus)")
     p.set_defaults(run=cmd_docs)
 
+    p = sub.add_parser("eval", help="measure retrieval and answers on a benchmark or your own set")
+    p.add_argument("suite", nargs="?", choices=["squad", "squad2", "hotpot"])
+    p.add_argument("--sample", type=int, default=0, help="questions to draw (0 = all)")
+    p.add_argument("--single-article", action="store_true", help="squad: one index per article")
+    p.add_argument("--data", help="benchmark data folder (default: ../shared/data or $QA_BENCH_DATA)")
+    p.add_argument("--cache", help="where built indexes are kept (default: $QA_DATA/eval-cache)")
+    p.add_argument("--questions", help='your questions, JSONL: {"question", "answers": [...], "doc_id"?}')
+    p.add_argument("--docs", help="your documents (with --questions)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=cmd_eval)
+
     p = sub.add_parser("serve", help="start the web chat")
     p.add_argument("--host", help="interface to listen on (default: $QA_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: $QA_PORT or 7860)")
@@ -140,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as error:
         print(f"qa: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except FileNotFoundError as error:
+        print(f"qa: error: {error}", file=sys.stderr)
+        return EXIT_PROBLEM
     except (IndexProblem, ModelUnavailable, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"qa: error: {message}", file=sys.stderr)

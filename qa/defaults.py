@@ -43,7 +43,8 @@ def _say(message: str) -> None:
     print(f"qa: {message}", file=sys.stderr)
 
 
-def _settings_outdated(settings: IndexSettings) -> bool:
+def settings_outdated(settings: IndexSettings) -> bool:
+    """Whether an index was built with other chunking or BM25 settings than this qa's defaults."""
     fresh = IndexSettings(settings.model, settings.model_id, settings.dimension)
     return (settings.chunking, settings.bm25, settings.embed_titles) != (
         fresh.chunking,
@@ -64,7 +65,7 @@ def open_or_build(path: str | Path, inputs: PathsLike) -> Index:
         else:
             _say(f"building the index at {path} from {', '.join(map(str, inputs_list))}")
         return Index.build(inputs_list, path)
-    if _settings_outdated(index.settings):
+    if settings_outdated(index.settings):
         _say("rebuilding the index: its chunking or BM25 settings differ from this qa's")
         return Index.build(inputs_list, path)
     missing = [p for p in inputs_list if str(Path(p).resolve()) not in index.inputs]

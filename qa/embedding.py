@@ -25,6 +25,10 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 ENCODE_SLICE = 32
 ENCODE_SLICE_CHARS = 4000
 PRIORITY_TEXTS = 4
+# Torch threads for a short call. One thread encodes a question about as fast as two on an
+# idle 2-core machine, and far faster on a busy one: with two, OpenMP threads spin against
+# other work (one query took 0.4-1 s instead of ~40 ms at load 6; benchmarks/README.md).
+QUERY_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,7 @@ class Embedder:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
-        if threads:
-            torch.set_num_threads(threads)
+        self._batch_threads = threads or torch.get_num_threads()
         self.spec = spec
         self.model_id = spec.model_id
         self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
@@ -107,7 +110,7 @@ class Embedder:
                 self._short_waiting += 1
             try:
                 with self._lock:
-                    return self._encode(texts, batch_size, progress)
+                    return self._encode(texts, batch_size, progress, threads=QUERY_THREADS)
             finally:
                 with self._count_lock:
                     self._short_waiting -= 1
@@ -132,7 +135,13 @@ class Embedder:
                 bar.update(len(rows))
         return vectors
 
-    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], batch_size: int, progress: bool, threads: int | None = None) -> np.ndarray:
+        """One model call (the caller holds the lock), with `threads` torch threads if given."""
+        import torch
+
+        wanted = threads or self._batch_threads
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
         vectors = self._model.encode(
             texts,
             batch_size=batch_size,

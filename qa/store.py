@@ -330,7 +330,8 @@ def settings_from_manifest(manifest: dict) -> IndexSettings:
         model_id=raw["model_id"],
         dimension=int(raw["dimension"]),
         chunking=ChunkingConfig(**raw["chunking"]),
-        bm25=BM25Config(**raw["bm25"]),
+        # Indexes written before `titles` existed indexed chunk text alone.
+        bm25=BM25Config(**{"titles": False, **raw["bm25"]}),
         embed_titles=bool(raw["embed_titles"]),
     )
 

@@ -1,0 +1,245 @@
+"""`qa eval`: one call that indexes a benchmark (or the user's own set), asks its questions and
+returns every measure in one `EvalReport`.
+
+    >>> report = run_eval(EvalRequest(suite="squad", sample=200))
+    >>> report.retrieval.metrics.recall_at(5), report.answers.contains_gold
+
+Suites (data from `qa.evaluation.default_data_dir()`, i.e. ../shared/data or $QA_BENCH_DATA):
+    squad    SQuAD v1.1 dev; pooled (all 2,067 paragraphs in one index) or --single-article
+    squad2   the SQuAD 2.0 dev sample, single-article: abstention on unanswerable questions
+    hotpot   the HotpotQA sample, pooled 994 paragraphs: both gold paragraphs retrieved?
+    custom   --questions FILE.jsonl --docs DIR: the user's own documents and questions
+Indexes are cached under `cache` and reused while the corpus and settings are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from qa.answer_evaluation import (
+    AbstentionPoint,
+    AnswerReport,
+    abstention_curve,
+    article_indexes,
+    evaluate_answers,
+    squad2_questions,
+)
+from qa.answering import Answer, AnswerConfig
+from qa.defaults import data_dir, settings_outdated
+from qa.documents import Document
+from qa.evaluation import (
+    EvalQuestion,
+    RetrievalReport,
+    default_data_dir,
+    evaluate_retrieval,
+    load_questions_jsonl,
+    sample_questions,
+    squad_documents,
+)
+from qa.index import Index
+from qa.retrieval import Passage
+from qa.store import IndexProblem
+
+SUITES = ("squad", "squad2", "hotpot", "custom")
+HOTPOT_FOLDER = Path("hotpotqa-sample")
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    suite: str
+    sample: int = 0  # 0 = every question
+    single_article: bool = False
+    data: Path | None = None
+    cache: Path | None = None
+    questions_file: Path | None = None  # custom suite
+    docs: Path | None = None  # custom suite
+
+
+@dataclass(frozen=True)
+class MultiHopReport:
+    """HotpotQA: share of questions with both gold paragraphs among the top k passages, and
+    share of answers that cite both."""
+
+    both_in_top5: float
+    both_in_top10: float
+    answers_cite_both: float
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    suite: str
+    documents: int
+    passages: int
+    retrieval: RetrievalReport | None
+    answers: AnswerReport | None
+    abstention: AbstentionPoint | None = None  # squad2, at the default threshold
+    multi_hop: MultiHopReport | None = None
+
+
+Progress = Callable[[int, int], None]
+
+
+def _cached(documents: Sequence[Document], cache: Path, name: str) -> Index:
+    digest = hashlib.sha256("".join(d.content_hash for d in documents).encode()).hexdigest()[:12]
+    path = cache / f"{name}-{digest}"
+    try:
+        index = Index.open(path)
+        if not settings_outdated(index.settings):
+            return index
+    except IndexProblem:
+        pass
+    return Index.from_documents(documents, path, progress=True)
+
+
+class _ByArticle:
+    """A `Retriever` that sends each question to its own article's index (single-article mode)."""
+
+    def __init__(self, indexes: dict[str, Index], questions: Sequence[EvalQuestion]) -> None:
+        self._indexes = indexes
+        self._title = {q.question: q.title for q in questions}
+
+    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
+        return self._indexes[self._title[question]].retrieve(question, k)
+
+
+def hotpot_corpus(data: Path | None = None) -> tuple[list[Document], list[tuple[EvalQuestion, tuple[str, str]]]]:
+    """The HotpotQA sample: paragraphs as documents; questions with their two gold doc ids."""
+    folder = (data or default_data_dir()) / HOTPOT_FOLDER
+    corpus = json.loads((folder / "hotpotqa_train_corpus.json").read_text(encoding="utf-8"))
+    raw = json.loads((folder / "hotpotqa_train.json").read_text(encoding="utf-8"))
+    ids: dict[str, str] = {}
+    documents = []
+    for n, (title, sentences) in enumerate(corpus.items()):
+        text = "".join(sentences).strip()
+        doc_id = f"hotpot-{n}"
+        ids[title] = doc_id
+        documents.append(
+            Document(doc_id, title, "HotpotQA", f"hotpot:{title}", text, ((0, len(text)),),
+                     hashlib.sha256(text.encode()).hexdigest())
+        )
+    questions = []
+    for item in raw:
+        titles = list(dict.fromkeys(t for t, _ in item["supporting_facts"]))[:2]
+        gold = tuple(ids[t] for t in titles if t in ids)
+        if len(gold) != 2:
+            continue
+        question = EvalQuestion(item["question"], gold[0], (item["answer"],), (), "", item["_id"])
+        questions.append((question, gold))
+    return documents, questions
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "docs"
+
+
+def run_eval(request: EvalRequest, progress: Progress | None = None) -> EvalReport:
+    """Run one suite; see the module docstring."""
+    if request.suite not in SUITES:
+        raise ValueError(f"unknown suite {request.suite!r}; choose one of {', '.join(SUITES)}")
+    cache = request.cache or data_dir() / "eval-cache"
+    data = request.data
+    if request.suite == "custom":
+        return _custom(request, cache, progress)
+    if request.suite == "hotpot":
+        return _hotpot(data, cache, request.sample, progress)
+    documents, questions = squad_documents(data / "squad-v1.1-dev" if data else None)
+    if request.suite == "squad2":
+        return _squad2(documents, data, cache, request.sample)
+    chosen = sample_questions(questions, request.sample) if request.sample else questions
+    if request.single_article:
+        indexes = article_indexes(documents, cache / "squad-articles")
+        retriever = _ByArticle(indexes, chosen)
+        answer_for: Callable[[EvalQuestion], Answer] = lambda q: indexes[q.title].answer(q.question)
+        passages = sum(i.size[1] for i in indexes.values())
+    else:
+        index = _cached(documents, cache, "squad-pooled")
+        retriever = index
+        answer_for = lambda q: index.answer(q.question)
+        passages = index.size[1]
+    retrieval = evaluate_retrieval(retriever, chosen, progress=progress)
+    answers = evaluate_answers(answer_for, chosen)
+    return EvalReport(request.suite, len(documents), passages, retrieval, answers)
+
+
+def _squad2(documents: list[Document], data: Path | None, cache: Path, sample: int) -> EvalReport:
+    indexes = article_indexes(documents, cache / "squad-articles")
+    items = squad2_questions(documents, data / "squad2-dev-sample" if data else None)
+    if sample:
+        items = items[:sample]
+    relevance = {True: [], False: []}
+    answerable = [i.question for i in items if i.answerable]
+    for item in items:
+        answer = indexes[item.question.title].answer(item.question.question)
+        relevance[item.answerable].append(answer.relevance)
+    point = abstention_curve(relevance[True], relevance[False], [AnswerConfig().abstain_below])[0]
+    answers = evaluate_answers(lambda q: indexes[q.title].answer(q.question), answerable)
+    passages = sum(i.size[1] for i in indexes.values())
+    return EvalReport("squad2", len(documents), passages, None, answers, abstention=point)
+
+
+def _hotpot(data: Path | None, cache: Path, sample: int, progress: Progress | None) -> EvalReport:
+    documents, items = hotpot_corpus(data)
+    if sample:
+        items = items[:sample]
+    index = _cached(documents, cache, "hotpot")
+    questions = [q for q, _ in items]
+    retrieval = evaluate_retrieval(_AnyGold(index, items), questions, progress=progress)
+    top5 = top10 = cite_both = 0
+    for question, gold in items:
+        ranked = [p.doc_id for p in index.retrieve(question.question, k=10)]
+        top5 += set(gold) <= set(ranked[:5])
+        top10 += set(gold) <= set(ranked)
+        answer = index.answer(question.question)
+        cite_both += set(gold) <= {c.doc_id for c in answer.citations}
+    n = len(items)
+    answers = evaluate_answers(lambda q: index.answer(q.question), questions)
+    return EvalReport(
+        "hotpot", len(documents), index.size[1], retrieval, answers,
+        multi_hop=MultiHopReport(top5 / n, top10 / n, cite_both / n),
+    )
+
+
+class _AnyGold:
+    """Relabels a passage from either gold paragraph as the first gold doc, so recall@k counts
+    a hit on either (HotpotQA has two gold paragraphs per question)."""
+
+    def __init__(self, index: Index, items: Sequence[tuple[EvalQuestion, tuple[str, str]]]) -> None:
+        self._index = index
+        self._gold = {q.question: gold for q, gold in items}
+
+    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
+        from dataclasses import replace
+
+        first, second = self._gold[question]
+        return [
+            replace(p, doc_id=first) if p.doc_id == second else p
+            for p in self._index.retrieve(question, k)
+        ]
+
+
+def _custom(request: EvalRequest, cache: Path, progress: Progress | None) -> EvalReport:
+    if request.questions_file is None or request.docs is None:
+        raise ValueError("the custom suite needs --questions FILE.jsonl and --docs DIR")
+    questions = load_questions_jsonl(request.questions_file)
+    if request.sample:
+        questions = sample_questions(questions, request.sample)
+    path = cache / f"custom-{_slug(str(request.docs.resolve()))}"
+    try:
+        index = Index.open(path)
+        if index.stale_reason() or settings_outdated(index.settings):
+            raise IndexProblem("stale")
+    except IndexProblem:
+        index = Index.build([request.docs], path, progress=True)
+    known = {d.doc_id for d in index.documents()}
+    unknown = sorted({q.doc_id for q in questions if q.doc_id is not None} - known)
+    if unknown:
+        raise ValueError(f"questions name doc_id(s) not in {request.docs}: {', '.join(unknown[:5])}")
+    retrieval = evaluate_retrieval(index, questions, progress=progress)
+    answers = evaluate_answers(lambda q: index.answer(q.question), questions)
+    return EvalReport("custom", index.size[0], index.size[1], retrieval, answers)
+
