@@ -42,13 +42,13 @@ class AnswerConfig:
     candidate_passages: int = 3  # passages whose sentences may be quoted
     max_sentences: int = 3
     max_chars: int = 500
-    lexical_weight: float = 0.5
+    lexical_weight: float = 1.0
     passage_weight: float = 0.2
-    keep_ratio: float = 0.85  # a further sentence must score at least this share of the best
+    keep_ratio: float = 0.7  # a further sentence must score at least this share of the best
     duplicate_cosine: float = 0.9  # sentences this similar to a chosen one are near-duplicates
-    abstain_below: float = 0.5  # best sentence relevance under this -> "the documents don't say"
+    abstain_below: float = 0.6  # best sentence relevance under this -> "the documents don't say"
     history_turns: int = 1  # earlier questions used to resolve a follow-up
-    idf_weighted: bool = False  # lexical overlap weighs question words by IDF
+    idf_weighted: bool = True  # lexical overlap weighs question words by IDF
 
 
 @dataclass(frozen=True)

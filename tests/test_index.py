@@ -25,7 +25,7 @@ SEED_QUESTIONS = [
     ("When will military leaders meet in the UK?", 4),
     ("What did participants of the virtual summit agree to?", 3),
     ("Why did Ukrainian soldiers keep territory in Kursk?", 8),
-    ("In which city was the 30-day ceasefire agreement reached?", 1),
+    ("What was agreed in Riyadh?", 1),
 ]
 
 

@@ -61,11 +61,11 @@ def _evil_answer(question: str = "When do quokkas meet?") -> Answer:
     start = text.index(EVIL)
     passage = Passage(
         text=text, score=0.9, doc_id="evil", title=f"Evil {SCRIPT}", source="javascript:alert(1)",
-        start=100, end=100 + len(text), paragraph=2, chunk_id="evil:0", dense_score=0.8, lexical_score=3.0,
+        start=100, end=100 + len(text), paragraph=2, chunk_id="evil:0", dense_score=0.8, sentence_score=0.8, lexical_score=3.0,
     )
     other = Passage(
         text=f"Also {IMG} here.", score=0.4, doc_id="evil", title=f"Evil {SCRIPT}", source="https://example.org/a?b=1&c=2",
-        start=400, end=420, paragraph=5, chunk_id="evil:3", dense_score=0.5, lexical_score=1.0,
+        start=400, end=420, paragraph=5, chunk_id="evil:3", dense_score=0.5, sentence_score=0.5, lexical_score=1.0,
     )
     citation = Citation(
         number=1, doc_id="evil", title=passage.title, source=passage.source, paragraph=2,
