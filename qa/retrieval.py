@@ -1,12 +1,13 @@
-"""A question -> the top-k `Passage`s, by dense (FAISS) and BM25 scores fused into one.
+"""A question -> the top-k `Passage`s: chunk cosine (FAISS), best-sentence cosine and BM25,
+fused into one score.
 
-Fusion is min-max score fusion by default: each retriever's scores over the candidate set are
-scaled to [0, 1] and mixed with `dense_weight`. On SQuAD v1.1 dev it beats reciprocal rank
+Fusion is min-max score fusion by default: each signal's scores over all chunks are scaled to
+[0, 1] and mixed with the `FusionConfig` weights. On SQuAD v1.1 dev it beats reciprocal rank
 fusion (RRF), which scored below BM25 alone on R@1 (benchmarks/README.md); RRF stays available
 for comparison.
 
-`qa.Index.retrieve()` calls `rank_chunks()` with the index's FAISS and BM25 parts and turns the
-best rows into `Passage`s; the functions here hold no state and load nothing.
+`qa.Index.search()` computes the signals with `dense_scores()`, `best_sentence_scores()` and the
+index's BM25, then `rank_chunks()`; the functions here hold no state and load nothing.
 """
 
 from __future__ import annotations

@@ -1,0 +1,98 @@
+"""Which retrieval signals to fuse: every candidate signal on SQuAD v1.1 dev, alone and mixed.
+
+    python benchmarks/signals.py        # needs the cached pooled index of benchmarks/retrieval.py
+
+Computes, for the 2,000 questions of the FINDINGS.md protocol and every chunk of the cached
+pooled index (default chunking): chunk cosine, best-sentence cosine, BM25 with several k1/b,
+BM25 with the title in the text, and best-sentence BM25; then min-max fusions of them. Ranks
+count distinct paragraphs. This is how qa's default (chunk 0.3 + sentence 0.3 + title BM25 0.4)
+was chosen; benchmarks/retrieval.py measures the shipped pipeline end to end.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+import qa
+from qa.chunking import ChunkingConfig
+from qa.evaluation import sample_questions, squad_documents
+from qa.lexical import BM25Config, LexicalIndex
+from retrieval import cache_name  # benchmarks/retrieval.py: the same cached pooled index
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def minmax_rows(x: np.ndarray) -> np.ndarray:
+    low, high = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
+    return (x - low) / np.maximum(high - low, 1e-9)
+
+
+def metrics(scores: np.ndarray, gold: list[str], chunk_doc: np.ndarray) -> tuple[float, float, float]:
+    """R@1, R@5, MRR@10 over distinct documents."""
+    ranks = []
+    for row, target in zip(np.argsort(-scores, axis=1)[:, :60], gold):
+        seen: list[str] = []
+        rank = 999
+        for doc in chunk_doc[row]:
+            if doc not in seen:
+                seen.append(doc)
+            if doc == target:
+                rank = len(seen)
+                break
+        ranks.append(rank)
+    r = np.array(ranks)
+    return float((r == 1).mean()), float((r <= 5).mean()), float(np.where(r <= 10, 1.0 / r, 0).mean())
+
+
+def main() -> None:
+    folder = CACHE / cache_name(ChunkingConfig())
+    index = qa.Index.open(folder)
+    snapshot = index._snapshot  # read-only access to vectors for offline analysis
+    _, questions = squad_documents()
+    sample = sample_questions(questions, 2000)
+    texts = [q.question for q in sample]
+    query = index.embedder().encode(texts, batch_size=64)
+    chunks = snapshot.chunks
+    chunk_vectors = snapshot.chunk_index.reconstruct_n(0, snapshot.chunk_index.ntotal)
+    members = [
+        list(range(snapshot.sentence_rows[c.doc_id] + c.first_sentence, snapshot.sentence_rows[c.doc_id] + c.last_sentence + 1))
+        for c in chunks
+    ]
+    titles = {d.doc_id: d.title for d in snapshot.documents}
+    sentence_cos = query @ snapshot.sentence_vectors.T
+    signals = {
+        "chunk cosine": query @ chunk_vectors.T,
+        "best-sentence cosine": np.stack([sentence_cos[:, m].max(axis=1) for m in members], axis=1),
+    }
+    for k1, b in [(1.2, 0.75), (0.9, 0.4), (1.5, 0.75), (2.0, 0.75)]:
+        bm25 = LexicalIndex.build([c.text for c in chunks], BM25Config(k1=k1, b=b, titles=False))
+        signals[f"BM25 k1={k1} b={b}"] = np.stack([bm25.scores(t) for t in texts])
+    bm25 = LexicalIndex.build([f"{titles[c.doc_id]}\n{c.text}" for c in chunks], BM25Config())
+    signals["BM25 title+text"] = np.stack([bm25.scores(t) for t in texts])
+    sentence_bm25 = LexicalIndex.build([s.text for s in snapshot.sentences], BM25Config(titles=False))
+    per_sentence = np.stack([sentence_bm25.scores(t) for t in texts])
+    signals["best-sentence BM25"] = np.stack([per_sentence[:, m].max(axis=1) for m in members], axis=1)
+    scaled = {name: minmax_rows(x) for name, x in signals.items()}
+    gold = [q.doc_id for q in sample]
+    chunk_doc = np.array([c.doc_id for c in chunks])
+    print("\n| signal or mix (min-max) | R@1 | R@5 | MRR@10 |\n|---|---|---|---|")
+    for name, x in scaled.items():
+        print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in metrics(x, gold, chunk_doc)) + " |")
+    mixes = []
+    for chunk_w, sentence_w, sbm25_w in itertools.product((0.2, 0.3, 0.4), (0.0, 0.2, 0.3, 0.4), (0.0, 0.1)):
+        lexical_w = 1 - chunk_w - sentence_w - sbm25_w
+        mix = (
+            chunk_w * scaled["chunk cosine"] + sentence_w * scaled["best-sentence cosine"]
+            + sbm25_w * scaled["best-sentence BM25"] + lexical_w * scaled["BM25 title+text"]
+        )
+        name = f"chunk {chunk_w} + sentence {sentence_w} + sentence-BM25 {sbm25_w} + title BM25 {lexical_w:.1f}"
+        mixes.append((metrics(mix, gold, chunk_doc), name))
+    for values, name in sorted(mixes, key=lambda m: -(m[0][0] + m[0][2]))[:12]:
+        print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+
+
+if __name__ == "__main__":
+    main()
