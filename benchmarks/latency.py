@@ -4,9 +4,11 @@
 
 Asks every question of benchmarks/seed_questions.json (on-topic, off-topic, follow-ups)
 `--repeats` times after one warm-up pass, and prints p50/p95 per call next to the baseline
-measured in the same process: encoding the question alone with the same model, which is the
-floor any retrieval over these vectors pays. Latency ratios to that baseline are what to
-compare across machines; absolute figures depend on the machine's load.
+measured in the same process: encoding the question alone with sentence-transformers (fp32
+torch), which is what every peer stack pays per question. qa encodes questions with the int8
+ONNX export of the same model (qa/query_encoding.py), shown on its own row; the last row is
+qa.retrieve with QA_QUERY_ENCODER=torch behaviour, for comparison. Latency ratios to the
+baseline are what to compare across machines; absolute figures depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -46,11 +48,16 @@ def main() -> None:
     index = qa.default_index()
     embedder = index.embedder()
     rows = {
-        "baseline: encode question": timed(lambda q: embedder.encode([q]), questions, args.repeats),
+        "baseline: encode question (torch fp32)": timed(lambda q: embedder.encode([q]), questions, args.repeats),
+        f"encode question ({embedder.query_backend})": timed(
+            lambda q: embedder.encode_queries([q]), questions, args.repeats
+        ),
         "qa.retrieve(q, k=5)": timed(lambda q: qa.retrieve(q, k=5), questions, args.repeats),
         "qa.answer(q)": timed(qa.answer, questions, args.repeats),
     }
-    base = statistics.median(rows["baseline: encode question"])
+    with embedder.torch_questions():
+        rows["qa.retrieve(q, k=5), torch questions"] = timed(lambda q: qa.retrieve(q, k=5), questions, args.repeats)
+    base = statistics.median(next(iter(rows.values())))
     try:
         load = open("/proc/loadavg").read().split()[0]
     except OSError:

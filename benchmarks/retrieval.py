@@ -294,12 +294,18 @@ def build_line(cached: CachedIndex) -> str:
 
 def conditions_line(args: argparse.Namespace) -> str:
     threads = args.torch_threads or "torch default"
-    return f"torch threads: {threads}; 1-minute load average after the queries: {os.getloadavg()[0]:.1f}"
+    questions = load_embedder(DEFAULT_MODEL).query_backend
+    return f"questions encoded by {questions}; torch threads: {threads}; 1-minute load average after the queries: {os.getloadavg()[0]:.1f}"
 
 
 def run_default(documents: list[Document], questions: list[EvalQuestion], args: argparse.Namespace) -> None:
     cached = cached_index(documents, args.cache, ChunkingConfig(), args.rebuild)
     rows = [(s.name, evaluate(cached.index, s.fusion, questions, s.name)) for s in default_systems()]
+    embedder = load_embedder(DEFAULT_MODEL)
+    if embedder.query_backend != "torch":  # the same default, questions through fp32 torch
+        with embedder.torch_questions():
+            name = "hybrid, default, questions encoded by torch fp32"
+            rows.append((name, evaluate(cached.index, FusionConfig(), questions, name)))
     print(f"\n### SQuAD v1.1 dev: {len(questions):,} questions, {cached.record.documents:,} paragraphs\n")
     print(f"| system {METRIC_HEADER}")
     print(f"|---{METRIC_RULE}")

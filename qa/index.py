@@ -278,7 +278,7 @@ class Index:
         k = check_k(k)
         snapshot = self._snapshot
         queries = [question, *(check_question(q) for q in extra_queries)]
-        vectors = self.embedder().encode(queries)
+        vectors = self.embedder().encode_queries(queries)
         fused = ranking = None
         for text, vector in zip(queries, vectors):
             ranking = rank_chunks(

