@@ -2,6 +2,7 @@
 
     python benchmarks/answers.py                 # 1,000 questions, default settings
     python benchmarks/answers.py --sweep         # also try composer variants
+    python benchmarks/answers.py --mmr           # also try MMR for the 2nd and 3rd sentence
     python benchmarks/answers.py --sample 0      # every question of all 48 articles
 
 Single-article mode: one index per SQuAD article (cached in benchmarks/.cache/articles), asked
@@ -75,6 +76,20 @@ def _sweep(indexes: dict[str, Index], questions: list) -> None:
         print(_row(name, report))
 
 
+def _mmr_table(indexes: dict[str, Index], questions: list) -> None:
+    """Maximal marginal relevance for the 2nd and 3rd answer sentence, on the same searches."""
+    base = AnswerConfig()
+    searches = {id(q): indexes[q.title].search(q.question, base.passages) for q in questions}
+    print("\n### MMR for the 2nd and 3rd sentence (default settings otherwise)\n")
+    print(HEADER)
+    for mmr_lambda in (1.0, 0.9, 0.8, 0.7, 0.5, 0.3):
+        config = replace(base, mmr_lambda=mmr_lambda)
+        report = evaluate_answers(
+            lambda q: compose_from_search(indexes[q.title], searches[id(q)], [], config), questions
+        )
+        print(_row(f"MMR lambda {mmr_lambda}" + (" (off, default)" if mmr_lambda == 1.0 else ""), report))
+
+
 def _seed_index(cache: Path) -> Index:
     path = cache / "seed"
     try:
@@ -89,6 +104,7 @@ def main() -> None:
     parser.add_argument("--data", help="folder holding squad-v1.1-dev/ and squad2-dev-sample/")
     parser.add_argument("--cache", default=str(HERE / ".cache"))
     parser.add_argument("--sweep", action="store_true", help="also measure composer variants")
+    parser.add_argument("--mmr", action="store_true", help="also measure MMR for answer diversity")
     args = parser.parse_args()
     cache = Path(args.cache)
     data = Path(args.data) if args.data else None
@@ -104,6 +120,8 @@ def main() -> None:
     print(_row("default", report), flush=True)
     if args.sweep:
         _sweep(indexes, chosen)
+    if args.mmr:
+        _mmr_table(indexes, chosen)
 
     # Abstention: relevance of the best sentence with abstention switched off, then thresholds.
     never = replace(AnswerConfig(), abstain_below=NO_ABSTAIN)

@@ -46,6 +46,10 @@ class AnswerConfig:
     passage_weight: float = 0.2
     keep_ratio: float = 0.7  # a further sentence must score at least this share of the best
     duplicate_cosine: float = 0.9  # sentences this similar to a chosen one are near-duplicates
+    # Maximal marginal relevance for the 2nd and 3rd sentence: pick by
+    # mmr_lambda * score - (1 - mmr_lambda) * (highest cosine to a chosen sentence).
+    # 1.0 ranks by score alone (the default: benchmarks/README.md, "MMR").
+    mmr_lambda: float = 1.0
     abstain_below: float = 0.6  # best sentence relevance under this -> "the documents don't say"
     history_turns: int = 1  # earlier questions used to resolve a follow-up
     idf_weighted: bool = True  # lexical overlap weighs question words by IDF
@@ -204,11 +208,11 @@ def _select(candidates: list[_Candidate], config: AnswerConfig) -> list[_Candida
     best = candidates[0]
     chosen = [best]
     length = len(best.sentence.text)
-    for candidate in candidates[1:]:
-        if len(chosen) >= config.max_sentences:
-            break
-        if candidate.score < config.keep_ratio * best.score:
-            break
+    pool = [c for c in candidates[1:] if c.score >= config.keep_ratio * best.score]
+    while pool and len(chosen) < config.max_sentences:
+        # max() keeps the first of equals, so with mmr_lambda 1 this is score order.
+        candidate = max(pool, key=lambda c: _marginal_relevance(c, chosen, config.mmr_lambda))
+        pool.remove(candidate)
         if length + 1 + len(candidate.sentence.text) > config.max_chars:
             continue
         if any(float(candidate.vector @ c.vector) >= config.duplicate_cosine for c in chosen):
@@ -220,6 +224,13 @@ def _select(candidates: list[_Candidate], config: AnswerConfig) -> list[_Candida
     for c in chosen:
         doc_rank.setdefault(c.sentence.doc_id, len(doc_rank))
     return sorted(chosen, key=lambda c: (doc_rank[c.sentence.doc_id], c.sentence.start))
+
+
+def _marginal_relevance(candidate: _Candidate, chosen: list[_Candidate], mmr_lambda: float) -> float:
+    if mmr_lambda >= 1.0:
+        return candidate.score
+    redundancy = max(float(candidate.vector @ c.vector) for c in chosen)
+    return mmr_lambda * candidate.score - (1.0 - mmr_lambda) * redundancy
 
 
 def _assemble(

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.answering import ABSTAIN_TEXT, Answer, AnswerConfig, followup_queries
@@ -121,3 +122,26 @@ def test_cli_ask_json_and_abstention_exit_zero(seed_index: Index, capsys):
     assert main(["ask", "What is the US backstop position?", "--json", "--index", str(seed_index.path)]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["citations"][0]["quote"] in seed_index.document(payload["citations"][0]["doc_id"]).text
+
+
+def _redundancy(embedder, answer) -> float:
+    """Highest cosine between two sentences of the answer (0 for a one-sentence answer)."""
+    if len(answer.sentences) < 2:
+        return 0.0
+    vectors = embedder.encode([s.text for s in answer.sentences])
+    similarity = vectors @ vectors.T
+    return float(similarity[~np.eye(len(vectors), dtype=bool)].max())
+
+
+def test_mmr_makes_answers_less_redundant_without_changing_the_best_sentence(seed_index, embedder):
+    plain, diverse = AnswerConfig(), AnswerConfig(mmr_lambda=0.3)
+    changed = 0
+    for question, _ in QUESTIONS["on_topic"]:
+        a, b = seed_index.answer(question, config=plain), seed_index.answer(question, config=diverse)
+        if a.abstained:
+            continue
+        best = max(a.sentences, key=lambda s: s.score)
+        assert (best.doc_id, best.start) in {(s.doc_id, s.start) for s in b.sentences}
+        assert _redundancy(embedder, b) <= _redundancy(embedder, a) + 1e-6
+        changed += [s.start for s in a.sentences] != [s.start for s in b.sentences]
+    assert changed >= 1
