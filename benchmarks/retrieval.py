@@ -2,6 +2,8 @@
 
     python benchmarks/retrieval.py                 # dense, BM25, RRF and min-max hybrid
     python benchmarks/retrieval.py --sweep         # dense_weight x chunk max_chars
+    python benchmarks/retrieval.py --rrf-sweep     # the RRF constant k, min-max for comparison
+    python benchmarks/retrieval.py --rescore       # the optional mpnet second stage (qa.rescoring)
 
 Prints Markdown tables (stdout; progress goes to stderr). Questions are the 2,000 drawn by
 `qa.evaluation.sample_questions` (random.seed(0)), the protocol of shared/FINDINGS.md, so the
@@ -40,6 +42,7 @@ from qa.evaluation import (
     RetrievalReport,
     default_data_dir,
     evaluate_retrieval,
+    percentile,
     sample_questions,
     squad_documents,
 )
@@ -349,6 +352,60 @@ def run_sweep(documents: list[Document], questions: list[EvalQuestion], args: ar
     print(f"- {conditions_line(args)}")
 
 
+def run_rrf_sweep(documents: list[Document], questions: list[EvalQuestion], args: argparse.Namespace) -> None:
+    """Reciprocal rank fusion with several constants k, default weights; min-max last."""
+    cached = cached_index(documents, args.cache, ChunkingConfig(), args.rebuild)
+    rows = []
+    with QueryVectorMemo():
+        for k in args.rrf_k:
+            config = replace(FusionConfig(), method="rrf", rrf_k=k)
+            rows.append((f"RRF k={k}", evaluate(cached.index, config, questions, f"rrf k={k}")))
+        rows.append(("min-max (default)", evaluate(cached.index, FusionConfig(), questions, "minmax")))
+    print(f"\n### RRF constant, weights {describe(FusionConfig())} ({len(questions):,} questions)\n")
+    print(f"| fusion {QUALITY_HEADER}")
+    print(f"|---{QUALITY_RULE}")
+    for name, report in rows:
+        print(f"| {name} {quality_cells(report)}")
+    print(f"\n{conditions_line(args)}")
+
+
+def run_rescore(documents: list[Document], questions: list[EvalQuestion], args: argparse.Namespace) -> None:
+    """The optional mpnet second stage over the default hybrid: candidates x weight.
+
+    One `Rescorer` serves every row, so each text is embedded by mpnet once (its vector cache);
+    the rows' latency columns are therefore warm. The cold cost, every candidate embedded anew,
+    is timed separately on the first `--cold` questions.
+    """
+    from qa.rescoring import RescoreConfig, RescoredRetriever, Rescorer, mpnet_folder
+
+    cached = cached_index(documents, args.cache, ChunkingConfig(), args.rebuild)
+    index = cached.index
+    rescorer = Rescorer(mpnet_folder())
+    rows = [("first stage only (default hybrid)", evaluate(index, FusionConfig(), questions, "first stage"))]
+    for candidates in args.candidates:
+        for weight in args.rescore_weights:
+            rescorer.config = RescoreConfig(candidates=candidates, weight=weight)
+            name = f"+ mpnet, top {candidates}, weight {weight:g}"
+            rows.append((name, evaluate_retrieval(RescoredRetriever(index, rescorer), questions, progress=progress_printer(name))))
+    cold = []
+    rescorer.config = RescoreConfig()
+    for question in questions[: args.cold]:
+        rescorer.forget()
+        started = time.perf_counter()
+        RescoredRetriever(index, rescorer).retrieve(question.question, k=10)
+        cold.append((time.perf_counter() - started) * 1000)
+    print(f"\n### Second stage: mpnet re-scoring ({len(questions):,} questions)\n")
+    print(f"| system {METRIC_HEADER}")
+    print(f"|---{METRIC_RULE}")
+    for name, report in rows:
+        print(f"| {name} {metric_cells(report)}")
+    print(
+        f"\nCold (no cached mpnet vectors), default {RescoreConfig()}: p50 {percentile(cold, 50):.0f} ms, "
+        f"p95 {percentile(cold, 95):.0f} ms over {len(cold)} questions"
+    )
+    print(conditions_line(args))
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="questions to ask (default 2000)")
@@ -365,6 +422,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0.0,
         help="fixed best-sentence weight during the sweep (default 0: dense + BM25 only)",
     )
+    parser.add_argument("--rrf-sweep", action="store_true", help="sweep the RRF constant k")
+    parser.add_argument("--rrf-k", type=int, nargs="+", default=[1, 5, 10, 20, 40, 60, 100], help="RRF constants")
+    parser.add_argument("--rescore", action="store_true", help="measure the optional mpnet second stage")
+    parser.add_argument("--candidates", type=int, nargs="+", default=[20], help="rescore: top-N re-scored")
+    parser.add_argument(
+        "--rescore-weights", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0], help="rescore: mpnet weights"
+    )
+    parser.add_argument("--cold", type=int, default=100, help="rescore: questions timed with no cached vectors")
     parser.add_argument(
         "--torch-threads",
         type=int,
@@ -385,6 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.sweep:
         run_sweep(documents, questions, args)
+    elif args.rrf_sweep:
+        run_rrf_sweep(documents, questions, args)
+    elif args.rescore:
+        run_rescore(documents, questions, args)
     else:
         run_default(documents, questions, args)
     return 0

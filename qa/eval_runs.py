@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from qa.answer_evaluation import (
     AbstentionPoint,
@@ -35,6 +35,7 @@ from qa.documents import Document
 from qa.evaluation import (
     EvalQuestion,
     RetrievalReport,
+    Retriever,
     default_data_dir,
     evaluate_retrieval,
     load_questions_jsonl,
@@ -58,6 +59,7 @@ class EvalRequest:
     cache: Path | None = None
     questions_file: Path | None = None  # custom suite
     docs: Path | None = None  # custom suite
+    rescore: bool = False  # retrieval re-scored by mpnet (qa.rescoring); answers are unchanged
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,19 @@ class EvalReport:
     answers: AnswerReport | None
     abstention: AbstentionPoint | None = None  # squad2, at the default threshold
     multi_hop: MultiHopReport | None = None
+    rescored: bool = False  # retrieval figures are after the optional mpnet second stage
 
 
 Progress = Callable[[int, int], None]
+
+
+def _retriever(index: Index, rescore: bool) -> Retriever:
+    """The index itself, or the index followed by the optional mpnet re-scoring."""
+    if not rescore:
+        return index
+    from qa.rescoring import RescoredRetriever, load_rescorer
+
+    return RescoredRetriever(index, load_rescorer())
 
 
 def _cached(documents: Sequence[Document], cache: Path, name: str) -> Index:
@@ -143,10 +155,12 @@ def run_eval(request: EvalRequest, progress: Progress | None = None) -> EvalRepo
         raise ValueError(f"unknown suite {request.suite!r}; choose one of {', '.join(SUITES)}")
     cache = request.cache or data_dir() / "eval-cache"
     data = request.data
+    if request.rescore and (request.suite == "squad2" or request.single_article):
+        raise ValueError("--rescore measures retrieval: use it with pooled squad, hotpot or custom")
     if request.suite == "custom":
         return _custom(request, cache, progress)
     if request.suite == "hotpot":
-        return _hotpot(data, cache, request.sample, progress)
+        return _hotpot(data, cache, request, progress)
     documents, questions = squad_documents(data / "squad-v1.1-dev" if data else None)
     if request.suite == "squad2":
         return _squad2(documents, data, cache, request.sample)
@@ -158,12 +172,12 @@ def run_eval(request: EvalRequest, progress: Progress | None = None) -> EvalRepo
         passages = sum(i.size[1] for i in indexes.values())
     else:
         index = _cached(documents, cache, "squad-pooled")
-        retriever = index
+        retriever = _retriever(index, request.rescore)
         answer_for = lambda q: index.answer(q.question)
         passages = index.size[1]
     retrieval = evaluate_retrieval(retriever, chosen, progress=progress)
     answers = evaluate_answers(answer_for, chosen)
-    return EvalReport(request.suite, len(documents), passages, retrieval, answers)
+    return EvalReport(request.suite, len(documents), passages, retrieval, answers, rescored=request.rescore)
 
 
 def _squad2(documents: list[Document], data: Path | None, cache: Path, sample: int) -> EvalReport:
@@ -182,16 +196,17 @@ def _squad2(documents: list[Document], data: Path | None, cache: Path, sample: i
     return EvalReport("squad2", len(documents), passages, None, answers, abstention=point)
 
 
-def _hotpot(data: Path | None, cache: Path, sample: int, progress: Progress | None) -> EvalReport:
+def _hotpot(data: Path | None, cache: Path, request: EvalRequest, progress: Progress | None) -> EvalReport:
     documents, items = hotpot_corpus(data)
-    if sample:
-        items = items[:sample]
+    if request.sample:
+        items = items[:request.sample]
     index = _cached(documents, cache, "hotpot")
+    retriever = _retriever(index, request.rescore)
     questions = [q for q, _ in items]
-    retrieval = evaluate_retrieval(_AnyGold(index, items), questions, progress=progress)
+    retrieval = evaluate_retrieval(_AnyGold(retriever, items), questions, progress=progress)
     top5 = top10 = cite_both = 0
     for question, gold in items:
-        ranked = [p.doc_id for p in index.retrieve(question.question, k=10)]
+        ranked = [p.doc_id for p in retriever.retrieve(question.question, k=10)]
         top5 += set(gold) <= set(ranked[:5])
         top10 += set(gold) <= set(ranked)
         answer = index.answer(question.question)
@@ -200,7 +215,7 @@ def _hotpot(data: Path | None, cache: Path, sample: int, progress: Progress | No
     answers = evaluate_answers(lambda q: index.answer(q.question), questions)
     return EvalReport(
         "hotpot", len(documents), index.size[1], retrieval, answers,
-        multi_hop=MultiHopReport(top5 / n, top10 / n, cite_both / n),
+        multi_hop=MultiHopReport(top5 / n, top10 / n, cite_both / n), rescored=request.rescore,
     )
 
 
@@ -208,7 +223,7 @@ class _AnyGold:
     """Relabels a passage from either gold paragraph as the first gold doc, so recall@k counts
     a hit on either (HotpotQA has two gold paragraphs per question)."""
 
-    def __init__(self, index: Index, items: Sequence[tuple[EvalQuestion, tuple[str, str]]]) -> None:
+    def __init__(self, index: Retriever, items: Sequence[tuple[EvalQuestion, tuple[str, str]]]) -> None:
         self._index = index
         self._gold = {q.question: gold for q, gold in items}
 
@@ -239,7 +254,7 @@ def _custom(request: EvalRequest, cache: Path, progress: Progress | None) -> Eva
     unknown = sorted({q.doc_id for q in questions if q.doc_id is not None} - known)
     if unknown:
         raise ValueError(f"questions name doc_id(s) not in {request.docs}: {', '.join(unknown[:5])}")
-    retrieval = evaluate_retrieval(index, questions, progress=progress)
+    retrieval = evaluate_retrieval(_retriever(index, request.rescore), questions, progress=progress)
     answers = evaluate_answers(lambda q: index.answer(q.question), questions)
-    return EvalReport("custom", index.size[0], index.size[1], retrieval, answers)
+    return EvalReport("custom", index.size[0], index.size[1], retrieval, answers, rescored=request.rescore)
 

@@ -103,8 +103,5 @@ def load_query_encoder(model: QuantizedModel, tokenizer_json: Path) -> OnnxQuery
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()

@@ -36,6 +36,7 @@ class Passage:
     dense_score: float  # cosine of question and passage
     sentence_score: float  # cosine of question and the passage's best sentence
     lexical_score: float  # raw BM25 score
+    rescore_score: float | None = None  # mpnet cosine, when the optional second stage ran (qa.rescoring)
 
 
 @dataclass(frozen=True)

