@@ -58,7 +58,7 @@ def test_cli_rescore_without_the_packages_is_one_line_and_exit_1(no_mpnet, seed_
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("config", [dict(weight=1.5), dict(weight=-0.1), dict(candidates=0)])
+@pytest.mark.parametrize("config", [{"weight": 1.5}, {"weight": -0.1}, {"candidates": 0}])
 def test_bad_settings_are_rejected(config):
     with pytest.raises(ValueError):
         RescoreConfig(**config)
