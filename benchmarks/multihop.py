@@ -5,7 +5,7 @@
 SQuAD questions share many words with their paragraph, which rewards BM25; HotpotQA's
 multi-hop questions are written across two paragraphs and reward the dense signals more. This
 asks the HotpotQA sample's questions (`../shared/data/hotpotqa-sample`, pooled 994 paragraphs,
-index cached in benchmarks/.cache/hotpot) under a grid of min-max weights and RRF, and prints
+index cached in benchmarks/.cache/hotpot-<corpus hash>) under a grid of min-max weights and RRF, and prints
 either-gold R@1, MRR@10 and both gold paragraphs in the top 5 / top 10. Compare with the SQuAD
 grid of benchmarks/signals.py before changing a default.
 """
@@ -13,28 +13,14 @@ grid of benchmarks/signals.py before changing a default.
 from __future__ import annotations
 
 import itertools
-import sys
 from dataclasses import replace
 from pathlib import Path
 
-from qa.eval_runs import hotpot_corpus
+from qa.eval_runs import cached_index, hotpot_corpus
 from qa.index import Index
 from qa.retrieval import FusionConfig
-from qa.store import IndexProblem
 
-CACHE = Path(__file__).resolve().parent / ".cache" / "hotpot"
-
-
-def open_or_build() -> tuple[Index, list]:
-    documents, items = hotpot_corpus()
-    try:
-        index = Index.open(CACHE)
-        if index.size[0] != len(documents):
-            raise IndexProblem("different corpus")
-    except IndexProblem:
-        print(f"building {CACHE} ...", file=sys.stderr)
-        index = Index.from_documents(documents, CACHE, progress=True)
-    return index, items
+CACHE = Path(__file__).resolve().parent / ".cache"
 
 
 def measure(index: Index, items: list) -> tuple[float, float, float, float]:
@@ -52,7 +38,8 @@ def measure(index: Index, items: list) -> tuple[float, float, float, float]:
 
 
 def main() -> None:
-    index, items = open_or_build()
+    documents, items = hotpot_corpus()
+    index = cached_index(documents, CACHE, "hotpot")
     configs = [
         (f"min-max chunk {c} + sentence {s} + BM25 {1 - c - s:.1f}", FusionConfig(dense_weight=c, sentence_weight=s))
         for c, s in itertools.product((0.0, 0.2, 0.3, 0.4, 0.5), (0.0, 0.2, 0.3, 0.4, 0.5))

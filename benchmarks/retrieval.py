@@ -429,7 +429,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rescore-weights", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0], help="rescore: mpnet weights"
     )
-    parser.add_argument("--cold", type=int, default=100, help="rescore: questions timed with no cached vectors")
+    parser.add_argument("--cold", type=int, default=10, help="rescore: questions timed with no cached vectors (~10 s each)")
     parser.add_argument(
         "--torch-threads",
         type=int,

@@ -60,15 +60,16 @@ def main() -> None:
     query = index.embedder().encode(texts, batch_size=64)
     chunks = snapshot.chunks
     chunk_vectors = snapshot.chunk_index.reconstruct_n(0, snapshot.chunk_index.ntotal)
-    members = [
-        list(range(snapshot.sentence_rows[c.doc_id] + c.first_sentence, snapshot.sentence_rows[c.doc_id] + c.last_sentence + 1))
-        for c in chunks
-    ]
+
+    def best_per_chunk(per_sentence: np.ndarray) -> np.ndarray:
+        """(questions, sentences) scores -> (questions, chunks): each chunk's best sentence."""
+        return np.maximum.reduceat(per_sentence[:, snapshot.chunk_members], snapshot.chunk_starts, axis=1)
+
     titles = {d.doc_id: d.title for d in snapshot.documents}
     sentence_cos = query @ snapshot.sentence_vectors.T
     signals = {
         "chunk cosine": query @ chunk_vectors.T,
-        "best-sentence cosine": np.stack([sentence_cos[:, m].max(axis=1) for m in members], axis=1),
+        "best-sentence cosine": best_per_chunk(sentence_cos),
     }
     for k1, b in [(1.2, 0.75), (0.9, 0.4), (1.5, 0.75), (2.0, 0.75)]:
         bm25 = LexicalIndex.build([c.text for c in chunks], BM25Config(k1=k1, b=b, titles=False))
@@ -77,7 +78,7 @@ def main() -> None:
     signals["BM25 title+text"] = np.stack([bm25.scores(t) for t in texts])
     sentence_bm25 = LexicalIndex.build([s.text for s in snapshot.sentences], BM25Config(titles=False))
     per_sentence = np.stack([sentence_bm25.scores(t) for t in texts])
-    signals["best-sentence BM25"] = np.stack([per_sentence[:, m].max(axis=1) for m in members], axis=1)
+    signals["best-sentence BM25"] = best_per_chunk(per_sentence)
     scaled = {name: minmax_rows(x) for name, x in signals.items()}
     gold = [q.doc_id for q in sample]
     chunk_doc = np.array([c.doc_id for c in chunks])
@@ -103,13 +104,12 @@ def main() -> None:
     embedder = index.embedder()
     titled = embedder.encode([f"{titles[c.doc_id]}\n{c.text}" for c in chunks], batch_size=32)
     normalised = embedder.encode([normalise(t) for t in texts], batch_size=64)
-    normalised_sentence_cos = normalised @ snapshot.sentence_vectors.T
     variants = {
         "default mix": default_mix(signals["chunk cosine"], signals["best-sentence cosine"]),
         "title prepended to chunks for embedding": default_mix(query @ titled.T, signals["best-sentence cosine"]),
         "questions normalised before embedding": default_mix(
             normalised @ chunk_vectors.T,
-            np.stack([normalised_sentence_cos[:, m].max(axis=1) for m in members], axis=1),
+            best_per_chunk(normalised @ snapshot.sentence_vectors.T),
         ),
     }
     print("\n| default mix variant | R@1 | R@5 | MRR@10 |\n|---|---|---|---|")

@@ -18,7 +18,6 @@ relative to the other passages. Weights and threshold were picked on SQuAD
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
@@ -106,9 +105,6 @@ class _Candidate:
     passage_rank: int
     relevance: float  # absolute: cosine + lexical overlap; what abstention compares
     score: float  # relevance plus the passage's (relative) retrieval score; what ranking uses
-
-
-_WORD = re.compile(r"\w+")
 
 
 def check_history(history: object) -> list[Turn]:

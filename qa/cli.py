@@ -55,13 +55,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    index = _index(args)
-    if args.rescore:
-        from qa.rescoring import RescoredRetriever, load_rescorer
+    from qa.rescoring import retriever_for
 
-        passages = RescoredRetriever(index, load_rescorer()).retrieve(args.question, k=args.k)
-    else:
-        passages = index.retrieve(args.question, k=args.k)
+    passages = retriever_for(_index(args), args.rescore).retrieve(args.question, k=args.k)
     if args.json:
         print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=1))
         return EXIT_OK

@@ -43,6 +43,7 @@ from qa.evaluation import (
     squad_documents,
 )
 from qa.index import Index
+from qa.rescoring import retriever_for
 from qa.retrieval import Passage
 from qa.store import IndexProblem
 
@@ -87,16 +88,9 @@ class EvalReport:
 Progress = Callable[[int, int], None]
 
 
-def _retriever(index: Index, rescore: bool) -> Retriever:
-    """The index itself, or the index followed by the optional mpnet re-scoring."""
-    if not rescore:
-        return index
-    from qa.rescoring import RescoredRetriever, load_rescorer
-
-    return RescoredRetriever(index, load_rescorer())
-
-
-def _cached(documents: Sequence[Document], cache: Path, name: str) -> Index:
+def cached_index(documents: Sequence[Document], cache: Path, name: str) -> Index:
+    """The index of `documents` under `cache/<name>-<corpus hash>`, built only when missing,
+    damaged, of another corpus or built with other settings (benchmarks reuse it too)."""
     digest = hashlib.sha256("".join(d.content_hash for d in documents).encode()).hexdigest()[:12]
     path = cache / f"{name}-{digest}"
     try:
@@ -171,8 +165,8 @@ def run_eval(request: EvalRequest, progress: Progress | None = None) -> EvalRepo
         answer_for: Callable[[EvalQuestion], Answer] = lambda q: indexes[q.title].answer(q.question)
         passages = sum(i.size[1] for i in indexes.values())
     else:
-        index = _cached(documents, cache, "squad-pooled")
-        retriever = _retriever(index, request.rescore)
+        index = cached_index(documents, cache, "squad-pooled")
+        retriever = retriever_for(index, request.rescore)
         answer_for = lambda q: index.answer(q.question)
         passages = index.size[1]
     retrieval = evaluate_retrieval(retriever, chosen, progress=progress)
@@ -200,8 +194,8 @@ def _hotpot(data: Path | None, cache: Path, request: EvalRequest, progress: Prog
     documents, items = hotpot_corpus(data)
     if request.sample:
         items = items[:request.sample]
-    index = _cached(documents, cache, "hotpot")
-    retriever = _retriever(index, request.rescore)
+    index = cached_index(documents, cache, "hotpot")
+    retriever = retriever_for(index, request.rescore)
     questions = [q for q, _ in items]
     retrieval = evaluate_retrieval(_AnyGold(retriever, items), questions, progress=progress)
     top5 = top10 = cite_both = 0
@@ -254,7 +248,7 @@ def _custom(request: EvalRequest, cache: Path, progress: Progress | None) -> Eva
     unknown = sorted({q.doc_id for q in questions if q.doc_id is not None} - known)
     if unknown:
         raise ValueError(f"questions name doc_id(s) not in {request.docs}: {', '.join(unknown[:5])}")
-    retrieval = evaluate_retrieval(_retriever(index, request.rescore), questions, progress=progress)
+    retrieval = evaluate_retrieval(retriever_for(index, request.rescore), questions, progress=progress)
     answers = evaluate_answers(lambda q: index.answer(q.question), questions)
     return EvalReport("custom", index.size[0], index.size[1], retrieval, answers, rescored=request.rescore)
 

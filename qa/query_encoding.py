@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-# One thread. Two encode a question faster on an idle machine (5.8 ms vs 8.6 measured), but
-# the second competes with indexing and the web server for 2 cores, and 9 ms is already far
-# inside the 20 ms budget for a whole query.
+# One thread. Two encode a question a little faster on an idle machine, but the second
+# competes with indexing and the web server for 2 cores, and one thread is already far inside
+# the 20 ms budget for a whole query (benchmarks/latency.py).
 ONNX_THREADS = 1
 # Set QA_QUERY_ENCODER=torch to encode questions with the fp32 model instead.
 BACKEND_VARIABLE = "QA_QUERY_ENCODER"

@@ -169,6 +169,11 @@ class RescoredRetriever:
         return self.rescorer.rescore(question, candidates)[:k]
 
 
+def retriever_for(index: "Index", rescore: bool) -> "Index | RescoredRetriever":
+    """`index` itself, or `index` followed by the mpnet second stage when `rescore` is set."""
+    return RescoredRetriever(index, load_rescorer()) if rescore else index
+
+
 @lru_cache(maxsize=2)
 def load_rescorer(config: RescoreConfig = RescoreConfig()) -> Rescorer:
     """The process-wide mpnet `Rescorer` (about 1 GB of memory once loaded)."""
