@@ -7,6 +7,13 @@ model is shared by the whole process through `load_embedder()`.
     >>> embedder = load_embedder()
     >>> embedder.encode(["a question"]).shape
     (1, 384)
+
+Document batches run in bf16 where the CPU multiplies bf16 natively (AMX or AVX512-BF16:
+~2.2x faster, vectors within cosine 0.9999 of fp32), on a CUDA GPU in fp16/bf16 when there is
+one, and in fp32 otherwise; `QA_EMBED_PRECISION=fp32|bf16` overrides, `Embedder.precision` says
+which. `Embedder.encode_passages` embeds a text and spans of it (its sentences) in one model
+pass ("late chunking"). Any object with `name`, `dimension` and `encode` can stand in for an
+`Embedder` (`TextEmbedder`).
 """
 
 from __future__ import annotations
@@ -14,16 +21,20 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from qa.query_encoding import INT8_MINILM, QuantizedModel, load_query_encoder
+
+if TYPE_CHECKING:  # torch loads lazily: importing qa.embedding must stay cheap
+    import torch
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Texts embedded per hold of the model lock, and calls this small that go first (`Embedder.encode`).
@@ -34,6 +45,15 @@ PRIORITY_TEXTS = 4
 # idle 2-core machine, and far faster on a busy one: with two, OpenMP threads spin against
 # other work (one query took 0.4-1 s instead of ~40 ms at load 6; benchmarks/README.md).
 QUERY_THREADS = 1
+
+# Precision of document batches (`Embedder.precision`). Short calls (questions) stay fp32.
+FP32, BF16, FP16 = "fp32", "bf16", "fp16"
+PRECISION_VARIABLE = "QA_EMBED_PRECISION"  # fp32 or bf16 (fp16 too on a CUDA GPU)
+# CPU features with native bf16 matrix products, as torch.cpu.get_capabilities() and
+# /proc/cpuinfo name them. oneDNN uses them under autocast; without them torch emulates bf16,
+# which is slower than fp32, so such CPUs stay in fp32.
+NATIVE_BF16_FEATURES = ("amx_bf16", "avx512_bf16")
+CPUINFO = Path("/proc/cpuinfo")
 
 
 @dataclass(frozen=True)
@@ -68,15 +88,171 @@ class ModelUnavailable(RuntimeError):
     """The requested model is not installed as a package; the message says how to fix it."""
 
 
+@runtime_checkable
+class TextEmbedder(Protocol):
+    """What an index needs from an embedding model; `Embedder` is one, a user can bring another.
+
+    `name` is recorded with the index (a different name means re-embedding); `encode` returns an
+    (n, dimension) float32 array of L2-normalised rows, so inner product is cosine similarity.
+    Two methods are optional and used when present: `encode_queries(texts)` (questions, if they
+    have a faster or different path) and `encode_passages(texts, spans)` (see
+    `Embedder.encode_passages`). Plain attributes satisfy the properties:
+
+        >>> class MyEmbedder:
+        ...     name = "bge-small-en-v1.5"
+        ...     dimension = 384
+        ...     def __init__(self, model):  # e.g. a SentenceTransformer
+        ...         self.model = model
+        ...     def encode(self, texts: list[str]) -> np.ndarray:
+        ...         vectors = self.model.encode(texts, normalize_embeddings=True)
+        ...         return np.asarray(vectors, dtype=np.float32)
+        >>> isinstance(MyEmbedder(model), TextEmbedder)
+        True
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AMX-BF16 or AVX512-BF16).
+
+    Asks torch (`torch.cpu.get_capabilities`, in recent torch), else reads the Linux cpuinfo flags;
+    anything else (macOS, Windows on older torch, ARM) counts as no: fp32 is the safe default.
+    """
+    import torch
+
+    capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if capabilities is not None:
+        found = capabilities()
+        return any(bool(found.get(feature)) for feature in NATIVE_BF16_FEATURES)
+    try:
+        flags = set(CPUINFO.read_text(encoding="utf-8", errors="replace").split())
+    except OSError:
+        return False
+    return any(feature in flags for feature in NATIVE_BF16_FEATURES)
+
+
+def default_device() -> str:
+    """"cuda" when torch sees a CUDA GPU, else "cpu"."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_precision(requested: str | None, device: str) -> str:
+    """The precision for document batches: `requested`, else $QA_EMBED_PRECISION, else detected.
+
+    Detected: on CUDA bf16 where the GPU supports it, else fp16; on CPU bf16 where
+    `cpu_has_native_bf16()`, else fp32. A value that is not fp32/bf16 (or fp16 on CUDA) is a
+    ValueError naming where it came from.
+
+        >>> resolve_precision("fp32", "cpu")
+        'fp32'
+    """
+    source = "precision"
+    if requested is None:
+        requested = os.environ.get(PRECISION_VARIABLE, "").strip() or None
+        source = PRECISION_VARIABLE
+    if requested is None:
+        return _detected_precision(device)
+    allowed = (FP32, BF16, FP16) if device == "cuda" else (FP32, BF16)
+    value = requested.strip().lower()
+    if value not in allowed:
+        raise ValueError(
+            f"{source} must be one of {', '.join(allowed)} on {device}, got {requested!r}"
+        )
+    return value
+
+
+def _detected_precision(device: str) -> str:
+    import torch
+
+    if device == "cuda":
+        return BF16 if torch.cuda.is_bf16_supported() else FP16
+    return BF16 if cpu_has_native_bf16() else FP32
+
+
+def encode_slices(texts: list[str]) -> list[list[int]]:
+    """Row numbers of `texts`, longest first, in slices of at most `ENCODE_SLICE` texts and
+    `ENCODE_SLICE_CHARS` characters (a slice holds at least one text): one hold of the model
+    lock each, and one batch, since a slice is never larger than a batch."""
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    slices: list[list[int]] = []
+    current: list[int] = []
+    chars = 0
+    for i in order:
+        if current and (len(current) >= ENCODE_SLICE or chars + len(texts[i]) > ENCODE_SLICE_CHARS):
+            slices.append(current)
+            current, chars = [], 0
+        current.append(int(i))
+        chars += len(texts[i])
+    slices.append(current)
+    return slices
+
+
+def check_spans(texts: list[str], spans: list[list[tuple[int, int]]]) -> None:
+    """ValueError unless there is one span list per text and each (start, end) lies in its text."""
+    if len(spans) != len(texts):
+        raise ValueError(f"need one span list per text: {len(texts)} texts, {len(spans)} span lists")
+    for number, (text, text_spans) in enumerate(zip(texts, spans)):
+        for start, end in text_spans:
+            if not 0 <= start <= end <= len(text):
+                raise ValueError(f"span ({start}, {end}) of text {number} is outside 0..{len(text)}")
+
+
+def pool_spans(
+    tokens: np.ndarray, offsets: np.ndarray, text: str, spans: list[tuple[int, int]]
+) -> tuple[np.ndarray, list[int]]:
+    """Mean of each span's own token vectors, L2-normalised, and the spans this cannot give.
+
+    `tokens` is (sequence, dimension), `offsets` the tokenizer's (sequence, 2) character
+    offsets; special and padding tokens have empty offsets and belong to no span. A token belongs
+    to a span when their characters overlap. A span is left out (listed, its row zero) when it
+    has no token, or when any of its non-space text lies past the last token: the 256-token
+    limit cut it.
+
+        >>> pool_spans(tokens, offsets, "Hi. Bye.", [(0, 3), (4, 8)])[0].shape
+        (2, 384)
+    """
+    real = offsets[:, 1] > offsets[:, 0]
+    starts, ends = offsets[real, 0], offsets[real, 1]
+    covered_end = int(ends.max()) if ends.size else 0
+    members = np.zeros((len(spans), int(real.sum())), dtype=np.float32)
+    for row, (start, end) in enumerate(spans):
+        members[row] = (starts < end) & (ends > start)
+    counts = members.sum(axis=1)
+    cut = [text[max(start, covered_end) : end].strip() != "" for start, end in spans]
+    missing = [row for row in range(len(spans)) if counts[row] == 0 or cut[row]]
+    pooled = members @ tokens[real].astype(np.float32, copy=False)
+    pooled /= np.maximum(counts, 1.0)[:, None]
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    pooled /= np.maximum(norms, 1e-12)
+    pooled[missing] = 0.0
+    return pooled, missing
+
+
+# What a slice of work gets: the rows of the call's texts, a precision and a torch thread count.
+SliceWork = Callable[[list[int], str, int], None]
+
+
 class Embedder:
     """A loaded sentence-transformers model with the settings qa relies on.
 
     `encode` returns L2-normalised float32 rows, so inner product is cosine similarity.
     Calls are serialised with a lock: torch on 2 cores gains nothing from concurrent calls.
     `encode_queries` embeds questions, with the int8 ONNX model where it is installed.
+    `encode_passages` embeds texts and spans of them (sentences) in one pass.
+    Document batches run in `precision` (see `resolve_precision`; the argument overrides
+    $QA_EMBED_PRECISION); calls of a few texts (questions) stay fp32 on one thread.
     """
 
-    def __init__(self, spec: ModelSpec, threads: int | None = None) -> None:
+    def __init__(self, spec: ModelSpec, threads: int | None = None, precision: str | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
@@ -90,10 +266,13 @@ class Embedder:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
+        self.device = default_device()
+        self.precision = resolve_precision(precision, self.device)  # a bad value fails before loading
         self._batch_threads = threads or torch.get_num_threads()
         self.spec = spec
         self.model_id = spec.model_id
-        self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        self._model = SentenceTransformer(str(folder), device=self.device, local_files_only=True)
+        self._model.eval()
         dimension = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
         )
@@ -107,6 +286,16 @@ class Embedder:
             if spec.quantized
             else None
         )
+
+    @property
+    def name(self) -> str:
+        """The model's name, e.g. "all-MiniLM-L6-v2" (`model_id` adds the package version)."""
+        return self.spec.name
+
+    @property
+    def threads(self) -> int:
+        """Torch threads for document batches (short calls use `QUERY_THREADS`)."""
+        return self._batch_threads
 
     @property
     def query_backend(self) -> str:
@@ -149,53 +338,161 @@ class Embedder:
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed `texts` into an (n, dimension) float32 array of unit vectors.
 
-        Many texts are embedded a slice at a time (at most `ENCODE_SLICE` texts or
-        `ENCODE_SLICE_CHARS` characters, longest first as sentence-transformers orders them),
-        and a short call (a question) waiting for the model goes first between slices: a
-        question asked while an upload is being indexed waits for one slice, not the whole
-        upload.
+        Many texts are embedded a slice at a time (`encode_slices`) in `precision`, and a short
+        call (a question) waiting for the model goes first between slices: a question asked
+        while an upload is being indexed waits for one slice, not the whole upload.
         """
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+
+        def work(rows: list[int], precision: str, threads: int) -> None:
+            vectors[rows] = self._encode([texts[i] for i in rows], batch_size, precision, threads)
+
+        self._run(texts, work, self._settings(len(texts)), progress)
+        return vectors
+
+    def encode_passages(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Embed each text and each (start, end) character span of it with one model pass per text.
+
+        Returns the texts' vectors, equal to `encode(texts)`'s, and per text a (len(spans[i]),
+        dimension) array: each span's own token vectors from the text's pass, mean-pooled and
+        L2-normalised ("late chunking": a sentence's vector sees its paragraph, and costs no
+        second pass). A span the pass cannot give (cut off by the `max_tokens` limit, or without a
+        token) is encoded as a separate text, all such spans in one extra call.
+
+            >>> text = "Sir Keir spoke. He was upbeat."
+            >>> vectors, sentences = embedder.encode_passages([text], [[(0, 15), (16, 30)]])
+            >>> vectors.shape, sentences[0].shape
+            ((1, 384), (2, 384))
+        """
+        check_spans(texts, spans)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        span_vectors = [np.zeros((len(s), self.dimension), dtype=np.float32) for s in spans]
+        missing: list[tuple[int, int]] = []  # (text, span) pairs to encode separately
+
+        def work(rows: list[int], precision: str, threads: int) -> None:
+            batch = self._late_chunk([texts[i] for i in rows], [spans[i] for i in rows], precision, threads)
+            for i, (vector, pooled, left_out) in zip(rows, batch):
+                vectors[i] = vector
+                span_vectors[i][:] = pooled
+                missing.extend((i, k) for k in left_out)
+
+        settings = self._settings(len(texts))
+        self._run(texts, work, settings, progress)
+        if missing:
+            self._encode_spans_separately(texts, spans, missing, span_vectors, settings)
+        return vectors, span_vectors
+
+    def _encode_spans_separately(
+        self,
+        texts: list[str],
+        spans: list[list[tuple[int, int]]],
+        missing: list[tuple[int, int]],
+        span_vectors: list[np.ndarray],
+        settings: tuple[str, int],
+    ) -> None:
+        """Fill the spans `encode_passages` could not pool, encoding their text on its own."""
+        pieces = [texts[i][slice(*spans[i][k])] for i, k in missing]
+        separate = np.zeros((len(pieces), self.dimension), dtype=np.float32)
+
+        def work(rows: list[int], precision: str, threads: int) -> None:
+            separate[rows] = self._encode([pieces[r] for r in rows], ENCODE_SLICE, precision, threads)
+
+        self._run(pieces, work, settings, progress=False)
+        for (i, k), vector in zip(missing, separate):
+            span_vectors[i][k] = vector
+
+    def _settings(self, count: int) -> tuple[str, int]:
+        """(precision, torch threads) for a call of `count` texts: a short call (a question)
+        keeps the fp32 single-thread path measured for latency; batches use `precision`."""
+        if count <= PRIORITY_TEXTS:
+            return FP32, QUERY_THREADS
+        return self.precision, self._batch_threads
+
+    def _run(self, texts: list[str], work: SliceWork, settings: tuple[str, int], progress: bool) -> None:
+        """Call `work` under the model lock: at once and ahead of long calls for a few texts,
+        else a slice at a time (`encode_slices`), letting waiting short calls go between."""
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+            return
         if len(texts) <= PRIORITY_TEXTS:
             with self._questions_first(), self._lock:
-                return self._encode(texts, batch_size, progress, threads=QUERY_THREADS)
+                work(list(range(len(texts))), *settings)
+            return
         from tqdm import tqdm
 
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        slices, current, chars = [], [], 0
-        for i in order:
-            if current and (len(current) >= ENCODE_SLICE or chars + len(texts[i]) > ENCODE_SLICE_CHARS):
-                slices.append(current)
-                current, chars = [], 0
-            current.append(int(i))
-            chars += len(texts[i])
-        slices.append(current)
-        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
-            for rows in slices:
+            for rows in encode_slices(texts):
                 while self._short_waiting:
                     time.sleep(0.002)
                 with self._lock:
-                    vectors[rows] = self._encode([texts[i] for i in rows], batch_size, False)
+                    work(rows, *settings)
                 bar.update(len(rows))
-        return vectors
 
-    def _encode(self, texts: list[str], batch_size: int, progress: bool, threads: int | None = None) -> np.ndarray:
-        """One model call (the caller holds the lock), with `threads` torch threads if given."""
+    def _autocast(self, precision: str) -> AbstractContextManager[object]:
+        """torch autocast to `precision` on this device; nothing for fp32."""
         import torch
 
-        wanted = threads or self._batch_threads
-        if torch.get_num_threads() != wanted:
-            torch.set_num_threads(wanted)
-        vectors = self._model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        if precision == FP32:
+            return nullcontext()
+        return torch.autocast(self.device, dtype=_torch_dtype(precision))
+
+    def _use_threads(self, threads: int) -> None:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+    def _encode(self, texts: list[str], batch_size: int, precision: str, threads: int) -> np.ndarray:
+        """One sentence-transformers call (the caller holds the lock)."""
+        self._use_threads(threads)
+        with self._autocast(precision):
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _late_chunk(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], precision: str, threads: int
+    ) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
+        """One forward pass over `texts` (the caller holds the lock): per text its vector, its
+        pooled span vectors and the spans left for a separate encoding (`pool_spans`).
+
+        Tokenised as sentence-transformers does (padding, truncation at `max_tokens`), plus the
+        character offsets, so the text vectors are those `encode` gives for the same batch.
+        """
+        import torch
+
+        self._use_threads(threads)
+        features = self._model.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="pt",
+            return_offsets_mapping=True,
+        )
+        offsets = features.pop("offset_mapping").numpy()
+        inputs = {key: value.to(self.device) for key, value in features.items()}
+        with torch.inference_mode(), self._autocast(precision):
+            output = self._model(inputs)
+        vectors = torch.nn.functional.normalize(output["sentence_embedding"].float(), p=2, dim=1)
+        tokens = output["token_embeddings"].float().cpu().numpy()
+        results = []
+        for row, (text, text_spans) in enumerate(zip(texts, spans)):
+            pooled, missing = pool_spans(tokens[row], offsets[row], text, text_spans)
+            results.append((vectors[row].cpu().numpy(), pooled, missing))
+        return results
+
+
+def _torch_dtype(precision: str) -> torch.dtype:
+    import torch
+
+    return {BF16: torch.bfloat16, FP16: torch.float16, FP32: torch.float32}[precision]
 
 
 @lru_cache(maxsize=4)
