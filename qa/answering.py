@@ -19,15 +19,13 @@ relative to the other passages. Weights and threshold were picked on SQuAD
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
 from qa.chunking import Sentence
 from qa.retrieval import Passage, check_question
-
-if TYPE_CHECKING:  # pragma: no cover
-    from qa.index import Index, SearchResult
+from qa.search import SearchResult
 
 ABSTAIN_TEXT = "The documents don't say."
 Turn = tuple[str, str]  # (question, answer text) of an earlier exchange
@@ -97,6 +95,18 @@ class Answer:
     relevance: float = 0.0  # best sentence's cosine + lexical overlap; abstention compares it
 
 
+class AnswerSource(Protocol):
+    """What composing an answer reads: `qa.search.Searcher` (one fixed index view) is one."""
+
+    def search(self, question: str, k: int = 5, *, extra_queries: Sequence[str] = ()) -> SearchResult: ...
+
+    def query_terms(self, text: str) -> list[str]: ...
+
+    def term_weights(self, terms: list[str]) -> dict[str, float]: ...
+
+    def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]: ...
+
+
 @dataclass(frozen=True)
 class _Candidate:
     sentence: Sentence
@@ -138,7 +148,7 @@ def followup_queries(question: str, history: Sequence[Turn], turns: int) -> list
 
 
 def compose_answer(
-    index: "Index",
+    index: AnswerSource,
     question: str,
     history: Sequence[Turn] | None = None,
     config: AnswerConfig = AnswerConfig(),
@@ -152,7 +162,7 @@ def compose_answer(
 
 
 def compose_from_search(
-    index: "Index", result: "SearchResult", extra_queries: Sequence[str], config: AnswerConfig
+    index: AnswerSource, result: SearchResult, extra_queries: Sequence[str], config: AnswerConfig
 ) -> Answer:
     """The composition step alone, for a search already made (benchmarks sweep settings with it)."""
     passages = result.passages
@@ -170,7 +180,7 @@ def compose_from_search(
 
 
 def _candidates(
-    index: "Index",
+    index: AnswerSource,
     passages: list[Passage],
     query_vectors: list[np.ndarray],
     question_terms: dict[str, float],

@@ -1,57 +1,55 @@
-"""`Index`: build, open, update and query a document index (FAISS + BM25 + the texts).
+"""`Index`: the coordinator of one index folder — its live view, its writers, its embedder.
 
     >>> index = Index.build(["seeds/"], path="index")          # or Index.open("index")
     >>> index.retrieve("what is the US backstop position?", k=3)[0].paragraph
     6
     >>> index.add(["new.html"]); index.remove("new"); index.documents()
 
-An `Index` holds one immutable `Snapshot` in memory. `add`, `remove` and `refresh` compute a
-new snapshot (embedding only new or changed documents, found by content hash), write it to
-disk atomically and then swap the in-memory reference, so queries running meanwhile see the
-old or the new state, never a mix.
+Reading: every question runs on an `IndexView` (one committed generation, `qa.view`) through
+the pure functions of `qa.search`; before each question the index checks CURRENT (one small
+read) and switches to a newer generation committed by any process, reusing the segments it has
+already opened.
+
+Writing: `add`, `remove`, `refresh` and `compact` plan their change against the live view, do
+the slow part (loading, embedding, writing a segment) without any lock, then commit by
+compare-and-set (`qa.store.commit`); if another writer (a thread, `qa serve`, `qa index`)
+committed first they re-plan on the new view and try again, reusing the vectors already
+computed. Nobody's acknowledged change is undone.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from qa import store
-from qa.chunking import Chunk, ChunkingConfig, Sentence, chunk_document, split_sentences
-from qa.documents import (
-    Document,
-    SkippedFile,
-    file_fingerprint,
-    find_files,
-    load_documents,
-    unique_doc_id,
-)
-from qa.embedding import DEFAULT_MODEL, MODELS, Embedder, ModelUnavailable, load_embedder
-from qa.lexical import BM25Config, LexicalIndex
-from qa.retrieval import (
-    FusionConfig,
-    Passage,
-    Ranking,
-    best_sentence_scores,
-    check_k,
-    check_question,
-    dense_scores,
-    rank_chunks,
-    top_k,
-)
-from qa.store import DocumentEntry, IndexMismatch, IndexSettings, Snapshot
+from qa import merging, store
+from qa.chunking import ChunkingConfig, Sentence
+from qa.documents import Document, SkippedFile, file_fingerprint, find_files, load_documents, unique_doc_id
+from qa.embedding import DEFAULT_MODEL, MODELS, ModelUnavailable, TextEmbedder, load_embedder
+from qa.ingest import embed_documents
+from qa.lexical import BM25Config
+from qa.retrieval import FusionConfig, Passage
+from qa.search import Searcher, SearchResult
+from qa.segments import Segment, SegmentData, write_segment
+from qa.store import Bookkeeping, CommitConflict, IndexMismatch, IndexProblem, IndexSettings, Manifest, SegmentEntry
+from qa.view import DocumentEntry, IndexView
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering import Answer, AnswerConfig
 
 PathsLike = Sequence[str | Path] | str | Path
-# Embedding more texts than this at once shows a progress bar (when not told otherwise).
-PROGRESS_THRESHOLD = 500
+# A writer that loses the compare-and-set this many times in a row gives up with an error.
+MAX_COMMIT_ATTEMPTS = 20
+# How sentence vectors are made for new indexes ("late": from the chunk's own pass).
+SENTENCE_VECTORS = "separate"
+
+__all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike"]
 
 
 @dataclass(frozen=True)
@@ -66,13 +64,14 @@ class UpdateReport:
 
 
 @dataclass(frozen=True)
-class SearchResult:
-    """Passages plus the question's vector, which the answer composer reuses."""
+class _Change:
+    """A planned write: documents to embed into a new segment, documents to delete, and the
+    bookkeeping after it."""
 
-    question: str
-    passages: list[Passage]
-    query_vector: np.ndarray
-    extra_vectors: list[np.ndarray] = field(default_factory=list)
+    fresh: list[Document]
+    delete: set[str]
+    bookkeeping: Bookkeeping
+    report: UpdateReport = UpdateReport()
 
 
 def _as_list(paths: PathsLike) -> list[str | Path]:
@@ -83,29 +82,42 @@ def _resolved(paths: PathsLike) -> list[str]:
     return [str(Path(p).resolve()) for p in _as_list(paths)]
 
 
-def _fingerprints(inputs: list[str], excluded: set[str]) -> dict[str, str]:
+def _fingerprints(inputs: Sequence[str], excluded: set[str]) -> dict[str, str]:
     return {
         str(f.resolve()): file_fingerprint(f)
-        for f in find_files(inputs)
+        for f in find_files(list(inputs))
         if str(f.resolve()) not in excluded
     }
 
 
-class Index:
-    """A queryable index; see the module docstring for an example."""
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
-    def __init__(
-        self,
-        snapshot: Snapshot,
-        path: Path,
-        bookkeeping: "Bookkeeping",
-        fusion: FusionConfig = FusionConfig(),
-    ) -> None:
-        self._snapshot = snapshot
-        self._bookkeeping = bookkeeping
-        self.path = path
+
+def _settings_for(embedder: TextEmbedder, chunking: ChunkingConfig, bm25: BM25Config, embed_titles: bool) -> IndexSettings:
+    late = SENTENCE_VECTORS == "late" and hasattr(embedder, "encode_passages")
+    return IndexSettings(
+        model=embedder.name,
+        model_id=getattr(embedder, "model_id", embedder.name),
+        dimension=int(embedder.dimension),
+        chunking=chunking,
+        bm25=bm25,
+        embed_titles=embed_titles,
+        sentence_vectors="late" if late else "separate",
+    )
+
+
+class Index:
+    """A queryable, updatable index folder; see the module docstring."""
+
+    def __init__(self, view: IndexView, embedder: TextEmbedder | None = None, fusion: FusionConfig = FusionConfig()) -> None:
+        self.path = view.root
         self.fusion = fusion
-        self._write_lock = threading.Lock()
+        self._view = view
+        self._embedder = embedder
+        self._view_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # writers of this process take turns; others by CAS
+        self._merges: list[threading.Thread] = []
 
     # --- creating and opening ------------------------------------------------------------
 
@@ -116,6 +128,7 @@ class Index:
         path: str | Path = "index",
         *,
         model: str = DEFAULT_MODEL,
+        embedder: TextEmbedder | None = None,
         chunking: ChunkingConfig = ChunkingConfig(),
         bm25: BM25Config = BM25Config(),
         embed_titles: bool = False,
@@ -130,11 +143,9 @@ class Index:
         if not loaded.documents:
             reasons = "; ".join(str(s) for s in loaded.skipped) or "no files found"
             raise ValueError(f"no documents to index under {paths}: {reasons}")
-        inputs = _resolved(paths)
-        bookkeeping = Bookkeeping(inputs, [], _fingerprints(inputs, set()), loaded.skipped)
-        return cls._create(
-            loaded.documents, Path(path), bookkeeping, model, chunking, bm25, embed_titles, fusion, progress
-        )
+        inputs = tuple(_resolved(paths))
+        bookkeeping = Bookkeeping(inputs, (), _fingerprints(inputs, set()), tuple(loaded.skipped))
+        return cls._create(loaded.documents, Path(path), bookkeeping, embedder or load_embedder(model), chunking, bm25, embed_titles, fusion, progress)
 
     @classmethod
     def from_documents(
@@ -143,6 +154,7 @@ class Index:
         path: str | Path,
         *,
         model: str = DEFAULT_MODEL,
+        embedder: TextEmbedder | None = None,
         chunking: ChunkingConfig = ChunkingConfig(),
         bm25: BM25Config = BM25Config(),
         embed_titles: bool = False,
@@ -158,157 +170,152 @@ class Index:
             raise ValueError("documents must have unique doc ids")
         if not documents:
             raise ValueError("no documents to index")
-        return cls._create(
-            list(documents), Path(path), Bookkeeping([], [], {}), model, chunking, bm25, embed_titles, fusion, progress
-        )
+        return cls._create(list(documents), Path(path), Bookkeeping(), embedder or load_embedder(model), chunking, bm25, embed_titles, fusion, progress)
 
     @classmethod
     def _create(
         cls,
         documents: list[Document],
         root: Path,
-        bookkeeping: "Bookkeeping",
-        model: str,
+        bookkeeping: Bookkeeping,
+        embedder: TextEmbedder,
         chunking: ChunkingConfig,
         bm25: BM25Config,
         embed_titles: bool,
         fusion: FusionConfig,
         progress: bool | None,
     ) -> "Index":
-        embedder = load_embedder(model)
-        settings = IndexSettings(
-            model=model,
-            model_id=embedder.model_id,
-            dimension=embedder.dimension,
-            chunking=chunking,
-            bm25=bm25,
-            embed_titles=embed_titles,
-        )
-        with store.writer_lock(root):
-            building = store.start_build(root)
-            parts = _embed(documents, settings, embedder, progress)
-            snapshot = _assemble(settings, [parts], store.now())
-            _write(root, building, snapshot, bookkeeping)
-        return cls(snapshot, root, bookkeeping, fusion)
+        settings = _settings_for(embedder, chunking, bm25, embed_titles)
+        data = embed_documents(documents, settings, embedder, [_now()] * len(documents), progress)
+        with store.staging(root) as folder:
+            name = store.new_segment_name()
+            counts = write_segment(folder, data, settings.bm25)
+            entry = SegmentEntry(name, *counts)
+            manifest = store.commit(
+                root,
+                store.ANY_GENERATION,  # a build replaces whatever is there
+                lambda _live: Manifest(0, "", settings, (entry,), bookkeeping),
+                {folder: name},
+            )
+        return cls(IndexView.open(root, manifest, {}), embedder, fusion)
 
     @classmethod
     def open(
-        cls, path: str | Path = "index", *, model: str | None = None, fusion: FusionConfig = FusionConfig()
+        cls,
+        path: str | Path = "index",
+        *,
+        model: str | None = None,
+        embedder: TextEmbedder | None = None,
+        fusion: FusionConfig = FusionConfig(),
     ) -> "Index":
         """Open the index at `path`. Raises `IndexNotFound`, `IndexCorrupted` or `IndexMismatch`
         with a message naming the file and how to rebuild.
 
-        `model`: refuse the index unless it was built with this model name.
+        `model`: refuse the index unless it was built with this model name. `embedder`: encode
+        questions and new documents with it; refused unless the index was built with an
+        embedder of the same `name`. Without one, the packaged model the index names is loaded
+        when first needed.
         """
         root = Path(path)
-        snapshot = store.read_snapshot(root)
-        _check_model(snapshot.settings, model, root)
-        manifest = store.read_manifest(store.live_snapshot(root))
-        return cls(snapshot, root, Bookkeeping.from_manifest(manifest), fusion)
+        manifest = store.read_manifest(root)
+        _check_embedder(manifest.settings, model, embedder, root)
+        return cls(IndexView.open(root, manifest, {}), embedder, fusion)
 
-    def pinned(self) -> "Index":
-        """A read-only view of the current snapshot that later updates do not change.
+    # --- the live view ---------------------------------------------------------------------
 
-        A multi-step read (search, then read the found chunks' sentences) uses one so that a
-        concurrent `remove` cannot pull a chunk out from under it.
-        """
-        view = Index(self._snapshot, self.path, self._bookkeeping, self.fusion)
-        view._write_lock = None  # type: ignore[assignment]  # updating a view is a bug
-        return view
+    def view(self) -> IndexView:
+        """The newest committed generation (re-read when another writer has committed)."""
+        live = store.live_generation(self.path)
+        view = self._view
+        if live is None or live == view.generation:
+            return view
+        with self._view_lock:
+            if self._view.generation != live:
+                try:
+                    self._install(store.read_manifest(self.path))
+                except FileNotFoundError:  # a segment collected between reads: next time
+                    pass
+            return self._view
+
+    def _install(self, manifest: Manifest) -> None:
+        if manifest.generation <= self._view.generation:
+            return
+        opened = {s.name: s for s in self._view.segments}
+        self._view = IndexView.open(self.path, manifest, opened)
+
+    def pinned(self) -> Searcher:
+        """Questions answered on the view live now, whatever commits meanwhile (for a
+        multi-step read such as an answer: search, then read the found chunks' sentences)."""
+        return Searcher(self.view(), self.embedder(), self.fusion)
 
     # --- reading -------------------------------------------------------------------------
 
     @property
     def settings(self) -> IndexSettings:
-        return self._snapshot.settings
+        return self.view().settings
+
+    @property
+    def generation(self) -> int:
+        return self.view().generation
 
     @property
     def inputs(self) -> list[str]:
         """The paths (absolute) this index was built and extended from."""
-        return list(self._bookkeeping.inputs)
+        return list(self.view().manifest.bookkeeping.inputs)
 
     @property
     def skipped(self) -> list[SkippedFile]:
         """Files the last build or update could not load, with the reason for each."""
-        return list(self._bookkeeping.skipped)
+        return list(self.view().manifest.bookkeeping.skipped)
 
     def documents(self) -> list[DocumentEntry]:
         """One entry per indexed document: id, title, source, path, counts, date added."""
-        return list(self._snapshot.entries)
+        return self.view().documents()
 
     def document(self, doc_id: str) -> Document:
-        try:
-            return self._snapshot.by_id[doc_id]
-        except KeyError:
-            raise KeyError(f"no document {doc_id!r} in the index at {self.path}") from None
-
-    def sentences(self, doc_id: str) -> list[Sentence]:
-        snapshot = self._snapshot
-        row = snapshot.sentence_rows[doc_id]
-        count = next(e.sentences for e in snapshot.entries if e.doc_id == doc_id)
-        return list(snapshot.sentences[row : row + count])
+        return self.view().document(doc_id)
 
     @property
     def size(self) -> tuple[int, int]:
         """(documents, chunks)."""
-        return len(self._snapshot.documents), len(self._snapshot.chunks)
+        return self.view().size
+
+    def segments(self) -> list[SegmentEntry]:
+        """The live segments, as the manifest lists them."""
+        return list(self.view().manifest.segments)
 
     def stale_reason(self) -> str | None:
         """Why the index no longer matches its input files or model; None when it does."""
-        installed = MODELS[self.settings.model].model_id if self.settings.model in MODELS else None
-        if installed != self.settings.model_id:
-            return f"built with {self.settings.model_id}, installed is {installed}"
-        now = _fingerprints(self._bookkeeping.inputs, set(self._bookkeeping.excluded))
-        if now != self._bookkeeping.sources:
-            changed = sorted(set(now.items()) ^ set(self._bookkeeping.sources.items()))
+        settings = self.settings
+        if self._embedder is None and settings.model in MODELS:
+            installed = MODELS[settings.model].model_id
+            if installed != settings.model_id:
+                return f"built with {settings.model_id}, installed is {installed}"
+        book = self.view().manifest.bookkeeping
+        now = _fingerprints(book.inputs, set(book.excluded))
+        if now != book.sources:
+            changed = sorted(set(now.items()) ^ set(book.sources.items()))
             return f"{len({p for p, _ in changed})} input file(s) changed, e.g. {changed[0][0]}"
         return None
 
     # --- querying ------------------------------------------------------------------------
 
-    def embedder(self) -> Embedder:
-        return load_embedder(self.settings.model)
+    def embedder(self) -> TextEmbedder:
+        """The embedder of this index (the packaged model is loaded on first use)."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self.view().settings.model)
+        return self._embedder
 
     def search(self, question: str, k: int = 5, *, extra_queries: Sequence[str] = ()) -> SearchResult:
-        """`retrieve` plus the query vectors. `extra_queries` (e.g. the question with the
-        previous turn) are ranked too, and a chunk's score is its mean fused score over all
-        queries, so a passage that fits both the question and its context wins.
+        """`retrieve` plus the query vectors (see `qa.search.Searcher.search`)."""
+        return self.pinned().search(question, k, extra_queries=extra_queries)
+
+    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
+        """The `k` passages that best match `question`, best first.
+
+        Raises `ValueError` for an empty or over-long question or `k` outside 1..100.
         """
-        question = check_question(question)
-        k = check_k(k)
-        snapshot = self._snapshot
-        queries = [question, *(check_question(q) for q in extra_queries)]
-        vectors = self.embedder().encode_queries(queries)
-        fused = ranking = None
-        for text, vector in zip(queries, vectors):
-            ranking = rank_chunks(
-                dense_scores(vector, snapshot.chunk_index, self.fusion),
-                best_sentence_scores(
-                    vector, snapshot.sentence_vectors, snapshot.chunk_members, snapshot.chunk_starts
-                ),
-                snapshot.lexical.scores(text),
-                k,
-                self.fusion,
-            )
-            if fused is None:
-                first = ranking
-                fused = ranking.fused.copy()
-            else:
-                fused += ranking.fused
-        if fused is None or not len(fused):
-            return SearchResult(question, [], vectors[0], list(vectors[1:]))
-        fused /= len(queries)
-        rows = top_k(fused, k)
-        passages = [self._passage(snapshot, int(r), float(fused[r]), first) for r in rows]
-        return SearchResult(question, passages, vectors[0], list(vectors[1:]))
-
-    def query_terms(self, text: str) -> list[str]:
-        """The BM25 terms of `text` (lower-cased, stemmed, stop words removed)."""
-        return self._snapshot.lexical.tokens(text)
-
-    def term_weights(self, terms: list[str]) -> dict[str, float]:
-        """IDF of each BM25 term in this index (see `LexicalIndex.idf`)."""
-        return self._snapshot.lexical.idf(terms)
+        return self.search(question, k).passages
 
     def answer(
         self, question: str, history: Sequence[tuple[str, str]] | None = None, config: "AnswerConfig | None" = None
@@ -318,39 +325,14 @@ class Index:
 
         return compose_answer(self.pinned(), question, history, config or AnswerConfig())
 
-    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
-        """The `k` passages that best match `question`, best first.
+    def query_terms(self, text: str) -> list[str]:
+        return self.pinned().query_terms(text)
 
-        Raises `ValueError` for an empty or over-long question or `k` outside 1..100.
-        """
-        return self.search(question, k).passages
-
-    @staticmethod
-    def _passage(snapshot: Snapshot, row: int, score: float, signals: Ranking) -> Passage:
-        chunk = snapshot.chunks[row]
-        document = snapshot.by_id[chunk.doc_id]
-        return Passage(
-            text=chunk.text,
-            score=score,
-            doc_id=chunk.doc_id,
-            title=document.title,
-            source=document.source,
-            start=chunk.start,
-            end=chunk.end,
-            paragraph=chunk.paragraph,
-            chunk_id=chunk.chunk_id,
-            dense_score=float(signals.dense[row]),
-            sentence_score=float(signals.sentence[row]),
-            lexical_score=float(signals.lexical[row]),
-        )
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        return self.pinned().term_weights(terms)
 
     def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]:
-        """The sentences of a chunk and their stored vectors (for the answer composer)."""
-        snapshot = self._snapshot
-        chunk = snapshot.chunks[snapshot.chunk_rows[chunk_id]]
-        base = snapshot.sentence_rows[chunk.doc_id]
-        rows = slice(base + chunk.first_sentence, base + chunk.last_sentence + 1)
-        return list(snapshot.sentences[rows]), snapshot.sentence_vectors[rows]
+        return self.view().chunk_sentences(chunk_id)
 
     # --- updating ------------------------------------------------------------------------
 
@@ -360,241 +342,187 @@ class Index:
         A file already indexed from the same path keeps its doc id and is replaced when its
         content changed.
         """
-        with self._write_lock, store.writer_lock(self.path):
-            building = store.start_build(self.path)
-            loaded = load_documents(_as_list(paths))
-            report, snapshot = self._merge(loaded.documents, remove_ids=set(), progress=progress)
-            keep = self._bookkeeping
+        loaded = load_documents(_as_list(paths))
+        requested = _resolved(paths)
+
+        def plan(view: IndexView) -> _Change:
+            book = view.manifest.bookkeeping
             added_paths = {str(Path(d.path).resolve()) for d in loaded.documents}
-            inputs = keep.inputs + [p for p in _resolved(paths) if p not in keep.inputs]
-            excluded = [p for p in keep.excluded if p not in added_paths]
-            bookkeeping = Bookkeeping(inputs, excluded, _fingerprints(inputs, set(excluded)), loaded.skipped)
-            _write(self.path, building, snapshot, bookkeeping)
-            self._snapshot, self._bookkeeping = snapshot, bookkeeping
-        return replace(report, skipped=loaded.skipped)
+            inputs = book.inputs + tuple(p for p in requested if p not in book.inputs)
+            excluded = tuple(p for p in book.excluded if p not in added_paths)
+            bookkeeping = Bookkeeping(inputs, excluded, _fingerprints(inputs, set(excluded)), tuple(loaded.skipped))
+            return _plan_documents(view, loaded.documents, set(), bookkeeping)
+
+        change = self._write(plan, progress)
+        return replace(change.report, skipped=list(loaded.skipped))
 
     def remove(self, doc_id: str) -> None:
-        """Remove a document. Its file stays on disk but is not indexed again by `refresh`."""
-        document = self.document(doc_id)
-        with self._write_lock, store.writer_lock(self.path):
-            building = store.start_build(self.path)
-            _, snapshot = self._merge([], remove_ids={doc_id}, progress=False)
-            keep = self._bookkeeping
-            excluded = keep.excluded + [str(Path(document.path).resolve())]
-            bookkeeping = Bookkeeping(keep.inputs, excluded, _fingerprints(keep.inputs, set(excluded)), [])
-            _write(self.path, building, snapshot, bookkeeping)
-            self._snapshot, self._bookkeeping = snapshot, bookkeeping
+        """Remove a document (at once, as a tombstone). Its file stays on disk but is not
+        indexed again by `refresh`. Raises `KeyError` for an unknown id."""
+        self.document(doc_id)  # KeyError with a message before any work
+
+        def plan(view: IndexView) -> _Change:
+            document = view.document(doc_id)
+            book = view.manifest.bookkeeping
+            excluded = book.excluded + (str(Path(document.path).resolve()),)
+            bookkeeping = Bookkeeping(book.inputs, excluded, _fingerprints(book.inputs, set(excluded)), ())
+            return _Change([], {doc_id}, bookkeeping, UpdateReport(removed=[doc_id]))
+
+        self._write(plan, progress=False)
 
     def refresh(self, *, progress: bool | None = None) -> UpdateReport:
         """Bring the index in line with its input paths: new, changed and deleted files."""
-        keep = self._bookkeeping
-        with self._write_lock, store.writer_lock(self.path):
-            building = store.start_build(self.path)
-            loaded = load_documents(keep.inputs)
-            wanted = [d for d in loaded.documents if str(Path(d.path).resolve()) not in keep.excluded]
+        skipped: list[SkippedFile] = []
+
+        def plan(view: IndexView) -> _Change:
+            book = view.manifest.bookkeeping
+            loaded = load_documents(list(book.inputs))
+            skipped[:] = loaded.skipped
+            wanted = [d for d in loaded.documents if str(Path(d.path).resolve()) not in book.excluded]
             paths = {str(Path(d.path).resolve()) for d in wanted}
-            gone = {d.doc_id for d in self._snapshot.documents if str(Path(d.path).resolve()) not in paths}
-            report, snapshot = self._merge(wanted, remove_ids=gone, progress=progress)
-            bookkeeping = Bookkeeping(keep.inputs, keep.excluded, _fingerprints(keep.inputs, set(keep.excluded)), loaded.skipped)
-            _write(self.path, building, snapshot, bookkeeping)
-            self._snapshot, self._bookkeeping = snapshot, bookkeeping
-        return replace(report, removed=sorted(gone), skipped=loaded.skipped)
+            gone = {e.doc_id for e in view.documents() if str(Path(e.path).resolve()) not in paths}
+            bookkeeping = Bookkeeping(book.inputs, book.excluded, _fingerprints(book.inputs, set(book.excluded)), tuple(loaded.skipped))
+            change = _plan_documents(view, wanted, gone, bookkeeping)
+            return replace(change, report=replace(change.report, removed=sorted(gone)))
 
-    def _merge(
-        self, incoming: list[Document], remove_ids: set[str], progress: bool | None
-    ) -> tuple[UpdateReport, Snapshot]:
-        old = self._snapshot
-        by_path = {str(Path(d.path).resolve()): d for d in old.documents}
-        taken = {d.doc_id for d in old.documents} - remove_ids
-        added, updated, unchanged, fresh = [], [], [], []
-        for document in incoming:
-            previous = by_path.get(str(Path(document.path).resolve()))
-            if previous and previous.doc_id not in remove_ids:
-                if previous.content_hash == document.content_hash:
-                    unchanged.append(previous.doc_id)
+        change = self._write(plan, progress)
+        return replace(change.report, skipped=list(skipped))
+
+    def compact(self, *, full: bool = True) -> int:
+        """Merge segments now: all into one (`full`), or what the tiered policy asks for.
+        Returns how many segments were merged."""
+        merged = 0
+        with self._write_lock:
+            while True:
+                view = self.view()
+                names = merging.plan_merge(view.manifest.segments, full=full)
+                if not names:
+                    return merged
+                self._merge(view, names)
+                merged += len(names)
+                if full:
+                    return merged
+
+    def wait_for_merges(self) -> None:
+        """Block until background merges started by this index's writes have finished."""
+        for thread in list(self._merges):
+            thread.join()
+
+    def _write(self, plan: Callable[[IndexView], _Change], progress: bool | None) -> _Change:
+        """Plan, embed, write and commit by compare-and-set, re-planning after a conflict."""
+        embedded: dict[tuple[tuple[str, str], ...], SegmentData] = {}
+        with self._write_lock:
+            for _ in range(MAX_COMMIT_ATTEMPTS):
+                view = self.view()
+                change = plan(view)
+                key = tuple((d.doc_id, d.content_hash) for d in change.fresh)
+                if change.fresh and key not in embedded:
+                    embedded[key] = embed_documents(
+                        change.fresh, view.settings, self.embedder(), [_now()] * len(change.fresh), progress
+                    )
+                try:
+                    manifest = self._commit(view, change, embedded.get(key))
+                except CommitConflict:
                     continue
-                remove_ids = remove_ids | {previous.doc_id}
-                fresh.append(replace(document, doc_id=previous.doc_id))
-                updated.append(previous.doc_id)
-            else:
-                doc_id = unique_doc_id(document.doc_id, taken)
-                taken.add(doc_id)
-                fresh.append(replace(document, doc_id=doc_id))
-                added.append(doc_id)
-        kept = _parts_of(old, exclude=remove_ids)
-        new = _embed(fresh, old.settings, load_embedder(old.settings.model), progress)
-        snapshot = _assemble(old.settings, [kept, new], store.now(), old_entries=old.entries)
-        return UpdateReport(added=added, updated=updated, unchanged=unchanged), snapshot
-
-
-@dataclass(frozen=True)
-class Bookkeeping:
-    """What the index was built from, to tell when it is stale.
-
-    inputs: the paths given to build/add (absolute); excluded: files removed by the user;
-    sources: fingerprint of every input file at the last write.
-    """
-
-    inputs: list[str]
-    excluded: list[str]
-    sources: dict[str, str]
-    skipped: list[SkippedFile] = field(default_factory=list)
-
-    @classmethod
-    def from_manifest(cls, manifest: dict) -> "Bookkeeping":
-        raw = manifest.get("bookkeeping", {})
-        return cls(
-            inputs=list(raw.get("inputs", [])),
-            excluded=list(raw.get("excluded", [])),
-            sources=dict(raw.get("sources", {})),
-            skipped=[SkippedFile(p, r) for p, r in raw.get("skipped", [])],
+                self._install(manifest)
+                self._merge_in_background()
+                return change
+        raise IndexProblem(
+            f"the index at {self.path} kept changing under this write ({MAX_COMMIT_ATTEMPTS} tries); try again"
         )
 
-
-# --- building blocks -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Parts:
-    """Documents with their sentences, chunks and vectors, before they form a snapshot."""
-
-    documents: list[Document]
-    sentences: list[Sentence]
-    chunks: list[Chunk]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
-
-
-def _embed(
-    documents: list[Document], settings: IndexSettings, embedder: Embedder, progress: bool | None
-) -> _Parts:
-    sentences: list[Sentence] = []
-    chunks: list[Chunk] = []
-    for document in documents:
-        doc_sentences = split_sentences(document)
-        sentences.extend(doc_sentences)
-        chunks.extend(chunk_document(document, doc_sentences, settings.chunking))
-    titles = {d.doc_id: d.title for d in documents}
-    chunk_texts = [
-        f"{titles[c.doc_id]}\n{c.text}" if settings.embed_titles else c.text for c in chunks
-    ]
-    show = progress if progress is not None else len(sentences) + len(chunks) > PROGRESS_THRESHOLD
-    if show and chunks:
-        print(f"embedding {len(chunks)} passages and {len(sentences)} sentences", file=sys.stderr)
-    return _Parts(
-        documents=list(documents),
-        sentences=sentences,
-        chunks=chunks,
-        chunk_vectors=embedder.encode(chunk_texts, progress=show),
-        sentence_vectors=embedder.encode([s.text for s in sentences], progress=show),
-    )
-
-
-def _parts_of(snapshot: Snapshot, exclude: set[str]) -> _Parts:
-    keep_docs = [d for d in snapshot.documents if d.doc_id not in exclude]
-    chunk_rows = [i for i, c in enumerate(snapshot.chunks) if c.doc_id not in exclude]
-    sentence_rows = [i for i, s in enumerate(snapshot.sentences) if s.doc_id not in exclude]
-    dimension = snapshot.settings.dimension
-    all_chunk_vectors = (
-        snapshot.chunk_index.reconstruct_n(0, snapshot.chunk_index.ntotal)
-        if snapshot.chunk_index.ntotal
-        else np.zeros((0, dimension), dtype=np.float32)
-    )
-    return _Parts(
-        documents=keep_docs,
-        sentences=[snapshot.sentences[i] for i in sentence_rows],
-        chunks=[snapshot.chunks[i] for i in chunk_rows],
-        chunk_vectors=all_chunk_vectors[chunk_rows].reshape(-1, dimension),
-        sentence_vectors=snapshot.sentence_vectors[sentence_rows].reshape(-1, dimension),
-    )
-
-
-def _assemble(
-    settings: IndexSettings,
-    parts: list[_Parts],
-    created: str,
-    old_entries: tuple[DocumentEntry, ...] = (),
-) -> Snapshot:
-    import faiss
-
-    documents = [d for p in parts for d in p.documents]
-    sentences = [s for p in parts for s in p.sentences]
-    chunks = [c for p in parts for c in p.chunks]
-    dimension = settings.dimension
-    chunk_vectors = np.concatenate([p.chunk_vectors for p in parts]).reshape(-1, dimension)
-    sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]).reshape(-1, dimension)
-    chunk_index = faiss.IndexFlatIP(dimension)
-    if len(chunk_vectors):
-        chunk_index.add(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
-    previous = {(e.doc_id, e.content_hash): e.added for e in old_entries}
-    sentence_counts: dict[str, int] = {}
-    chunk_counts: dict[str, int] = {}
-    for s in sentences:
-        sentence_counts[s.doc_id] = sentence_counts.get(s.doc_id, 0) + 1
-    for c in chunks:
-        chunk_counts[c.doc_id] = chunk_counts.get(c.doc_id, 0) + 1
-    entries = tuple(
-        DocumentEntry(
-            doc_id=d.doc_id,
-            path=d.path,
-            title=d.title,
-            source=d.source,
-            content_hash=d.content_hash,
-            paragraphs=len(d.paragraphs),
-            sentences=sentence_counts.get(d.doc_id, 0),
-            chunks=chunk_counts.get(d.doc_id, 0),
-            added=previous.get((d.doc_id, d.content_hash), created),
+    def _commit(self, view: IndexView, change: _Change, data: SegmentData | None) -> Manifest:
+        tombstones: dict[int, set[int]] = {}
+        for doc_id in change.delete:
+            position, row = view.locations[doc_id]
+            tombstones.setdefault(position, set()).add(row)
+        segments = tuple(
+            replace(entry, deleted=entry.deleted | tombstones.get(position, set()))
+            for position, entry in enumerate(view.manifest.segments)
         )
-        for d in documents
-    )
-    titles = {d.doc_id: d.title for d in documents}
-    lexical = LexicalIndex.build(
-        [f"{titles[c.doc_id]}\n{c.text}" if settings.bm25.titles else c.text for c in chunks] or [""],
-        settings.bm25,
-    )
-    return Snapshot(
-        settings=settings,
-        documents=tuple(documents),
-        entries=entries,
-        sentences=tuple(sentences),
-        chunks=tuple(chunks),
-        chunk_index=chunk_index,
-        sentence_vectors=np.ascontiguousarray(sentence_vectors, dtype=np.float32),
-        lexical=lexical,
-        created=created,
-    )
+        with store.staging(self.path) as folder:
+            staged: dict[Path, str] = {}
+            if data is not None and data.documents:
+                name = store.new_segment_name()
+                segments += (SegmentEntry(name, *write_segment(folder, data, view.settings.bm25)),)
+                staged[folder] = name
+            new = replace(view.manifest, segments=segments, bookkeeping=change.bookkeeping)
+            return store.commit(self.path, view.generation, lambda _live: new, staged)
+
+    def _merge(self, view: IndexView, names: tuple[str, ...]) -> None:
+        data, new_rows = merging.merged_data(view, names)
+        with store.staging(self.path) as folder:
+            merged, staged = None, {}
+            if data.documents:
+                name = store.new_segment_name()
+                merged = SegmentEntry(name, *write_segment(folder, data, view.settings.bm25))
+                staged[folder] = name
+            manifest = store.commit(
+                self.path, store.ANY_GENERATION, lambda live: merging.apply_merge(live, names, merged, new_rows), staged
+            )
+        with self._view_lock:
+            self._install(manifest)
+
+    def _merge_in_background(self) -> None:
+        """Start the merges the tiered policy asks for, one thread at a time."""
+        self._merges = [t for t in self._merges if t.is_alive()]
+        if self._merges or not merging.plan_merge(self._view.manifest.segments):
+            return
+
+        def run() -> None:
+            try:
+                self.compact(full=False)
+            except (CommitConflict, IndexProblem, OSError):
+                pass  # merging is an optimisation: the next write tries again
+
+        thread = threading.Thread(target=run, name="qa-merge", daemon=True)
+        self._merges.append(thread)
+        thread.start()
 
 
-def _write(root: Path, building: Path, snapshot: Snapshot, bookkeeping: Bookkeeping) -> None:
-    store.write_snapshot(
-        root,
-        building,
-        snapshot,
-        extra_manifest={
-            "bookkeeping": {
-                "inputs": bookkeeping.inputs,
-                "excluded": bookkeeping.excluded,
-                "sources": bookkeeping.sources,
-                "skipped": [[s.path, s.reason] for s in bookkeeping.skipped],
-            }
-        },
-    )
+def _plan_documents(view: IndexView, incoming: list[Document], delete: set[str], bookkeeping: Bookkeeping) -> _Change:
+    """Which incoming documents are new, updated or unchanged against `view`."""
+    by_path = {str(Path(e.path).resolve()): e for e in view.documents()}
+    taken = set(view.locations) - delete
+    added, updated, unchanged, fresh = [], [], [], []
+    delete = set(delete)
+    for document in incoming:
+        previous = by_path.get(str(Path(document.path).resolve()))
+        if previous and previous.doc_id not in delete:
+            if previous.content_hash == document.content_hash:
+                unchanged.append(previous.doc_id)
+                continue
+            delete.add(previous.doc_id)
+            fresh.append(replace(document, doc_id=previous.doc_id))
+            updated.append(previous.doc_id)
+        else:
+            doc_id = unique_doc_id(document.doc_id, taken)
+            taken.add(doc_id)
+            fresh.append(replace(document, doc_id=doc_id))
+            added.append(doc_id)
+    report = UpdateReport(added=added, updated=updated, unchanged=unchanged)
+    return _Change(fresh, delete, bookkeeping, report)
 
 
-def _check_model(settings: IndexSettings, requested: str | None, root: Path) -> None:
+def _check_embedder(settings: IndexSettings, requested: str | None, embedder: TextEmbedder | None, root: Path) -> None:
+    hint = store.rebuild_hint(root)
     if requested is not None and requested != settings.model:
-        raise IndexMismatch(
-            f"the index at {root} was built with model {settings.model!r}, not {requested!r}; "
-            f"{store.rebuild_hint(root)}"
-        )
+        raise IndexMismatch(f"the index at {root} was built with model {settings.model!r}, not {requested!r}; {hint}")
+    if embedder is not None:
+        if embedder.name != settings.model:
+            raise IndexMismatch(
+                f"the index at {root} was built with embedder {settings.model!r}, not {embedder.name!r}; "
+                f"open it with that embedder or {hint}"
+            )
+        return
     if settings.model not in MODELS:
         raise ModelUnavailable(
-            f"the index at {root} needs model {settings.model!r}, which this qa does not ship; "
-            f"{store.rebuild_hint(root)}"
+            f"the index at {root} was built with embedder {settings.model!r}, which qa does not ship; "
+            f"pass it as Index.open(..., embedder=...) or {hint}"
         )
     installed = MODELS[settings.model].model_id
     if installed != settings.model_id:
         raise IndexMismatch(
             f"the index at {root} was built with {settings.model_id}, but {installed} is "
-            f"installed; vectors from different model versions don't mix; {store.rebuild_hint(root)}"
+            f"installed; vectors from different model versions don't mix; {hint}"
         )

@@ -1,10 +1,20 @@
-"""BM25 over chunk texts with bm25s: English stop words and Snowball stemming (PyStemmer).
+"""BM25 over chunk texts, one bm25s index per segment, scored with index-wide IDF.
 
 Stemming plus stop words lifted SQuAD R@1 from 0.765 to 0.786 over plain BM25 (FINDINGS.md),
-so they are the default. The model is saved with the index and loaded, never rebuilt per query.
+so they are the default. Each segment's bm25s index is built once, saved with the segment and
+memory-mapped when opened, never rebuilt per query.
+
+Why rescale: bm25s stores, per term, the finished score `idf(term) * tf_part(term, chunk)` of
+every chunk containing it, with the IDF of that segment alone. A small new segment would give a
+word its own, very different IDF, so scores of two segments could not be compared. `scores()`
+multiplies each term's stored column by `idf_global / idf_segment` (Lucene likewise uses
+collection-wide statistics), so a chunk scores the same whichever segment holds it. Document
+length normalisation keeps each segment's own average length, a small difference that merges
+remove.
 
     >>> bm25 = LexicalIndex.build(["the cat sat", "dogs bark loudly"])
-    >>> bm25.scores("barking dog").argmax()
+    >>> terms = query_terms("barking dog")
+    >>> bm25.scores(terms, bm25.idf(terms)).argmax()
     1
 """
 
@@ -12,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,79 +41,95 @@ class BM25Config:
     titles: bool = True
 
 
-def _stemmer(config: BM25Config):
-    if not config.stemming:
+@lru_cache(maxsize=4)
+def _stemmer(stemming: bool):
+    if not stemming:
         return None
     import Stemmer
 
     return Stemmer.Stemmer("english").stemWords
 
 
+# The answer composer tokenizes the same sentences again and again; cache them.
+@lru_cache(maxsize=100_000)
+def query_terms(text: str, config: BM25Config = BM25Config()) -> tuple[str, ...]:
+    """BM25 terms of `text`: lower-cased, stop words removed, stemmed."""
+    import bm25s
+
+    terms = bm25s.tokenize(
+        text,
+        stopwords=config.stopwords,
+        stemmer=_stemmer(config.stemming),
+        return_ids=False,
+        show_progress=False,
+    )[0]
+    return tuple(terms)
+
+
+def lucene_idf(document_frequency: int, documents: int) -> float:
+    """BM25's inverse document frequency (bm25s's and Lucene's formula)."""
+    return math.log(1.0 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))
+
+
 class LexicalIndex:
-    """A bm25s index plus the tokenizer settings it was built with."""
+    """One segment's bm25s index plus the tokenizer settings it was built with."""
 
     def __init__(self, retriever, config: BM25Config, size: int) -> None:
         self._retriever = retriever
         self.config = config
         self.size = size
-        self._stem = _stemmer(config)
-        # The answer composer tokenizes the same sentences again and again; cache them.
-        self.tokens = lru_cache(maxsize=100_000)(self._tokenize)
+        self._vocab: dict[str, int] = retriever.vocab_dict
+        self._indptr = retriever.scores["indptr"]
 
     @classmethod
     def build(cls, texts: list[str], config: BM25Config = BM25Config()) -> "LexicalIndex":
+        """Index `texts` (at least one)."""
         import bm25s
 
         tokens = bm25s.tokenize(
-            texts, stopwords=config.stopwords, stemmer=_stemmer(config), show_progress=False
+            texts, stopwords=config.stopwords, stemmer=_stemmer(config.stemming), show_progress=False
         )
         retriever = bm25s.BM25(k1=config.k1, b=config.b)
         retriever.index(tokens, show_progress=False)
         return cls(retriever, config, len(texts))
 
-    def _tokenize(self, query: str) -> tuple[str, ...]:
-        """BM25 terms of `query` (use `tokens`, the cached version)."""
-        import bm25s
-
-        terms = bm25s.tokenize(
-            query,
-            stopwords=self.config.stopwords,
-            stemmer=self._stem,
-            return_ids=False,
-            show_progress=False,
-        )[0]
-        return tuple(terms)
-
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every indexed text for `query` (zeros when no term is known)."""
-        tokens = [t for t in self.tokens(query) if t in self._retriever.vocab_dict]
-        if not tokens:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
-
-    def idf(self, terms: list[str]) -> dict[str, float]:
-        """BM25's inverse document frequency of each term (unknown terms get the maximum).
-
-        Lets the answer composer weigh a rare word of the question ("Kursk") above a
-        common one ("said") when it compares sentences.
-        """
-        vocab = self._retriever.vocab_dict
-        indptr = self._retriever.scores["indptr"]
-        n = self.size
-        weights = {}
+    def document_frequencies(self, terms: tuple[str, ...]) -> dict[str, int]:
+        """How many of this segment's chunks contain each term."""
+        frequencies = {}
         for term in terms:
-            row = vocab.get(term)
-            df = int(indptr[row + 1] - indptr[row]) if row is not None else 0
-            weights[term] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        return weights
+            row = self._vocab.get(term)
+            frequencies[term] = int(self._indptr[row + 1] - self._indptr[row]) if row is not None else 0
+        return frequencies
+
+    def idf(self, terms: tuple[str, ...]) -> dict[str, float]:
+        """IDF of each term within this segment alone."""
+        return {t: lucene_idf(df, self.size) for t, df in self.document_frequencies(terms).items()}
+
+    def scores(self, terms: tuple[str, ...], idf: dict[str, float]) -> np.ndarray:
+        """BM25 score of every chunk of the segment for `terms`, with the IDF weights `idf`
+        (index-wide ones from `qa.view`); zeros when no term occurs here."""
+        scores = np.zeros(self.size, dtype=np.float32)
+        stored = self._retriever.scores
+        for term in terms:  # a repeated query word counts again, as in bm25s
+            row = self._vocab.get(term)
+            if row is None:
+                continue
+            begin, end = int(self._indptr[row]), int(self._indptr[row + 1])
+            if begin == end:
+                continue
+            local = lucene_idf(end - begin, self.size)
+            factor = idf.get(term, local) / local
+            scores[stored["indices"][begin:end]] += stored["data"][begin:end] * factor
+        return scores
 
     def save(self, folder: Path) -> None:
         self._retriever.save(str(folder), show_progress=False)
 
     @classmethod
     def load(cls, folder: Path, config: BM25Config, size: int) -> "LexicalIndex":
+        """Open a saved index, its arrays memory-mapped."""
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        retriever = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        retriever = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
         return cls(retriever, config, size)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering import Answer, Citation
     from qa.retrieval import Passage
-    from qa.store import DocumentEntry
+    from qa.view import DocumentEntry
 
 Span = tuple[int, int]
 

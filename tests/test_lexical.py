@@ -1,4 +1,4 @@
-"""qa/lexical.py: BM25 with stemming and stop words, saved and loaded."""
+"""qa/lexical.py: BM25 with stemming and stop words, saved and loaded, index-wide IDF."""
 
 from __future__ import annotations
 
@@ -6,31 +6,54 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.lexical import BM25Config, LexicalIndex
+from qa.lexical import BM25Config, LexicalIndex, lucene_idf, query_terms
 
 TEXTS = ["The cats were sleeping on the mat.", "A dog barked at the postman.", "Markets fell sharply."]
 
 
+def _scores(bm25: LexicalIndex, query: str, config: BM25Config = BM25Config()) -> np.ndarray:
+    terms = query_terms(query, config)
+    return bm25.scores(terms, bm25.idf(terms))
+
+
 def test_stemming_matches_word_forms():
-    bm25 = LexicalIndex.build(TEXTS)
-    scores = bm25.scores("barking dogs")
+    scores = _scores(LexicalIndex.build(TEXTS), "barking dogs")
     assert scores.argmax() == 1 and scores[0] == 0 and scores[2] == 0
 
 
 def test_stop_words_and_unknown_words_score_zero():
     bm25 = LexicalIndex.build(TEXTS)
-    assert not bm25.scores("the of and").any()
-    assert not bm25.scores("zebra xylophone").any()
-    assert bm25.tokens("The Cats") == ("cat",)
+    assert not _scores(bm25, "the of and").any()
+    assert not _scores(bm25, "zebra xylophone").any()
+    assert query_terms("The Cats") == ("cat",)
 
 
 def test_without_stemming_word_forms_do_not_match():
-    bm25 = LexicalIndex.build(TEXTS, BM25Config(stemming=False))
-    assert not bm25.scores("barking dogs").any()
+    config = BM25Config(stemming=False)
+    assert not _scores(LexicalIndex.build(TEXTS, config), "barking dogs", config).any()
+
+
+def test_scores_match_bm25s_with_the_segment_idf():
+    import bm25s
+
+    bm25 = LexicalIndex.build(TEXTS)
+    terms = query_terms("dogs barking at markets")
+    expected = bm25._retriever.get_scores(list(terms))
+    np.testing.assert_allclose(bm25.scores(terms, bm25.idf(terms)), expected, rtol=1e-6)
+    assert bm25s  # the reference implementation is the library itself
+
+
+def test_a_global_idf_rescales_each_term():
+    bm25 = LexicalIndex.build(TEXTS)
+    terms = query_terms("dog")
+    local = bm25.scores(terms, bm25.idf(terms))
+    rarer = {"dog": lucene_idf(1, 300)}  # the word is rarer across the whole index
+    np.testing.assert_allclose(bm25.scores(terms, rarer), local * rarer["dog"] / bm25.idf(terms)["dog"], rtol=1e-6)
 
 
 def test_save_and_load_give_the_same_scores(tmp_path: Path):
     bm25 = LexicalIndex.build(TEXTS)
     bm25.save(tmp_path / "bm25")
     loaded = LexicalIndex.load(tmp_path / "bm25", BM25Config(), len(TEXTS))
-    np.testing.assert_array_equal(loaded.scores("markets fell"), bm25.scores("markets fell"))
+    terms = query_terms("markets fell")
+    np.testing.assert_array_equal(loaded.scores(terms, loaded.idf(terms)), bm25.scores(terms, bm25.idf(terms)))

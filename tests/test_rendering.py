@@ -24,7 +24,7 @@ from qa.rendering import (
     status_text,
 )
 from qa.retrieval import Passage
-from qa.store import DocumentEntry
+from qa.view import DocumentEntry
 
 from conftest import SEED_FILE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.retrieval import FusionConfig, best_sentence_scores, check_k, check_question, fuse, minmax, top_k
+from qa.retrieval import FusionConfig, check_k, check_question, fuse, minmax, top_k
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
@@ -58,15 +58,6 @@ def test_rrf_rewards_agreement():
     fused = fuse(dense, dense, lexical, FusionConfig(method="rrf", dense_weight=0.25, sentence_weight=0.25))
     # Row 1 is ranked 2nd and 1st; row 0 1st and 3rd; row 2 3rd and 2nd.
     assert list(np.argsort(-fused)) == [1, 0, 2]
-
-
-def test_best_sentence_score_per_chunk_handles_overlap():
-    query = np.array([1.0, 0.0], dtype=np.float32)
-    sentences = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.5, 0.5]], dtype=np.float32)
-    # chunk 0 = sentences 0-1, chunk 1 = sentences 1-2 (overlap), chunk 2 = sentence 3
-    members = np.array([0, 1, 1, 2, 3])
-    starts = np.array([0, 2, 4])
-    np.testing.assert_allclose(best_sentence_scores(query, sentences, members, starts), [0.8, 0.8, 0.5])
 
 
 def test_top_k_breaks_ties_by_row_deterministically():

@@ -1,0 +1,95 @@
+"""Nearest chunk vectors of one segment: exact while small, HNSW above a measured size.
+
+One interface over two structures (txtai's idea): `VectorSearch.top(vector, n)` returns the rows
+of the `n` highest inner products, exact scores included.
+
+- `ExactSearch` multiplies the question with the segment's memory-mapped float32 vectors: no
+  extra memory, no build time, ~9 ms per 100k chunks here (benchmarks/README.md, "Scale").
+- `HnswSearch` (segments of `ANN_MIN_CHUNKS` chunks or more) walks a FAISS HNSW graph over
+  8-bit scalar-quantised copies of the vectors (a quarter of the memory), fetches
+  `ANN_OVERSAMPLE` times more rows than asked and re-scores them exactly from the float32
+  vectors, so every returned score is exact even though the walk is approximate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+# Segments with at least this many chunks get an HNSW graph (benchmarks/scale.py measures
+# exact search time per 100k chunks and the graph's recall@10).
+ANN_MIN_CHUNKS = 50_000
+HNSW_FILE = "chunks.hnsw"
+HNSW_NEIGHBOURS = 32  # M: graph degree
+HNSW_BUILD_DEPTH = 80  # efConstruction
+HNSW_SEARCH_DEPTH = 256  # efSearch, at least the rows asked for
+ANN_OVERSAMPLE = 2
+
+
+class VectorSearch(Protocol):
+    def top(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows) of the `n` rows with the highest inner product, best first."""
+
+
+class ExactSearch:
+    """Brute force over a (memory-mapped) float32 matrix."""
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self._vectors = vectors
+
+    def top(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        total = len(self._vectors)
+        n = min(n, total)
+        if n <= 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        scores = np.asarray(self._vectors @ vector, dtype=np.float32)
+        rows = np.argpartition(-scores, n - 1)[:n] if n < total else np.arange(total)
+        rows = rows[np.lexsort((rows, -scores[rows]))]
+        return scores[rows], rows.astype(np.int64)
+
+
+class HnswSearch:
+    """A FAISS HNSW graph over 8-bit codes, results re-scored exactly from `vectors`."""
+
+    def __init__(self, graph, vectors: np.ndarray) -> None:
+        self._graph = graph
+        self._vectors = vectors
+
+    def top(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        n = min(n, len(self._vectors))
+        if n <= 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        self._graph.hnsw.efSearch = max(HNSW_SEARCH_DEPTH, n * ANN_OVERSAMPLE)
+        _, found = self._graph.search(vector.reshape(1, -1).astype(np.float32), n * ANN_OVERSAMPLE)
+        rows = np.unique(found[0][found[0] >= 0])
+        scores = np.asarray(self._vectors[rows] @ vector, dtype=np.float32)
+        order = np.lexsort((rows, -scores))[:n]
+        return scores[order], rows[order].astype(np.int64)
+
+
+def build_graph(vectors: np.ndarray, folder: Path) -> None:
+    """Write the HNSW graph of a segment's chunk vectors, when the segment is big enough."""
+    if len(vectors) < ANN_MIN_CHUNKS:
+        return
+    import faiss
+
+    graph = faiss.IndexHNSWSQ(
+        vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT
+    )
+    graph.hnsw.efConstruction = HNSW_BUILD_DEPTH
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    graph.train(data)
+    graph.add(data)
+    faiss.write_index(graph, str(folder / HNSW_FILE))
+
+
+def open_search(folder: Path, vectors: np.ndarray) -> VectorSearch:
+    """The search structure of a segment: its HNSW graph if it has one, else exact."""
+    path = folder / HNSW_FILE
+    if not path.is_file():
+        return ExactSearch(vectors)
+    import faiss
+
+    return HnswSearch(faiss.read_index(str(path)), vectors)

@@ -1,0 +1,252 @@
+"""One immutable segment of an index: documents, sentence and chunk spans, vectors, BM25.
+
+A segment is written once into a staging folder (`write_segment`), committed by the manifest
+(`qa.store`) and never changed afterwards; deleting a document only lists its row in the
+manifest. Everything is columnar and memory-mapped, so opening a segment reads its small
+metadata file and maps the rest, and memory grows with what questions touch:
+
+    seg-<id>/
+      segment.json         documents (id, title, source, path, hash, row ranges), file sizes
+                           and sha256s, and a sha256 of its own content
+      texts.bin            the documents' texts, UTF-8, one after another
+      paragraphs.npy       int64 (P, 2): paragraph (start, end) character spans
+      sentences.npy        int64 (S, 4): document row, paragraph number, start, end
+      chunks.npy           int64 (C, 6): document row, paragraph, start, end, first and last
+                           sentence row (inclusive)
+      chunk_vectors.npy    float32 (C, d), unit rows
+      sentence_vectors.npy float16 (S, d), unit rows (half the disk and page cache; cosines
+                           differ from float32 by < 1e-3)
+      bm25/                bm25s index of title + chunk text
+      chunks.hnsw          HNSW graph of the chunk vectors (large segments only, qa.ann)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from qa import ann
+from qa.documents import Document
+from qa.lexical import BM25Config, LexicalIndex
+from qa.store import IndexCorrupted, fsync_tree, rebuild_hint
+
+SEGMENT_FILE = "segment.json"
+TEXTS = "texts.bin"
+PARAGRAPHS = "paragraphs.npy"
+SENTENCES = "sentences.npy"
+CHUNKS = "chunks.npy"
+CHUNK_VECTORS = "chunk_vectors.npy"
+SENTENCE_VECTORS = "sentence_vectors.npy"
+BM25_FOLDER = "bm25"
+SENTENCE_DTYPE = np.float16
+# Segments whose files add up to at most this many bytes have every file's sha256 checked on
+# open; larger ones have their sizes checked (hashing gigabytes would take seconds per open).
+VERIFY_MAX_BYTES = 64 * 1024 * 1024
+# Decoded document texts kept per segment (a passage needs its document's text).
+TEXT_CACHE = 256
+
+# Columns of the span arrays.
+DOC, PARAGRAPH, START, END, FIRST_SENTENCE, LAST_SENTENCE = range(6)
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """What a segment stores about one document besides its text and spans."""
+
+    doc_id: str
+    title: str
+    source: str
+    path: str
+    content_hash: str
+    encoding: str
+    added: str  # ISO 8601 UTC, kept through updates of other documents and merges
+    text_start: int  # byte range in texts.bin
+    text_end: int
+    first_paragraph: int
+    paragraphs: int
+    first_sentence: int
+    sentences: int
+    first_chunk: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class SegmentData:
+    """A segment in memory, before it is written: what ingest or a merge produces.
+
+    `sentences` and `chunks` use the column layout of the module docstring; document rows
+    index `documents`, sentence rows index `sentences`.
+    """
+
+    documents: tuple[Document, ...]
+    added: tuple[str, ...]
+    sentences: np.ndarray
+    chunks: np.ndarray
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunks)
+
+
+def chunk_texts_for_bm25(data: SegmentData, titles: bool) -> list[str]:
+    texts = []
+    for doc_row, _, start, end, _, _ in data.chunks.tolist():
+        document = data.documents[doc_row]
+        text = document.text[start:end]
+        texts.append(f"{document.title}\n{text}" if titles else text)
+    return texts
+
+
+def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[int, int]:
+    """Write `data` into the empty staging `folder` and flush it to disk.
+
+    Returns (documents, chunks).
+    """
+    records, encoded, paragraphs = [], [], []
+    offset = 0
+    sentence_first, sentence_counts = _row_ranges(data.sentences, len(data.documents))
+    chunk_first, chunk_counts = _row_ranges(data.chunks, len(data.documents))
+    for row, (document, added) in enumerate(zip(data.documents, data.added)):
+        raw = document.text.encode("utf-8", "surrogatepass")
+        encoded.append(raw)
+        records.append(
+            DocumentRecord(
+                doc_id=document.doc_id,
+                title=document.title,
+                source=document.source,
+                path=document.path,
+                content_hash=document.content_hash,
+                encoding=document.encoding,
+                added=added,
+                text_start=offset,
+                text_end=offset + len(raw),
+                first_paragraph=len(paragraphs),
+                paragraphs=len(document.paragraphs),
+                first_sentence=int(sentence_first[row]),
+                sentences=int(sentence_counts[row]),
+                first_chunk=int(chunk_first[row]),
+                chunks=int(chunk_counts[row]),
+            )
+        )
+        paragraphs.extend(document.paragraphs)
+        offset += len(raw)
+    (folder / TEXTS).write_bytes(b"".join(encoded))
+    dimension = data.chunk_vectors.shape[1] if data.chunk_vectors.ndim == 2 else 0
+    np.save(folder / PARAGRAPHS, np.asarray(paragraphs, dtype=np.int64).reshape(-1, 2))
+    np.save(folder / SENTENCES, np.asarray(data.sentences, dtype=np.int64).reshape(-1, 4))
+    np.save(folder / CHUNKS, np.asarray(data.chunks, dtype=np.int64).reshape(-1, 6))
+    chunk_vectors = np.ascontiguousarray(data.chunk_vectors, dtype=np.float32).reshape(-1, dimension)
+    np.save(folder / CHUNK_VECTORS, chunk_vectors)
+    np.save(folder / SENTENCE_VECTORS, np.asarray(data.sentence_vectors, dtype=SENTENCE_DTYPE).reshape(-1, dimension))
+    if data.chunk_count:
+        LexicalIndex.build(chunk_texts_for_bm25(data, bm25.titles), bm25).save(folder / BM25_FOLDER)
+    ann.build_graph(chunk_vectors, folder)
+    files = {
+        str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+    meta = {"documents": [asdict(r) for r in records], "chunks": data.chunk_count, "files": files}
+    meta["checksum"] = _checksum(meta)
+    (folder / SEGMENT_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    fsync_tree(folder)
+    return len(records), data.chunk_count
+
+
+def _row_ranges(rows: np.ndarray, documents: int) -> tuple[np.ndarray, np.ndarray]:
+    """First row and row count of each document in a span array sorted by document."""
+    counts = np.bincount(np.asarray(rows[:, DOC], dtype=np.int64), minlength=documents) if len(rows) else np.zeros(documents, np.int64)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]]) if documents else counts
+    return first, counts
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _checksum(meta: dict) -> str:
+    return hashlib.sha256(json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+class Segment:
+    """An opened, read-only segment. Arrays are memory-mapped; texts are decoded on demand."""
+
+    def __init__(self, folder: Path, bm25: BM25Config) -> None:
+        self.folder = folder
+        self.name = folder.name
+        root = folder.parent
+        meta = _read_meta(folder, root)
+        _verify_files(folder, meta["files"], root)
+        try:
+            self.documents = tuple(DocumentRecord(**r) for r in meta["documents"])
+            self.paragraphs = np.load(folder / PARAGRAPHS, mmap_mode="r")
+            self.sentences = np.load(folder / SENTENCES, mmap_mode="r")
+            self.chunks = np.load(folder / CHUNKS, mmap_mode="r")
+            self.chunk_vectors = np.load(folder / CHUNK_VECTORS, mmap_mode="r")
+            self.sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
+            self._texts = np.memmap(folder / TEXTS, dtype=np.uint8, mode="r") if (folder / TEXTS).stat().st_size else np.zeros(0, np.uint8)
+            self.lexical = LexicalIndex.load(folder / BM25_FOLDER, bm25, len(self.chunks)) if len(self.chunks) else None
+            self.vectors = ann.open_search(folder, self.chunk_vectors)
+        except Exception as error:  # any parse failure means a damaged segment
+            raise IndexCorrupted(f"segment {folder} is unreadable ({error!r}); {rebuild_hint(root)}") from None
+        if len(self.chunks) != int(meta["chunks"]) or len(self.chunk_vectors) != len(self.chunks) or len(
+            self.sentence_vectors
+        ) != len(self.sentences):
+            raise IndexCorrupted(f"segment {folder} has inconsistent row counts; {rebuild_hint(root)}")
+        self.text = lru_cache(maxsize=TEXT_CACHE)(self._text)
+        self.chunk_docs = np.asarray(self.chunks[:, DOC]) if len(self.chunks) else np.zeros(0, np.int64)
+
+    def _text(self, doc_row: int) -> str:
+        """The full text of document `doc_row` (use `text`, the cached version)."""
+        record = self.documents[doc_row]
+        return bytes(self._texts[record.text_start : record.text_end]).decode("utf-8", "surrogatepass")
+
+    def document(self, doc_row: int) -> Document:
+        record = self.documents[doc_row]
+        spans = self.paragraphs[record.first_paragraph : record.first_paragraph + record.paragraphs]
+        return Document(
+            doc_id=record.doc_id,
+            title=record.title,
+            source=record.source,
+            path=record.path,
+            text=self.text(doc_row),
+            paragraphs=tuple((int(s), int(e)) for s, e in spans),
+            content_hash=record.content_hash,
+            encoding=record.encoding,
+        )
+
+
+def _read_meta(folder: Path, root: Path) -> dict:
+    path = folder / SEGMENT_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupted(f"index file {path} is missing; {rebuild_hint(root)}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise IndexCorrupted(f"index file {path} is unreadable ({error}); {rebuild_hint(root)}") from None
+    checksum = meta.pop("checksum", None) if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or checksum != _checksum(meta):
+        raise IndexCorrupted(f"index file {path} is damaged (checksum mismatch); {rebuild_hint(root)}")
+    return meta
+
+
+def _verify_files(folder: Path, files: dict, root: Path) -> None:
+    """Every file present with its recorded size; small segments also by sha256."""
+    hint = rebuild_hint(root)
+    total = sum(int(f["bytes"]) for f in files.values())
+    for relative, expected in files.items():
+        path = folder / relative
+        if not path.is_file():
+            raise IndexCorrupted(f"index file {path} is missing; {hint}")
+        if path.stat().st_size != int(expected["bytes"]):
+            raise IndexCorrupted(f"index file {path} is damaged (size mismatch); {hint}")
+        if total <= VERIFY_MAX_BYTES and _sha256(path) != expected["sha256"]:
+            raise IndexCorrupted(f"index file {path} is damaged (checksum mismatch); {hint}")

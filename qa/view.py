@@ -1,0 +1,153 @@
+"""`IndexView`: one committed generation of an index, opened for reading.
+
+A view pairs a manifest with its opened segments and what the manifest's tombstones mean for
+them (which chunks are live, where each live document is). It never changes: a commit makes a
+new view, which reuses the already-opened segments it shares with the old one (segments are
+immutable), so a question that started on one view finishes on it.
+
+    >>> view = IndexView.open(Path("index"), read_manifest(Path("index")), {})
+    >>> [d.doc_id for d in view.documents()]
+    ['000_56409ce4796d023f']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import Sentence
+from qa.documents import Document
+from qa.lexical import lucene_idf
+from qa.segments import DOC, FIRST_SENTENCE, LAST_SENTENCE, PARAGRAPH, Segment
+from qa.store import IndexSettings, Manifest
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """What the index says about one document (no text)."""
+
+    doc_id: str
+    path: str
+    title: str
+    source: str
+    content_hash: str
+    paragraphs: int
+    sentences: int
+    chunks: int
+    added: str  # ISO 8601 UTC
+
+
+@dataclass(frozen=True)
+class IndexView:
+    """Segments of one manifest generation with their live rows (see the module docstring)."""
+
+    root: Path
+    manifest: Manifest
+    segments: tuple[Segment, ...]
+    live_chunks: tuple[np.ndarray, ...]  # per segment: bool per chunk row
+    deleted_chunks: tuple[int, ...]  # per segment: how many chunk rows are deleted
+    locations: dict[str, tuple[int, int]] = field(compare=False)  # doc_id -> (segment, doc row)
+
+    @classmethod
+    def open(cls, root: Path, manifest: Manifest, opened: dict[str, Segment]) -> "IndexView":
+        """Open `manifest`'s segments, reusing those in `opened` (segment name -> Segment)."""
+        segments, live, deleted, locations = [], [], [], {}
+        for position, entry in enumerate(manifest.segments):
+            segment = opened.get(entry.name) or Segment(root / entry.name, manifest.settings.bm25)
+            segments.append(segment)
+            dead_docs = np.fromiter(entry.deleted, dtype=np.int64, count=len(entry.deleted))
+            mask = ~np.isin(segment.chunk_docs, dead_docs)
+            live.append(mask)
+            deleted.append(int(len(mask) - mask.sum()))
+            for row, record in enumerate(segment.documents):
+                if row not in entry.deleted:
+                    locations[record.doc_id] = (position, row)
+        return cls(root, manifest, tuple(segments), tuple(live), tuple(deleted), locations)
+
+    @property
+    def settings(self) -> IndexSettings:
+        return self.manifest.settings
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(live documents, live chunks)."""
+        return len(self.locations), int(sum(int(m.sum()) for m in self.live_chunks))
+
+    def documents(self) -> list[DocumentEntry]:
+        """Live documents, oldest segment first."""
+        entries = []
+        for doc_id, (position, row) in self.locations.items():
+            record = self.segments[position].documents[row]
+            entries.append(
+                DocumentEntry(
+                    doc_id=doc_id,
+                    path=record.path,
+                    title=record.title,
+                    source=record.source,
+                    content_hash=record.content_hash,
+                    paragraphs=record.paragraphs,
+                    sentences=record.sentences,
+                    chunks=record.chunks,
+                    added=record.added,
+                )
+            )
+        return entries
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            position, row = self.locations[doc_id]
+        except KeyError:
+            raise KeyError(f"no document {doc_id!r} in the index at {self.root}") from None
+        return self.segments[position].document(row)
+
+    # --- BM25 statistics over all segments -------------------------------------------------
+
+    def idf(self, terms: tuple[str, ...]) -> dict[str, float]:
+        """Index-wide BM25 IDF of each term (deleted rows count until merged, as in Lucene)."""
+        total = sum(len(s.chunks) for s in self.segments)
+        frequencies = dict.fromkeys(terms, 0)
+        for segment in self.segments:
+            if segment.lexical is None:
+                continue
+            for term, df in segment.lexical.document_frequencies(terms).items():
+                frequencies[term] += df
+        return {t: lucene_idf(df, total) for t, df in frequencies.items()}
+
+    # --- chunks ------------------------------------------------------------------------------
+
+    def chunk_id(self, position: int, row: int) -> str:
+        segment = self.segments[position]
+        doc_row = int(segment.chunks[row, DOC])
+        record = segment.documents[doc_row]
+        return f"{record.doc_id}:{row - record.first_chunk}"
+
+    def locate_chunk(self, chunk_id: str) -> tuple[int, int]:
+        """(segment, chunk row) of a live chunk id such as "doc:3"."""
+        doc_id, _, number = chunk_id.rpartition(":")
+        position, doc_row = self.locations[doc_id]
+        record = self.segments[position].documents[doc_row]
+        if not number.isdigit() or int(number) >= record.chunks:
+            raise KeyError(f"no chunk {chunk_id!r} in the index at {self.root}")
+        return position, record.first_chunk + int(number)
+
+    def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]:
+        """The sentences of a chunk and their stored vectors (float32), for answers."""
+        position, row = self.locate_chunk(chunk_id)
+        segment = self.segments[position]
+        first, last = int(segment.chunks[row, FIRST_SENTENCE]), int(segment.chunks[row, LAST_SENTENCE])
+        spans = np.asarray(segment.sentences[first : last + 1])
+        doc_row = int(segment.chunks[row, DOC])
+        doc_id = segment.documents[doc_row].doc_id
+        text = segment.text(doc_row)
+        sentences = [Sentence(doc_id, int(p), int(s), int(e), text[s:e]) for _, p, s, e in spans.tolist()]
+        vectors = np.asarray(segment.sentence_vectors[first : last + 1], dtype=np.float32)
+        return sentences, vectors
+
+    def paragraph_of(self, position: int, row: int) -> int:
+        return int(self.segments[position].chunks[row, PARAGRAPH])
