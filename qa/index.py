@@ -19,6 +19,7 @@ computed. Nobody's acknowledged change is undone.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
 PathsLike = Sequence[str | Path] | str | Path
 # A writer that loses the compare-and-set this many times in a row gives up with an error.
 MAX_COMMIT_ATTEMPTS = 20
+# A build writes one segment per this many characters of text (~150k chunks of 1,000 characters).
+BUILD_BATCH_CHARS = 150_000_000
 # How sentence vectors are made for new indexes ("late": from the chunk's own pass).
 SENTENCE_VECTORS = "separate"
 
@@ -186,16 +189,19 @@ class Index:
         progress: bool | None,
     ) -> "Index":
         settings = _settings_for(embedder, chunking, bm25, embed_titles)
-        data = embed_documents(documents, settings, embedder, [_now()] * len(documents), progress)
-        with store.staging(root) as folder:
-            name = store.new_segment_name()
-            counts = write_segment(folder, data, settings.bm25)
-            entry = SegmentEntry(name, *counts)
+        with contextlib.ExitStack() as stack:
+            staged: dict[Path, str] = {}
+            entries: list[SegmentEntry] = []
+            for batch in _batches(documents):
+                data = embed_documents(batch, settings, embedder, [_now()] * len(batch), progress)
+                folder = stack.enter_context(store.staging(root))
+                staged[folder] = store.new_segment_name()
+                entries.append(SegmentEntry(staged[folder], *write_segment(folder, data, settings.bm25)))
             manifest = store.commit(
                 root,
                 store.ANY_GENERATION,  # a build replaces whatever is there
-                lambda _live: Manifest(0, "", settings, (entry,), bookkeeping),
-                {folder: name},
+                lambda _live: Manifest(0, "", settings, tuple(entries), bookkeeping),
+                staged,
             )
         return cls(IndexView.open(root, manifest, {}), embedder, fusion)
 
@@ -478,6 +484,20 @@ class Index:
         thread = threading.Thread(target=run, name="qa-merge", daemon=True)
         self._merges.append(thread)
         thread.start()
+
+
+def _batches(documents: list[Document]) -> list[list[Document]]:
+    """Documents in runs of at most `BUILD_BATCH_CHARS` characters of text: a build embeds and
+    writes one segment per run, so its memory is bounded by a run, not by the corpus."""
+    batches: list[list[Document]] = [[]]
+    size = 0
+    for document in documents:
+        if batches[-1] and size + len(document.text) > BUILD_BATCH_CHARS:
+            batches.append([])
+            size = 0
+        batches[-1].append(document)
+        size += len(document.text)
+    return batches
 
 
 def _plan_documents(view: IndexView, incoming: list[Document], delete: set[str], bookkeeping: Bookkeeping) -> _Change:

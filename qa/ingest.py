@@ -21,7 +21,7 @@ import numpy as np
 from qa.chunking import Chunk, Sentence, chunk_document, split_sentences
 from qa.documents import Document
 from qa.embedding import TextEmbedder
-from qa.segments import SegmentData
+from qa.segments import SENTENCE_DTYPE, SegmentData
 from qa.store import IndexSettings
 
 # Embedding more texts than this at once shows a progress bar (when not told otherwise).
@@ -63,7 +63,8 @@ def embed_documents(
         sentences=np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 4),
         chunks=np.asarray(chunk_rows, dtype=np.int64).reshape(-1, 6),
         chunk_vectors=np.asarray(chunk_vectors, dtype=np.float32).reshape(-1, dimension),
-        sentence_vectors=np.asarray(sentence_vectors, dtype=np.float32).reshape(-1, dimension),
+        # float16, as stored (qa.segments): half the memory of a large build
+        sentence_vectors=np.asarray(sentence_vectors, dtype=SENTENCE_DTYPE).reshape(-1, dimension),
     )
 
 

@@ -82,7 +82,7 @@ def merged_data(view: IndexView, names: tuple[str, ...]) -> tuple[SegmentData, d
             sentences.append(doc_sentences)
             chunks.append(doc_chunks)
             chunk_vectors.append(np.asarray(segment.chunk_vectors[c_rows], dtype=np.float32))
-            sentence_vectors.append(np.asarray(segment.sentence_vectors[s_rows], dtype=np.float32))
+            sentence_vectors.append(np.asarray(segment.sentence_vectors[s_rows]))
             sentence_base += record.sentences
     dimension = view.settings.dimension
     data = SegmentData(
@@ -91,7 +91,7 @@ def merged_data(view: IndexView, names: tuple[str, ...]) -> tuple[SegmentData, d
         sentences=np.concatenate(sentences).reshape(-1, 4) if sentences else np.zeros((0, 4), np.int64),
         chunks=np.concatenate(chunks).reshape(-1, 6) if chunks else np.zeros((0, 6), np.int64),
         chunk_vectors=np.concatenate(chunk_vectors).reshape(-1, dimension) if chunk_vectors else np.zeros((0, dimension), np.float32),
-        sentence_vectors=np.concatenate(sentence_vectors).reshape(-1, dimension) if sentence_vectors else np.zeros((0, dimension), np.float32),
+        sentence_vectors=np.concatenate(sentence_vectors).reshape(-1, dimension) if sentence_vectors else np.zeros((0, dimension), np.float16),
     )
     return data, new_rows
 
