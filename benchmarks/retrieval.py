@@ -4,6 +4,8 @@
     python benchmarks/retrieval.py --sweep         # dense_weight x chunk max_chars
     python benchmarks/retrieval.py --rrf-sweep     # the RRF constant k, min-max for comparison
     python benchmarks/retrieval.py --rescore       # the optional mpnet second stage (qa.rescoring)
+    python benchmarks/retrieval.py --depth-sweep   # candidates per signal (fusion over their union)
+    python benchmarks/retrieval.py --sentence-vectors late|separate   # how sentence vectors are made
 
 Prints Markdown tables (stdout; progress goes to stderr). Questions are the 2,000 drawn by
 `qa.evaluation.sample_questions` (random.seed(0)), the protocol of shared/FINDINGS.md, so the
@@ -31,6 +33,7 @@ from typing import Sequence
 import numpy as np
 
 import qa
+import qa.index as qa_index
 from qa.chunking import ChunkingConfig
 from qa.documents import Document
 from qa.embedding import DEFAULT_MODEL, MODELS, ModelUnavailable, load_embedder
@@ -93,7 +96,7 @@ class BuildRecord:
 
 def build_config(chunking: ChunkingConfig) -> str:
     """The settings `Index.from_documents` uses besides the model, as one comparable string."""
-    return repr((chunking, BM25Config(), "embed_titles=False"))
+    return repr((chunking, BM25Config(), "embed_titles=False", f"sentence_vectors={qa_index.SENTENCE_VECTORS}"))
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ def corpus_hash(documents: Sequence[Document]) -> str:
 def cache_name(chunking: ChunkingConfig) -> str:
     return (
         f"squad-dev-c{chunking.max_chars}-o{chunking.overlap_sentences}"
-        f"-m{chunking.min_paragraph_chars}"
+        f"-m{chunking.min_paragraph_chars}-{qa_index.SENTENCE_VECTORS}"
     )
 
 
@@ -369,6 +372,25 @@ def run_rrf_sweep(documents: list[Document], questions: list[EvalQuestion], args
     print(f"\n{conditions_line(args)}")
 
 
+def run_depth_sweep(documents: list[Document], questions: list[EvalQuestion], args: argparse.Namespace) -> None:
+    """Candidates per signal: fusion and min-max scaling run over the union of each signal's
+    top `candidates`; "all" makes every chunk a candidate (min-max over the corpus, as before
+    the segmented index)."""
+    cached = cached_index(documents, args.cache, ChunkingConfig(), args.rebuild)
+    total = cached.index.size[1]
+    rows = []
+    for depth in [*args.depths, total]:
+        label = "all" if depth == total else str(depth)
+        config = replace(FusionConfig(), candidates=depth)
+        rows.append((label, evaluate(cached.index, config, questions, f"candidates {label}")))
+    print(f"\n### Candidate depth, default weights ({len(questions):,} questions, {total:,} passages)\n")
+    print(f"| candidates per signal {METRIC_HEADER}")
+    print(f"|---{METRIC_RULE}")
+    for name, report in rows:
+        print(f"| {name} {metric_cells(report)}")
+    print(f"\n{conditions_line(args)}")
+
+
 def run_rescore(documents: list[Document], questions: list[EvalQuestion], args: argparse.Namespace) -> None:
     """The optional mpnet second stage over the default hybrid: candidates x weight.
 
@@ -425,6 +447,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rrf-sweep", action="store_true", help="sweep the RRF constant k")
     parser.add_argument("--rrf-k", type=int, nargs="+", default=[1, 5, 10, 20, 40, 60, 100], help="RRF constants")
     parser.add_argument("--rescore", action="store_true", help="measure the optional mpnet second stage")
+    parser.add_argument("--depth-sweep", action="store_true", help="sweep candidates per signal")
+    parser.add_argument("--depths", type=int, nargs="+", default=[25, 50, 100, 200, 400], help="candidate depths")
+    parser.add_argument(
+        "--sentence-vectors",
+        choices=["late", "separate"],
+        default=None,
+        help="how a new index makes sentence vectors (default: qa's)",
+    )
     parser.add_argument("--candidates", type=int, nargs="+", default=[20], help="rescore: top-N re-scored")
     parser.add_argument(
         "--rescore-weights", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0], help="rescore: mpnet weights"
@@ -441,6 +471,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.sentence_vectors:
+        qa_index.SENTENCE_VECTORS = args.sentence_vectors
     if args.torch_threads:
         import torch
 
@@ -454,6 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_rrf_sweep(documents, questions, args)
     elif args.rescore:
         run_rescore(documents, questions, args)
+    elif args.depth_sweep:
+        run_depth_sweep(documents, questions, args)
     else:
         run_default(documents, questions, args)
     return 0

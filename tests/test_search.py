@@ -1,0 +1,129 @@
+"""qa/search.py, qa/view.py and qa/ann.py: candidates over segments, tombstones, an empty
+index, a user's own embedder, HNSW segments and index-wide IDF."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import ann
+from qa.documents import Document
+from qa.embedding import ModelUnavailable
+from qa.index import Index
+from qa.store import IndexMismatch
+
+from conftest import SEEDS
+
+SEED_ID = "000_56409ce4796d023f"
+DIMENSION = 64
+
+
+class WordHashEmbedder:
+    """A user's own embedder, as `qa.embedding.TextEmbedder` describes one: each word hashed to
+    a fixed random vector, a text the normalised sum of its words (lexical, but real vectors)."""
+
+    name = "word-hash-64"
+    dimension = DIMENSION
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        rows = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                rows[i] += np.random.default_rng(seed).standard_normal(DIMENSION).astype(np.float32)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows / np.maximum(norms, 1e-12)
+
+
+def _document(doc_id: str, paragraphs: list[str]) -> Document:
+    text = "\n\n".join(paragraphs)
+    spans, offset = [], 0
+    for paragraph in paragraphs:
+        spans.append((offset, offset + len(paragraph)))
+        offset += len(paragraph) + 2
+    return Document(doc_id, doc_id.title(), "test", f"/nowhere/{doc_id}.txt", text, tuple(spans), doc_id)
+
+
+RIVERS = [
+    _document("danube", ["The Danube flows through ten countries before it reaches the Black Sea."]),
+    _document("rhine", ["The Rhine carries barges from Basel to Rotterdam, past vineyards and castles."]),
+    _document("thames", ["The Thames floods the tidal flats below London twice a day."]),
+]
+
+
+def test_a_users_embedder_builds_and_reopens(tmp_path: Path):
+    index = Index.from_documents(RIVERS, tmp_path / "index", embedder=WordHashEmbedder())
+    assert index.settings.model == "word-hash-64" and index.settings.dimension == DIMENSION
+    reopened = Index.open(tmp_path / "index", embedder=WordHashEmbedder())
+    assert reopened.retrieve("Which river reaches the Black Sea?", k=1)[0].doc_id == "danube"
+
+
+def test_a_different_or_missing_embedder_is_refused(tmp_path: Path):
+    Index.from_documents(RIVERS, tmp_path / "index", embedder=WordHashEmbedder())
+    other = WordHashEmbedder()
+    other.name = "another-model"
+    with pytest.raises(IndexMismatch, match="'word-hash-64', not 'another-model'"):
+        Index.open(tmp_path / "index", embedder=other)
+    with pytest.raises(ModelUnavailable, match="word-hash-64.*embedder=.*qa index"):
+        Index.open(tmp_path / "index")
+
+
+def test_a_deleted_document_is_never_returned(tmp_path: Path):
+    index = Index.from_documents(RIVERS, tmp_path / "index", embedder=WordHashEmbedder())
+    assert index.retrieve("Rhine barges Basel Rotterdam", k=1)[0].doc_id == "rhine"
+    index.remove("rhine")
+    assert "rhine" not in {p.doc_id for p in index.retrieve("Rhine barges Basel Rotterdam", k=3)}
+    with pytest.raises(KeyError, match="rhine"):
+        index.document("rhine")
+
+
+def test_the_index_may_become_empty_and_grow_again(tmp_path: Path, embedder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    index = Index.build([corpus], tmp_path / "index")
+    index.remove(SEED_ID)
+    assert index.size == (0, 0) and index.documents() == []
+    assert index.retrieve("what is the US backstop position?") == []
+    assert index.answer("what is the US backstop position?").abstained
+    note = tmp_path / "tide.txt"
+    note.write_text("The spring tide flooded the harbour road twice this week.")
+    index.add([note])
+    assert index.retrieve("spring tide harbour", k=1)[0].doc_id == "tide"
+
+
+def test_idf_is_index_wide_whatever_the_segments(tmp_path: Path):
+    together = Index.from_documents(RIVERS, tmp_path / "one", embedder=WordHashEmbedder())
+    split = Index.from_documents(RIVERS[:1], tmp_path / "two", embedder=WordHashEmbedder())
+    for document in RIVERS[1:]:
+        path = tmp_path / f"{document.doc_id}.txt"
+        path.write_text(document.text)
+        split.add([path])
+    assert len(split.segments()) == 3
+    terms = together.query_terms("Danube barges tidal")
+    assert split.term_weights(terms) == pytest.approx(together.term_weights(terms))
+
+
+def test_hnsw_segments_return_the_exact_top_passages(tmp_path: Path, monkeypatch):
+    documents = [
+        _document(f"d{n}", [f"Report {n} on the {w} harvest in the valley of {v}." for w, v in [("wheat", n), ("barley", n + 1)]])
+        for n in range(60)
+    ]
+    exact = Index.from_documents(documents, tmp_path / "exact", embedder=WordHashEmbedder())
+    monkeypatch.setattr(ann, "ANN_MIN_CHUNKS", 10)
+    graph = Index.from_documents(documents, tmp_path / "graph", embedder=WordHashEmbedder())
+    assert (tmp_path / "graph" / graph.segments()[0].name / ann.HNSW_FILE).is_file()
+    assert not (tmp_path / "exact" / exact.segments()[0].name / ann.HNSW_FILE).exists()
+    for question in ["barley harvest valley 17", "Report 42 wheat", "harvest in the valley of 5"]:
+        assert [p.chunk_id for p in graph.retrieve(question, k=5)] == [p.chunk_id for p in exact.retrieve(question, k=5)]
+
+
+def test_exact_search_ranks_by_inner_product_with_ties_by_row():
+    vectors = np.array([[1, 0], [0.6, 0.8], [1, 0], [0, 1]], dtype=np.float32)
+    scores, rows = ann.ExactSearch(vectors).top(np.array([1, 0], dtype=np.float32), 3)
+    assert list(rows) == [0, 2, 1] and scores[0] == pytest.approx(1.0)
+    assert len(ann.ExactSearch(vectors).top(np.array([1, 0], dtype=np.float32), 10)[1]) == 4
