@@ -1,6 +1,7 @@
 """The `qa` command: index documents, search them, ask questions, serve the web chat.
 
     qa index seeds/ more/ [--index DIR]        (re)build an index
+    qa index --compact [--index DIR]           merge the index's segments into one
     qa search "what is the US backstop position?" -k 3 [--json] [--rescore]
     qa ask "What is the US backstop position?" [--json]
     qa docs                                    list indexed documents
@@ -46,6 +47,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.index import Index
 
     path = Path(args.index) if args.index else index_dir()
+    if args.compact:
+        if args.paths:
+            raise ValueError("--compact merges an existing index; give no paths with it")
+        index = Index.open(path)
+        merged = index.compact()
+        documents, chunks = index.size
+        print(f"merged {merged} segment(s): {len(index.segments())} segment(s), {documents} document(s), {chunks} passage(s) in {path}")
+        return EXIT_OK
+    if not args.paths:
+        raise ValueError("give the files or folders to index (or --compact)")
     index = Index.build(args.paths, path, progress=True if args.progress else None)
     for skipped in index.skipped:
         print(f"qa: {skipped}", file=sys.stderr)
@@ -168,9 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("index", help="build an index from files and folders")
-    p.add_argument("paths", nargs="+", help=".txt, .md, .html, .pdf, .docx files or folders")
+    p.add_argument("paths", nargs="*", help=".txt, .md, .html, .pdf, .docx files or folders")
     p.add_argument("--index", help="index folder (default: the project's index/)")
     p.add_argument("--progress", action="store_true", help="always show the embedding progress bar")
+    p.add_argument("--compact", action="store_true", help="merge the existing index's segments into one")
     p.set_defaults(run=cmd_index)
 
     for name, run, text in (

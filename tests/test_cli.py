@@ -77,3 +77,20 @@ def test_console_script_runs_end_to_end(seed_index):
     assert json.loads(result.stdout)[0]["paragraph"] == 6
     result = subprocess.run([qa_bin, "search", " ", "--index", str(seed_index.path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_index_compact_merges_segments(tmp_path: Path, embedder, capsys):
+    from qa.index import Index
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    assert main(["index", str(corpus), "--index", str(tmp_path / "index")]) == 0
+    note = tmp_path / "note.txt"
+    note.write_text("The ferry to the island was cancelled because of fog.")
+    Index.open(tmp_path / "index").add([note])
+    capsys.readouterr()
+    assert main(["index", "--compact", "--index", str(tmp_path / "index")]) == 0
+    assert "merged 2 segment(s): 1 segment(s), 2 document(s)" in capsys.readouterr().out
+    assert len(Index.open(tmp_path / "index").segments()) == 1
+    assert main(["index", "--index", str(tmp_path / "index")]) == 2
+    assert "give the files or folders" in capsys.readouterr().err
