@@ -18,6 +18,7 @@ initials and quotes of English news, which the tests pin down.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 
 from qa.documents import Document
@@ -74,20 +75,72 @@ _ABBREVIATIONS = {
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
     "e.g", "i.e", "u.s", "u.k", "u.n", "a.m", "p.m", "cf", "al", "op", "ed", "eds", "pp",
 }
+# The longest entry of _ABBREVIATIONS ("approx"). A word whose letters span more characters
+# than this is neither an abbreviation nor an initial, so the look-back before a period never
+# needs to read further: that keeps splitting linear in the length of the document.
+_LONGEST_ABBREVIATION = max(len(word) for word in _ABBREVIATIONS)
+# What the word before a period may be made of (the abbreviation check's notion of a word).
+_WORD_CHARACTERS = frozenset(string.ascii_letters + ".")
+_LETTERS = frozenset(string.ascii_letters)
 # A sentence ends at . ! ? (or …), optionally followed by closing quotes or brackets,
 # then whitespace, then something that can start a sentence.
 _BOUNDARY = re.compile(r"([.!?…]+)([\"'”’)\]]*)(\s+)(?=[\"'“‘(\[]?[A-Z0-9À-Ý])")
 
 
 def _is_abbreviation(text: str, period_at: int) -> bool:
-    word = re.search(r"([A-Za-z.]+)$", text[:period_at])
-    if not word:
+    """Whether the period at `period_at` ends an abbreviation or an initial, not a sentence."""
+    token = _word_before(text, period_at)
+    if token is None:
         return False
-    token = word.group(1).lower().strip(".")
     if token in _ABBREVIATIONS:
         return True
     # Initials such as "J." in "J. K. Rowling", or "U.S." written without the final dot check.
     return len(token) == 1 and token.isalpha()
+
+
+def _word_before(text: str, period_at: int) -> str | None:
+    """The lower-cased word of letters and dots before a period, without its outer dots.
+
+    None when there is no such word or its letters span more than _LONGEST_ABBREVIATION
+    characters (then it cannot matter). Reads at most that many characters plus the word's
+    outer dots, which the old `strip(".")` ignored whatever their number (so they must be
+    read to stay exact); words before two sentence ends are apart (whitespace follows a
+    sentence end), so each dot is read for one period only and splitting stays linear.
+    """
+    end = _word_end(text, period_at)
+    if end is None:
+        return None
+    last = _skip_dots_back(text, end)  # trailing dots, stripped anyway
+    first = last
+    window_start = max(last - _LONGEST_ABBREVIATION, 0)
+    while first > window_start and text[first - 1] in _WORD_CHARACTERS:
+        first -= 1
+    before_dots = _skip_dots_back(text, first)
+    if before_dots > 0 and text[before_dots - 1] in _LETTERS:
+        return None  # letters continue past the window: too long to be an abbreviation
+    return text[first:last].lower().strip(".")
+
+
+def _word_end(text: str, period_at: int) -> int | None:
+    """Where the word before a period ends, or None when a period follows no word.
+
+    The word may also end before a newline just before the period: the original
+    `re.search(r"([A-Za-z.]+)$", text[:period_at])` allowed that (`$` matches before a
+    final newline), and splitting must not change.
+    """
+    end = period_at
+    if end > 0 and text[end - 1] == "\n":
+        end -= 1
+    if end > 0 and text[end - 1] in _WORD_CHARACTERS:
+        return end
+    return None
+
+
+def _skip_dots_back(text: str, position: int) -> int:
+    """The start of the run of dots that ends at `position`."""
+    while position > 0 and text[position - 1] == ".":
+        position -= 1
+    return position
 
 
 def split_paragraph(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
-from qa.chunking import ChunkingConfig, chunk_document, split_paragraph, split_sentences
+from qa.chunking import (
+    ChunkingConfig,
+    _ABBREVIATIONS,
+    _is_abbreviation,
+    chunk_document,
+    split_paragraph,
+    split_sentences,
+)
 from qa.documents import Document, join_paragraphs, load_file
 
 from conftest import SEED_FILE
@@ -97,3 +107,67 @@ def test_bad_config_is_refused():
         ChunkingConfig(max_chars=10)
     with pytest.raises(ValueError):
         ChunkingConfig(overlap_sentences=-1)
+
+
+# --- linear ingest ---------------------------------------------------------------------------
+
+
+def _old_is_abbreviation(text: str, period_at: int) -> bool:
+    """The original check, quadratic in the document length: the reference for equivalence."""
+    word = re.search(r"([A-Za-z.]+)$", text[:period_at])
+    if not word:
+        return False
+    token = word.group(1).lower().strip(".")
+    if token in _ABBREVIATIONS:
+        return True
+    return len(token) == 1 and token.isalpha()
+
+
+# Pieces that reach the corners of the old regular expression: dot runs around a word (the old
+# check stripped them), a newline before the period (its `$` matched there), words just longer
+# than "approx", the longest abbreviation.
+_PIECES = [
+    "Mr", "Dr", "U.S", "e.g", "approx", "approxx", "xapprox", "St", "J", "j", "A.B", "...",
+    ".", "..........", " ", "\n", "!", "?", "…", "”", ")", "The", "x", "1", "3.5", "À",
+]
+
+
+def test_abbreviation_check_matches_the_original_regular_expression():
+    rng = random.Random(7)
+    texts = [load_file(SEED_FILE).text, "....Mr. Smith", "x....Mr. Smith", "Mr...\n. Smith"]
+    texts += ["".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 60))) for _ in range(300)]
+    for text in texts:
+        for period_at in (i for i, char in enumerate(text) if char == "."):
+            assert _is_abbreviation(text, period_at) == _old_is_abbreviation(text, period_at), (
+                text[max(0, period_at - 20) : period_at + 3]
+            )
+
+
+class _CountingText(str):
+    """A document text that counts the characters read out of it by indexing or slicing."""
+
+    read = 0
+
+    def __getitem__(self, key: int | slice) -> str:
+        piece = str.__getitem__(self, key)
+        _CountingText.read += len(piece)
+        return piece
+
+
+def _characters_read(paragraph_count: int) -> int:
+    paragraph = (
+        "Dr. Smith met the U.S. delegation at 9 a.m. with J. K. Rowling. "
+        "Prices rose approx. 3.5 percent, e.g. in St. Louis! Was it true? "
+    ) * 6
+    text, spans = join_paragraphs([paragraph.strip()] * paragraph_count)
+    doc = Document("d", "T", "s", "p", _CountingText(text), tuple(spans), "h")
+    _CountingText.read = 0
+    chunk_document(doc, split_sentences(doc))
+    return _CountingText.read
+
+
+def test_splitting_and_chunking_read_the_text_a_bounded_number_of_times():
+    # The old abbreviation check copied the text from its start at every period, so doubling
+    # the document quadrupled what was read (seconds for a few hundred kilobytes).
+    small, large = _characters_read(200), _characters_read(400)  # ~160 KB and ~320 KB
+    assert large <= 2.2 * small
