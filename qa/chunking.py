@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.documents import Document
@@ -82,9 +83,15 @@ _LONGEST_ABBREVIATION = max(len(word) for word in _ABBREVIATIONS)
 # What the word before a period may be made of (the abbreviation check's notion of a word).
 _WORD_CHARACTERS = frozenset(string.ascii_letters + ".")
 _LETTERS = frozenset(string.ascii_letters)
+_SENTENCE_PUNCTUATION = ".!?…"
 # A sentence ends at . ! ? (or …), optionally followed by closing quotes or brackets,
 # then whitespace, then something that can start a sentence.
-_BOUNDARY = re.compile(r"([.!?…]+)([\"'”’)\]]*)(\s+)(?=[\"'“‘(\[]?[A-Z0-9À-Ý])")
+_BOUNDARY_BODY = r"([.!?…]+)([\"'”’)\]]*)(\s+)(?=[\"'“‘(\[]?[A-Z0-9À-Ý])"
+# Tried only where a run of punctuation begins: a match cannot start inside a run once it
+# failed at the run's start, and trying every position of a long run ("!!!!…") is quadratic.
+_BOUNDARY = re.compile(r"(?<![.!?…])" + _BOUNDARY_BODY)
+# The same without the look-behind, for a paragraph that starts inside a run of punctuation.
+_BOUNDARY_ANYWHERE = re.compile(_BOUNDARY_BODY)
 
 
 def _is_abbreviation(text: str, period_at: int) -> bool:
@@ -143,11 +150,30 @@ def _skip_dots_back(text: str, position: int) -> int:
     return position
 
 
+def _boundaries(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
+    """The candidate sentence ends in text[start:end], in order (see _BOUNDARY).
+
+    A paragraph that starts inside a run of punctuation gets one try at its start, as the
+    look-behind would skip it; if that fails, no later position of the run can match either.
+    """
+    inside_run = (
+        0 < start < end
+        and text[start - 1] in _SENTENCE_PUNCTUATION
+        and text[start] in _SENTENCE_PUNCTUATION
+    )
+    if inside_run:
+        first = _BOUNDARY_ANYWHERE.match(text, start, end)
+        if first:
+            yield first
+            start = first.end()
+    yield from _BOUNDARY.finditer(text, start, end)
+
+
 def split_paragraph(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Sentence spans inside text[start:end], covering it without gaps (minus whitespace)."""
     spans: list[tuple[int, int]] = []
     cursor = start
-    for match in _BOUNDARY.finditer(text, start, end):
+    for match in _boundaries(text, start, end):
         punct_start = match.start(1)
         if match.group(1) == "." and _is_abbreviation(text, punct_start):
             continue

@@ -123,6 +123,23 @@ def _old_is_abbreviation(text: str, period_at: int) -> bool:
     return len(token) == 1 and token.isalpha()
 
 
+_OLD_BOUNDARY = re.compile(r"([.!?…]+)([\"'”’)\]]*)(\s+)(?=[\"'“‘(\[]?[A-Z0-9À-Ý])")
+
+
+def _old_split_paragraph(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The original splitter (a boundary tried at every character), the reference."""
+    spans, cursor = [], start
+    for match in _OLD_BOUNDARY.finditer(text, start, end):
+        if match.group(1) == "." and _old_is_abbreviation(text, match.start(1)):
+            continue
+        if match.end(2) > cursor:
+            spans.append((cursor, match.end(2)))
+        cursor = match.end(3)
+    if cursor < end:
+        spans.append((cursor, end))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
 # Pieces that reach the corners of the old regular expression: dot runs around a word (the old
 # check stripped them), a newline before the period (its `$` matched there), words just longer
 # than "approx", the longest abbreviation.
@@ -141,6 +158,16 @@ def test_abbreviation_check_matches_the_original_regular_expression():
             assert _is_abbreviation(text, period_at) == _old_is_abbreviation(text, period_at), (
                 text[max(0, period_at - 20) : period_at + 3]
             )
+
+
+def test_splitting_matches_the_original_even_from_inside_a_run_of_punctuation():
+    rng = random.Random(8)
+    texts = ["Wait!!! Then go.", "Fine... Then?! So “Yes.” Done"]
+    texts += ["".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 40))) for _ in range(200)]
+    for text in texts:
+        for start in range(len(text) + 1):
+            expected = _old_split_paragraph(text, start, len(text))
+            assert split_paragraph(text, start, len(text)) == expected, (text, start)
 
 
 class _CountingText(str):
