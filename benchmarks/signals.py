@@ -20,12 +20,53 @@ from pathlib import Path
 import numpy as np
 
 import qa
-from qa.chunking import ChunkingConfig
+from qa.chunking import Chunk, ChunkingConfig, Sentence
 from qa.evaluation import sample_questions, squad_documents
-from qa.lexical import BM25Config, LexicalIndex
+from qa.lexical import BM25Config, LexicalIndex, query_terms
 from retrieval import cache_name  # benchmarks/retrieval.py: the same cached pooled index
 
 CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+class Pooled:
+    """Every live chunk and sentence of an index, with their vectors, as whole arrays.
+
+    Offline analysis scores every chunk for every question; the index itself never does.
+    `members`/`starts` list each chunk's sentence rows one chunk after another, so one
+    `maximum.reduceat` gives every chunk's best sentence.
+    """
+
+    def __init__(self, index: qa.Index) -> None:
+        view = index.view()
+        self.chunks: list[Chunk] = []
+        self.sentences: list[Sentence] = []
+        chunk_vectors, sentence_vectors, members, starts = [], [], [], []
+        self.titles = {}
+        for position, segment in enumerate(view.segments):
+            base = len(self.sentences)
+            for row, record in enumerate(segment.documents):
+                self.titles[record.doc_id] = record.title
+                text = segment.text(row)
+                for _, p, start, end in np.asarray(segment.sentences[record.first_sentence : record.first_sentence + record.sentences]).tolist():
+                    self.sentences.append(Sentence(record.doc_id, p, start, end, text[start:end]))
+            for row in np.flatnonzero(view.live_chunks[position]):
+                doc_row, p, start, end, first, last = (int(v) for v in segment.chunks[row])
+                record = segment.documents[doc_row]
+                text = segment.text(doc_row)[start:end]
+                self.chunks.append(Chunk(view.chunk_id(position, int(row)), record.doc_id, p, start, end, text, first, last))
+                starts.append(len(members))
+                members.extend(range(base + first, base + last + 1))
+                chunk_vectors.append(segment.chunk_vectors[row])
+            sentence_vectors.append(np.asarray(segment.sentence_vectors, dtype=np.float32))
+        self.chunk_vectors = np.stack(chunk_vectors)
+        self.sentence_vectors = np.concatenate(sentence_vectors)
+        self.members = np.asarray(members)
+        self.starts = np.asarray(starts)
+
+
+def bm25_scores(bm25: LexicalIndex, text: str, config: BM25Config) -> np.ndarray:
+    terms = query_terms(text, config)
+    return bm25.scores(terms, bm25.idf(terms))
 
 
 def minmax_rows(x: np.ndarray) -> np.ndarray:
@@ -53,31 +94,33 @@ def metrics(scores: np.ndarray, gold: list[str], chunk_doc: np.ndarray) -> tuple
 def main() -> None:
     folder = CACHE / cache_name(ChunkingConfig())
     index = qa.Index.open(folder)
-    snapshot = index._snapshot  # read-only access to vectors for offline analysis
+    snapshot = Pooled(index)
     _, questions = squad_documents()
     sample = sample_questions(questions, 2000)
     texts = [q.question for q in sample]
     query = index.embedder().encode(texts, batch_size=64)
     chunks = snapshot.chunks
-    chunk_vectors = snapshot.chunk_index.reconstruct_n(0, snapshot.chunk_index.ntotal)
+    chunk_vectors = snapshot.chunk_vectors
 
     def best_per_chunk(per_sentence: np.ndarray) -> np.ndarray:
         """(questions, sentences) scores -> (questions, chunks): each chunk's best sentence."""
-        return np.maximum.reduceat(per_sentence[:, snapshot.chunk_members], snapshot.chunk_starts, axis=1)
+        return np.maximum.reduceat(per_sentence[:, snapshot.members], snapshot.starts, axis=1)
 
-    titles = {d.doc_id: d.title for d in snapshot.documents}
+    titles = snapshot.titles
     sentence_cos = query @ snapshot.sentence_vectors.T
     signals = {
         "chunk cosine": query @ chunk_vectors.T,
         "best-sentence cosine": best_per_chunk(sentence_cos),
     }
     for k1, b in [(1.2, 0.75), (0.9, 0.4), (1.5, 0.75), (2.0, 0.75)]:
-        bm25 = LexicalIndex.build([c.text for c in chunks], BM25Config(k1=k1, b=b, titles=False))
-        signals[f"BM25 k1={k1} b={b}"] = np.stack([bm25.scores(t) for t in texts])
+        config = BM25Config(k1=k1, b=b, titles=False)
+        bm25 = LexicalIndex.build([c.text for c in chunks], config)
+        signals[f"BM25 k1={k1} b={b}"] = np.stack([bm25_scores(bm25, t, config) for t in texts])
     bm25 = LexicalIndex.build([f"{titles[c.doc_id]}\n{c.text}" for c in chunks], BM25Config())
-    signals["BM25 title+text"] = np.stack([bm25.scores(t) for t in texts])
-    sentence_bm25 = LexicalIndex.build([s.text for s in snapshot.sentences], BM25Config(titles=False))
-    per_sentence = np.stack([sentence_bm25.scores(t) for t in texts])
+    signals["BM25 title+text"] = np.stack([bm25_scores(bm25, t, BM25Config()) for t in texts])
+    sentence_config = BM25Config(titles=False)
+    sentence_bm25 = LexicalIndex.build([s.text for s in snapshot.sentences], sentence_config)
+    per_sentence = np.stack([bm25_scores(sentence_bm25, t, sentence_config) for t in texts])
     signals["best-sentence BM25"] = best_per_chunk(per_sentence)
     scaled = {name: minmax_rows(x) for name, x in signals.items()}
     gold = [q.doc_id for q in sample]
