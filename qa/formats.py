@@ -10,8 +10,12 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from qa.documents import UnreadableFile
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 # Elements that never hold article content: code, styling, navigation and page furniture.
 _DROPPED_TAGS = (
@@ -23,6 +27,10 @@ _BLOCK_TAGS = (
     "dt", "dd", "td", "th", "caption", "div", "section", "article", "main", "body",
 )
 _BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search"}
+# The name a dropped tag is left with: no search of extract_html asks for it.
+_DROPPED = "qa-dropped"
+# What a <br> reads as: "one<br>two" is "one two" once whitespace is collapsed, not "onetwo".
+_LINE_BREAK = "\n"
 
 
 @dataclass(frozen=True)
@@ -52,23 +60,21 @@ def extract_html(markup: str) -> Extracted:
     site = soup.find("meta", attrs={"property": "og:site_name"})
     source = site.get("content") if site else None
     for tag in soup(_DROPPED_TAGS):
-        tag.decompose()
+        if not tag.decomposed:  # not inside a tag dropped before it
+            _drop(tag)
     for tag in soup.find_all(attrs={"role": True}):
         if not tag.decomposed and str(tag.get("role", "")).lower() in _BOILERPLATE_ROLES:
-            tag.decompose()
+            _drop(tag)
     for tag in soup.find_all(attrs={"hidden": True}):
         if not tag.decomposed:
-            tag.decompose()
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
+            _drop(tag)
+    _mark_line_breaks(soup)
     root = soup.find("article") or soup.find("main") or soup.body or soup
     paragraphs: list[str] = []
     for block in root.find_all(_BLOCK_TAGS):
         # Only leaf blocks: a <div> that wraps <p>s contributes through its children.
         if block.find(_BLOCK_TAGS):
-            text = "".join(
-                str(child) for child in block.find_all(string=True, recursive=False)
-            )
+            text = _own_text(block)
         else:
             text = block.get_text()  # inline tags join as a browser shows them
         text = _clean(text)
@@ -85,6 +91,42 @@ def extract_html(markup: str) -> Extracted:
         paragraphs=paragraphs,
         title=_clean(title) if title else None,
         source=_clean(source) if source else None,
+    )
+
+
+def _drop(tag: Tag) -> None:
+    """Take a tag and its content out of the text, leaving an empty placeholder.
+
+    bs4's decompose looks the tag up among its parent's children one by one, which made a page
+    with thousands of dropped siblings (icons, buttons) quadratic. Emptying the tag removes
+    each child from the front of its list (found at once); renamed to _DROPPED, without
+    attributes or text, what is left is invisible to every search and get_text that follows.
+    """
+    tag.clear(decompose=True)
+    tag.name = _DROPPED
+    tag.attrs = {}
+
+
+def _mark_line_breaks(soup: BeautifulSoup) -> None:
+    """Give every <br> a newline as its text, so that extracted text breaks where it does.
+
+    The newline goes inside the <br>, not in its place: bs4's replace_with looks the element up
+    in its parent's children one by one, which made a page of many <br>s quadratic.
+    """
+    for br in soup.find_all("br"):
+        br.append(_LINE_BREAK)
+
+
+def _own_text(block: Tag) -> str:
+    """The strings directly inside a block that holds other blocks (they give their own text).
+
+    A <br> among them counts as a line break, as the newline inside it is not a direct string.
+    """
+    own = {id(string) for string in block.find_all(string=True, recursive=False)}
+    return "".join(
+        _LINE_BREAK if child.name == "br" else str(child)
+        for child in block.children
+        if child.name == "br" or id(child) in own
     )
 
 

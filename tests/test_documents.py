@@ -67,6 +67,44 @@ def test_html_drops_scripts_styles_and_navigation(tmp_path: Path):
     assert "alert" not in doc.text and "Menu" not in doc.text and "Copyright" not in doc.text
 
 
+def test_html_line_breaks_read_as_spaces_and_dropped_tags_leave_no_text():
+    from qa.formats import extract_html
+
+    markup = (
+        "<body><div>Intro<br>line<p>One<br>two.</p><button>Share</button>"
+        "<span hidden>secret</span><div role='navigation'>Menu</div> end</div></body>"
+    )
+    assert extract_html(markup).paragraphs == ["Intro line end", "One two."]
+
+
+def _index_lookups(paragraph_count: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Children bs4's Tag.index walks past while extracting a page of <br>s and buttons."""
+    from bs4.element import Tag
+
+    from qa.formats import extract_html
+
+    walked = 0
+    original = Tag.index
+
+    def counting_index(self: Tag, element: object) -> int:
+        nonlocal walked
+        position = original(self, element)
+        walked += position + 1
+        return position
+
+    monkeypatch.setattr(Tag, "index", counting_index)
+    line = "<p>The fleet came back.<br>Catches were good.</p><button>Share</button>"
+    extract_html("<html><body><article>" + line * paragraph_count + "</article></body></html>")
+    return walked
+
+
+def test_html_extraction_work_grows_linearly_with_the_page(monkeypatch: pytest.MonkeyPatch):
+    # bs4's decompose and replace_with find an element by walking its parent's children, so
+    # dropping each of n sibling buttons walked ~n²/2 children: a megabyte page took seconds.
+    small, large = _index_lookups(1000, monkeypatch), _index_lookups(2000, monkeypatch)
+    assert large <= 2.2 * small
+
+
 def test_docx_is_loaded(tmp_path: Path):
     import docx
 
