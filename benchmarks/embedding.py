@@ -1,13 +1,16 @@
 """Document embedding speed: fp32 against bf16, and late chunking against two passes.
 
-    python benchmarks/embedding.py [--paragraphs 600] [--repeats 1]
+    python benchmarks/embedding.py [--paragraphs 600] [--block 100]
 
 Embeds the first `--paragraphs` paragraphs of SQuAD v1.1 dev (read from the shared data folder,
-see `qa.evaluation.default_data_dir`) in one process, each way timed `--repeats` times (the
-fastest run counts):
+see `qa.evaluation.default_data_dir`) in one process, in rounds of `--block` paragraphs: every
+way embeds a block (ways in rotating order) before any embeds the next, and a way's seconds are
+summed over the rounds. On a shared machine the load then falls on every row alike. The ways:
 
 - baseline: plain `SentenceTransformer.encode` in fp32, batch 32, the Embedder's torch threads;
-- `Embedder.encode` of the paragraphs in bf16;
+- `Embedder.encode` of the paragraphs in bf16 and fp32, and in bf16 with slices of 32 texts
+  whatever their length (the Embedder cuts a slice at 4,000 characters so that a waiting
+  question waits for little: this row shows what that costs);
 - `Embedder.encode_passages` in bf16 and fp32: the paragraphs and their sentences
   (`qa.chunking.split_paragraph`) in one pass;
 - `Embedder.encode` of the paragraphs, then of the sentences (what an index did before late
@@ -31,11 +34,15 @@ from importlib import resources
 
 import numpy as np
 
+from qa import embedding
 from qa.chunking import split_paragraph
 from qa.embedding import BF16, DEFAULT_MODEL, FP32, MODELS, Embedder, cpu_has_native_bf16
 from qa.evaluation import percentile, squad_documents
 
 DEFAULT_PARAGRAPHS = 600
+# Paragraphs per round: every way embeds a block before any embeds the next, so a change in the
+# machine's load (2 cores shared with other work) falls on all ways alike instead of on one row.
+BLOCK_PARAGRAPHS = 100
 BATCH_SIZE = 32  # sentence-transformers' default, and the Embedder's slice size
 WARM_UP_TEXTS = 8  # more than a short call, so each path's batch code is warm
 
@@ -52,12 +59,6 @@ class Corpus:
         return [text[s:e] for text, spans in zip(self.paragraphs, self.spans) for s, e in spans]
 
 
-@dataclass(frozen=True)
-class Timing:
-    label: str
-    seconds: float
-
-
 def load_corpus(count: int) -> Corpus:
     """The first `count` SQuAD dev paragraphs (their content span, without stray whitespace)."""
     documents, _ = squad_documents()
@@ -69,14 +70,12 @@ def load_corpus(count: int) -> Corpus:
     return Corpus(paragraphs, spans)
 
 
-def best_of(repeats: int, call: Callable[[], object]) -> tuple[float, object]:
-    """Fastest wall time of `repeats` calls, and the last call's result."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = call()
-        best = min(best, time.perf_counter() - started)
-    return best, result
+def blocks(corpus: Corpus, size: int) -> list[Corpus]:
+    """`corpus` cut into consecutive blocks of `size` paragraphs."""
+    return [
+        Corpus(corpus.paragraphs[i : i + size], corpus.spans[i : i + size])
+        for i in range(0, len(corpus.paragraphs), size)
+    ]
 
 
 def baseline_model(threads: int) -> Callable[[list[str]], np.ndarray]:
@@ -93,6 +92,17 @@ def baseline_model(threads: int) -> Callable[[list[str]], np.ndarray]:
         return model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True)
 
     return encode
+
+
+def whole_batches(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """`embedder.encode` with slices cut by count only (32 texts), not by `ENCODE_SLICE_CHARS`:
+    what the character budget, which bounds a waiting question's delay, costs in throughput."""
+    budget = embedding.ENCODE_SLICE_CHARS
+    embedding.ENCODE_SLICE_CHARS = sys.maxsize
+    try:
+        return embedder.encode(texts)
+    finally:
+        embedding.ENCODE_SLICE_CHARS = budget
 
 
 def two_passes(embedder: Embedder, corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
@@ -112,68 +122,98 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--paragraphs", type=int, default=DEFAULT_PARAGRAPHS)
-    parser.add_argument("--repeats", type=int, default=1)
-    args = parser.parse_args()
-    load_before = os.getloadavg()
-    corpus = load_corpus(args.paragraphs)
-    sentences = corpus.sentences
-    spec = MODELS[DEFAULT_MODEL]
-    by_precision = {p: Embedder(spec, precision=p) for p in (BF16, FP32)}
-    baseline = baseline_model(by_precision[FP32].threads)
-    warm_up = corpus.paragraphs[:WARM_UP_TEXTS]
-    baseline(warm_up)
-    for embedder in by_precision.values():
-        embedder.encode(warm_up)
-        embedder.encode_passages(warm_up, corpus.spans[:WARM_UP_TEXTS])
+# One way of embedding a block: its label and the call; results are merged after all rounds.
+Way = tuple[str, Callable[[Corpus], object]]
+BASELINE = "baseline: SentenceTransformer.encode, fp32"
+ENCODE = "Embedder.encode, {}"
+ENCODE_BF16 = ENCODE.format(BF16)
+WHOLE_BATCHES = "Embedder.encode, bf16, slices of 32 texts whatever their length"
+PASSAGES = "Embedder.encode_passages (paragraphs + sentences, one pass), {}"
+TWO_PASSES = "Embedder.encode paragraphs, then sentences (two passes), {}"
 
-    timings: list[Timing] = []
-    results: dict[str, object] = {}
 
-    def measure(label: str, call: Callable[[], object]) -> None:
-        log(f"timing: {label}")
-        seconds, results[label] = best_of(args.repeats, call)
-        timings.append(Timing(label, seconds))
-
-    measure("baseline: SentenceTransformer.encode, fp32", lambda: baseline(corpus.paragraphs))
-    measure("Embedder.encode, bf16", lambda: by_precision[BF16].encode(corpus.paragraphs))
+def ways(by_precision: dict[str, Embedder], baseline: Callable[[list[str]], np.ndarray]) -> list[Way]:
+    """Every way the table compares, the baseline first."""
+    listed: list[Way] = [(BASELINE, lambda block: baseline(block.paragraphs))]
+    for precision in (BF16, FP32):
+        listed.append((ENCODE.format(precision), lambda block, e=by_precision[precision]: e.encode(block.paragraphs)))
+    listed.append((WHOLE_BATCHES, lambda block: whole_batches(by_precision[BF16], block.paragraphs)))
     for precision in (BF16, FP32):
         embedder = by_precision[precision]
-        measure(
-            f"Embedder.encode_passages (paragraphs + sentences, one pass), {precision}",
-            lambda e=embedder: e.encode_passages(corpus.paragraphs, corpus.spans),
-        )
-        measure(
-            f"Embedder.encode paragraphs, then sentences (two passes), {precision}",
-            lambda e=embedder: two_passes(e, corpus),
-        )
-    load_after = os.getloadavg()
+        listed.append((PASSAGES.format(precision), lambda block, e=embedder: e.encode_passages(block.paragraphs, block.spans)))
+        listed.append((TWO_PASSES.format(precision), lambda block, e=embedder: two_passes(e, block)))
+    return listed
 
-    print(
-        f"\nSQuAD v1.1 dev, first {len(corpus.paragraphs)} paragraphs ({len(sentences)} sentences), "
-        f"torch threads {by_precision[FP32].threads}, CPU native bf16: {cpu_has_native_bf16()}, "
-        f"best of {args.repeats}; load average (1/5/15 min) "
-        f"{' '.join(f'{x:.2f}' for x in load_before)} before, {' '.join(f'{x:.2f}' for x in load_after)} after\n"
-    )
+
+def run_rounds(
+    listed: list[Way], corpus: Corpus, block_size: int
+) -> tuple[dict[str, float], dict[str, list[object]], list[float]]:
+    """Seconds per way summed over the blocks, each way's result per block, and the 1-minute
+    load average at each round's start. Each round starts with a different way (rotation)."""
+    seconds = {label: 0.0 for label, _ in listed}
+    results: dict[str, list[object]] = {label: [] for label, _ in listed}
+    loads = []
+    for number, block in enumerate(blocks(corpus, block_size)):
+        loads.append(os.getloadavg()[0])
+        log(f"round {number + 1}: {len(block.paragraphs)} paragraphs, load {loads[-1]:.2f}")
+        shift = number % len(listed)
+        for label, call in listed[shift:] + listed[:shift]:
+            started = time.perf_counter()
+            results[label].append(call(block))
+            seconds[label] += time.perf_counter() - started
+    return seconds, results, loads
+
+
+def print_speed(seconds: dict[str, float], paragraphs: int) -> None:
     print("| way | seconds | paragraphs/s | speed vs baseline |")
     print("|---|---|---|---|")
-    base = timings[0].seconds
-    for timing in timings:
-        rate = len(corpus.paragraphs) / timing.seconds
-        print(f"| {timing.label} | {timing.seconds:.1f} | {rate:.1f} | {base / timing.seconds:.2f}x |")
+    base = seconds[BASELINE]
+    for label, taken in seconds.items():
+        print(f"| {label} | {taken:.1f} | {paragraphs / taken:.1f} | {base / taken:.2f}x |")
 
-    label = "Embedder.encode_passages (paragraphs + sentences, one pass), {}"
-    late_text, late_spans = results[label.format(BF16)]  # type: ignore[misc]
-    late = np.concatenate(late_spans)
-    separate = {p: results[f"Embedder.encode paragraphs, then sentences (two passes), {p}"] for p in (BF16, FP32)}
+
+def print_cosines(results: dict[str, list[object]]) -> None:
+    """How far late-chunked vectors are from those of separate `encode` calls."""
+    late_text = np.concatenate([text for text, _ in results[PASSAGES.format(BF16)]])  # type: ignore[misc]
+    late = np.concatenate([v for _, spans in results[PASSAGES.format(BF16)] for v in spans])  # type: ignore[misc]
+    separate = {
+        p: [np.concatenate(part) for part in zip(*results[TWO_PASSES.format(p)])] for p in (BF16, FP32)
+    }
+    bf16 = np.concatenate(results[ENCODE_BF16])  # type: ignore[arg-type]
+    baseline = np.concatenate(results[BASELINE])  # type: ignore[arg-type]
     print("\n| vectors compared | cosine mean | cosine p5 |")
     print("|---|---|---|")
     print(f"| late-chunked sentences (bf16) vs separately encoded (bf16) | {cosine_cells(cosines(late, separate[BF16][1]))} |")
     print(f"| late-chunked sentences (bf16) vs separately encoded (fp32) | {cosine_cells(cosines(late, separate[FP32][1]))} |")
     print(f"| paragraphs: encode_passages (bf16) vs encode (bf16) | {cosine_cells(cosines(late_text, separate[BF16][0]))} |")
-    print(f"| paragraphs: Embedder.encode bf16 vs baseline fp32 | {cosine_cells(cosines(results[timings[1].label], results[timings[0].label]))} |")  # type: ignore[arg-type]
+    print(f"| paragraphs: Embedder.encode bf16 vs baseline fp32 | {cosine_cells(cosines(bf16, baseline))} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--paragraphs", type=int, default=DEFAULT_PARAGRAPHS)
+    parser.add_argument("--block", type=int, default=BLOCK_PARAGRAPHS, help="paragraphs per round")
+    args = parser.parse_args()
+    corpus = load_corpus(args.paragraphs)
+    spec = MODELS[DEFAULT_MODEL]
+    by_precision = {p: Embedder(spec, precision=p) for p in (BF16, FP32)}
+    baseline = baseline_model(by_precision[FP32].threads)
+    listed = ways(by_precision, baseline)
+    warm_up = blocks(corpus, WARM_UP_TEXTS)[0]
+    for _, call in listed:
+        call(warm_up)
+    load_before = os.getloadavg()
+    seconds, results, loads = run_rounds(listed, corpus, args.block)
+    load_after = os.getloadavg()
+    print(
+        f"\nSQuAD v1.1 dev, first {len(corpus.paragraphs)} paragraphs ({len(corpus.sentences)} sentences), "
+        f"rounds of {args.block}, torch threads {by_precision[FP32].threads}, "
+        f"CPU native bf16: {cpu_has_native_bf16()}. Load average (1/5/15 min): "
+        f"{' '.join(f'{x:.2f}' for x in load_before)} before, {' '.join(f'{x:.2f}' for x in load_after)} after; "
+        f"1-min at each round's start {', '.join(f'{x:.2f}' for x in loads)}\n"
+    )
+    print_speed(seconds, len(corpus.paragraphs))
+    print_cosines(results)
 
 
 if __name__ == "__main__":
