@@ -187,11 +187,11 @@ class Segment:
         _verify_files(folder, meta["files"], root)
         try:
             self.documents = tuple(DocumentRecord(**r) for r in meta["documents"])
-            self.paragraphs = np.load(folder / PARAGRAPHS, mmap_mode="r")
-            self.sentences = np.load(folder / SENTENCES, mmap_mode="r")
-            self.chunks = np.load(folder / CHUNKS, mmap_mode="r")
-            self.chunk_vectors = np.load(folder / CHUNK_VECTORS, mmap_mode="r")
-            self.sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
+            self.paragraphs = _mapped(folder / PARAGRAPHS)
+            self.sentences = _mapped(folder / SENTENCES)
+            self.chunks = _mapped(folder / CHUNKS)
+            self.chunk_vectors = _mapped(folder / CHUNK_VECTORS)
+            self.sentence_vectors = _mapped(folder / SENTENCE_VECTORS)
             self._texts = np.memmap(folder / TEXTS, dtype=np.uint8, mode="r") if (folder / TEXTS).stat().st_size else np.zeros(0, np.uint8)
             self.lexical = LexicalIndex.load(folder / BM25_FOLDER, bm25, len(self.chunks)) if len(self.chunks) else None
             self.vectors = ann.open_search(folder, self.chunk_vectors)
@@ -222,6 +222,12 @@ class Segment:
             content_hash=record.content_hash,
             encoding=record.encoding,
         )
+
+
+def _mapped(path: Path) -> np.ndarray:
+    """A read-only array backed by the file's pages (a plain ndarray: np.memmap's subclass
+    hooks cost more than the read itself for the few rows a question touches)."""
+    return np.asarray(np.load(path, mmap_mode="r"))
 
 
 def _read_meta(folder: Path, root: Path) -> dict:
