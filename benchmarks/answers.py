@@ -30,6 +30,8 @@ from qa.answer_evaluation import (
 )
 from qa.answering import AnswerConfig, compose_from_search
 from qa.evaluation import sample_questions, squad_documents
+import qa.index as qa_index
+from qa.defaults import settings_outdated
 from qa.index import Index
 from qa.store import IndexProblem
 
@@ -91,11 +93,14 @@ def _mmr_table(indexes: dict[str, Index], questions: list) -> None:
 
 
 def _seed_index(cache: Path) -> Index:
-    path = cache / "seed"
+    path = cache / f"seed-{qa_index.SENTENCE_VECTORS}"
     try:
-        return Index.open(path)
+        index = Index.open(path)
+        if not settings_outdated(index.settings):
+            return index
     except IndexProblem:
-        return Index.build([HERE.parent / "seeds"], path)
+        pass
+    return Index.build([HERE.parent / "seeds"], path)
 
 
 def main() -> None:
@@ -105,14 +110,19 @@ def main() -> None:
     parser.add_argument("--cache", default=str(HERE / ".cache"))
     parser.add_argument("--sweep", action="store_true", help="also measure composer variants")
     parser.add_argument("--mmr", action="store_true", help="also measure MMR for answer diversity")
+    parser.add_argument(
+        "--sentence-vectors", choices=["late", "separate"], help="how new indexes make sentence vectors (default: qa's)"
+    )
     args = parser.parse_args()
+    if args.sentence_vectors:
+        qa_index.SENTENCE_VECTORS = args.sentence_vectors
     cache = Path(args.cache)
     data = Path(args.data) if args.data else None
 
     documents, questions = squad_documents(data)
     chosen = sample_questions(questions, args.sample) if args.sample else questions
     print(f"building/opening {len({d.title for d in documents})} article indexes…", file=sys.stderr)
-    indexes = article_indexes(documents, cache / "articles")
+    indexes = article_indexes(documents, cache / f"articles-{qa_index.SENTENCE_VECTORS}")
 
     print("\n## SQuAD v1.1 dev, single-article mode\n")
     print(HEADER)
@@ -131,6 +141,16 @@ def main() -> None:
         answer = indexes[item.question.title].answer(item.question.question, config=never)
         relevance[item.answerable].append(answer.relevance)
     seed = _seed_index(cache)
+    right = sum(p in [c.paragraph for c in seed.answer(q).citations] for q, p in SEED_QUESTIONS["on_topic"])
+    followed = sum(
+        p in [c.paragraph for c in seed.answer(q, history=[(h, seed.answer(h).text)]).citations]
+        for h, q, p in SEED_QUESTIONS["followups"]
+    )
+    print(
+        f"\nSeed article: {right} of {len(SEED_QUESTIONS['on_topic'])} on-topic answers and {followed} of "
+        f"{len(SEED_QUESTIONS['followups'])} follow-ups cite the expected paragraph "
+        f"(sentence vectors: {seed.settings.sentence_vectors})"
+    )
     on_topic = [seed.answer(q, config=never).relevance for q, _ in SEED_QUESTIONS["on_topic"]]
     follow = [
         seed.answer(q, history=[(h, "")], config=never).relevance for h, q, _ in SEED_QUESTIONS["followups"]

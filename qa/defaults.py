@@ -44,12 +44,16 @@ def _say(message: str) -> None:
 
 
 def settings_outdated(settings: IndexSettings) -> bool:
-    """Whether an index was built with other chunking or BM25 settings than this qa's defaults."""
+    """Whether an index was built with other chunking, BM25 or sentence-vector settings than
+    this qa's defaults."""
+    from qa import index as index_module
+
     fresh = IndexSettings(settings.model, settings.model_id, settings.dimension)
-    return (settings.chunking, settings.bm25, settings.embed_titles) != (
+    return (settings.chunking, settings.bm25, settings.embed_titles, settings.sentence_vectors) != (
         fresh.chunking,
         fresh.bm25,
         fresh.embed_titles,
+        index_module.SENTENCE_VECTORS,
     )
 
 
