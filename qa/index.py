@@ -37,7 +37,7 @@ from qa.ingest import embed_documents
 from qa.lexical import BM25Config
 from qa.retrieval import FusionConfig, Passage
 from qa.search import Searcher, SearchResult
-from qa.segments import Segment, SegmentData, write_segment
+from qa.segments import SegmentData, write_segment
 from qa.store import Bookkeeping, CommitConflict, IndexMismatch, IndexProblem, IndexSettings, Manifest, SegmentEntry
 from qa.view import DocumentEntry, IndexView
 

@@ -17,13 +17,14 @@ file does not match its published sha256; the caller then encodes questions with
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from qa.checksums import sha256_file
 
 # One thread. Two encode a question a little faster on an idle machine, but the second
 # competes with indexing and the web server for 2 cores, and one thread is already far inside
@@ -97,11 +98,6 @@ def load_query_encoder(model: QuantizedModel, tokenizer_json: Path) -> OnnxQuery
         import tokenizers  # noqa: F401
     except (ModuleNotFoundError, ImportError):
         return None
-    if not path.is_file() or not tokenizer_json.is_file() or _sha256(path) != model.sha256:
+    if not path.is_file() or not tokenizer_json.is_file() or sha256_file(path) != model.sha256:
         return None
     return OnnxQueryEncoder(path, tokenizer_json, model.max_tokens)
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()

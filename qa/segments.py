@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import ann
+from qa.checksums import sha256_file
 from qa.documents import Document
 from qa.lexical import BM25Config, LexicalIndex
 from qa.store import IndexCorrupted, fsync_tree, rebuild_hint
@@ -149,7 +150,7 @@ def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[in
         LexicalIndex.build(chunk_texts_for_bm25(data, bm25.titles), bm25).save(folder / BM25_FOLDER)
     ann.build_graph(chunk_vectors, folder)
     files = {
-        str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
@@ -165,11 +166,6 @@ def _row_ranges(rows: np.ndarray, documents: int) -> tuple[np.ndarray, np.ndarra
     counts = np.bincount(np.asarray(rows[:, DOC], dtype=np.int64), minlength=documents) if len(rows) else np.zeros(documents, np.int64)
     first = np.concatenate([[0], np.cumsum(counts)[:-1]]) if documents else counts
     return first, counts
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _checksum(meta: dict) -> str:
@@ -254,5 +250,5 @@ def _verify_files(folder: Path, files: dict, root: Path) -> None:
             raise IndexCorrupted(f"index file {path} is missing; {hint}")
         if path.stat().st_size != int(expected["bytes"]):
             raise IndexCorrupted(f"index file {path} is damaged (size mismatch); {hint}")
-        if total <= VERIFY_MAX_BYTES and _sha256(path) != expected["sha256"]:
+        if total <= VERIFY_MAX_BYTES and sha256_file(path) != expected["sha256"]:
             raise IndexCorrupted(f"index file {path} is damaged (checksum mismatch); {hint}")

@@ -132,11 +132,6 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def sha256_file(path: Path) -> str:
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
 def rebuild_hint(root: Path) -> str:
     return f"rebuild it with: qa index <your documents> --index {root}"
 
