@@ -24,7 +24,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from qa.chunking import Sentence
-from qa.retrieval import Passage, check_question
+from qa.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_question
 from qa.search import SearchResult
 
 ABSTAIN_TEXT = "The documents don't say."
@@ -139,12 +139,16 @@ def followup_queries(question: str, history: Sequence[Turn], turns: int) -> list
 
     Ranking the plain question and "previous question + question" together lets "Has he
     changed his mind?" find what "he" was about, while "And what about Kursk?" still finds
-    Kursk on its own words.
+    Kursk on its own words. The earlier part is cut at its end to keep the query within
+    `MAX_QUESTION_CHARS` (a question's subject tends to come first): a long earlier question
+    never makes a short follow-up fail.
     """
-    previous = [q.strip() for q, _ in history if q.strip()][-turns:] if turns else []
-    if not previous:
+    previous = [normalise_question(q).strip() for q, _ in history if q.strip()][-turns:] if turns else []
+    room = MAX_QUESTION_CHARS - len(question) - 1
+    context = " ".join(previous)[:room].rstrip() if room > 0 else ""
+    if not context:
         return []
-    return [" ".join([*previous, question])]
+    return [f"{context} {question}"]
 
 
 def compose_answer(

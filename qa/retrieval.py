@@ -12,6 +12,7 @@ and load nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,11 +76,27 @@ class FusionConfig:
         return max(0.0, 1.0 - self.dense_weight - self.sentence_weight)
 
 
+# Lone surrogates (pasted from broken UTF-16) cannot reach the tokenizer; control characters
+# and NUL carry no meaning in a question.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def normalise_question(text: str) -> str:
+    """`text` with lone surrogates as U+FFFD and control characters as spaces.
+
+    >>> normalise_question("Kursk\x00?\ud800")
+    'Kursk ?\ufffd'
+    """
+    return _CONTROLS.sub(" ", _SURROGATES.sub("\ufffd", text))
+
+
 def check_question(question: object) -> str:
-    """The question stripped, or a `ValueError`/`TypeError` that says what is wrong."""
+    """The question normalised and stripped, or a `ValueError`/`TypeError` that says what is
+    wrong."""
     if not isinstance(question, str):
         raise TypeError(f"question must be a string, not {type(question).__name__}")
-    stripped = question.strip()
+    stripped = normalise_question(question).strip()
     if not stripped:
         raise ValueError("question is empty: type a question")
     if len(stripped) > MAX_QUESTION_CHARS:

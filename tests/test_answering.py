@@ -145,3 +145,19 @@ def test_mmr_makes_answers_less_redundant_without_changing_the_best_sentence(see
         assert _redundancy(embedder, b) <= _redundancy(embedder, a) + 1e-6
         changed += [s.start for s in a.sentences] != [s.start for s in b.sentences]
     assert changed >= 1
+
+
+def test_a_long_earlier_question_never_breaks_a_short_followup(seed_index: Index):
+    long_question = "What is the US backstop position? " + "Please explain in detail. " * 75
+    assert 1900 < len(long_question.strip()) <= 2000
+    first = seed_index.answer(long_question)
+    answer = seed_index.answer("Has he changed his mind?", history=[(long_question, first.text)])
+    assert answer.question == "Has he changed his mind?"  # answered (or abstained), never an error
+    (query,) = followup_queries("Has he changed his mind?", [(long_question, first.text)], 1)
+    assert len(query) <= 2000 and query.startswith("What is the US backstop position?")
+    assert query.endswith(" Has he changed his mind?")
+
+
+def test_a_lone_surrogate_in_a_question_is_answered(seed_index: Index):
+    answer = seed_index.answer("What is the US backstop position?\ud800")
+    assert 6 in [c.paragraph for c in answer.citations]

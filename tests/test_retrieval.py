@@ -73,3 +73,16 @@ def test_bad_fusion_config_is_refused():
         FusionConfig(dense_weight=1.5)
     with pytest.raises(ValueError):
         FusionConfig(dense_weight=0.6, sentence_weight=0.6)
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("Kursk\x00?", "Kursk ?"), ("\ud800Kursk", "\ufffdKursk"), ("  tab\there \x7f ", "tab\there")],
+)
+def test_questions_are_normalised_before_the_tokenizer(raw: str, expected: str):
+    assert check_question(raw) == expected
+
+
+def test_a_question_of_control_characters_only_is_empty():
+    with pytest.raises(ValueError, match="empty"):
+        check_question("\x00\x01\x02")
