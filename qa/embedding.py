@@ -19,6 +19,7 @@ pass ("late chunking"). Any object with `name`, `dimension` and `encode` can sta
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +42,11 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 ENCODE_SLICE = 32
 ENCODE_SLICE_CHARS = 4000
 PRIORITY_TEXTS = 4
+# bf16 embeds ~2.2x the text per second of fp32 on AMX, so a bf16 slice of twice the characters
+# holds the model about as long: a waiting question waits no longer, and there are half as many
+# forward passes, each with a fixed cost that is large on a busy machine (4,000 -> 8,000
+# characters made bf16 ~2x faster at load 8; benchmarks/embedding.py).
+BF16_SLICE_FACTOR = 2
 # Torch threads for a short call. One thread encodes a question about as fast as two on an
 # idle 2-core machine, and far faster on a busy one: with two, OpenMP threads spin against
 # other work (one query took 0.4-1 s instead of ~40 ms at load 6; benchmarks/README.md).
@@ -170,6 +176,14 @@ def resolve_precision(requested: str | None, device: str) -> str:
     return value
 
 
+def slice_chars(device: str, precision: str) -> int:
+    """Characters per slice of a long call (`encode_slices`): `ENCODE_SLICE_CHARS` of fp32 CPU
+    time. A GPU slice of `ENCODE_SLICE` texts takes milliseconds, so there only the count counts."""
+    if device == "cuda":
+        return sys.maxsize
+    return ENCODE_SLICE_CHARS * (BF16_SLICE_FACTOR if precision == BF16 else 1)
+
+
 def _detected_precision(device: str) -> str:
     import torch
 
@@ -178,16 +192,20 @@ def _detected_precision(device: str) -> str:
     return BF16 if cpu_has_native_bf16() else FP32
 
 
-def encode_slices(texts: list[str]) -> list[list[int]]:
+def encode_slices(texts: list[str], max_chars: int = ENCODE_SLICE_CHARS) -> list[list[int]]:
     """Row numbers of `texts`, longest first, in slices of at most `ENCODE_SLICE` texts and
-    `ENCODE_SLICE_CHARS` characters (a slice holds at least one text): one hold of the model
-    lock each, and one batch, since a slice is never larger than a batch."""
+    `max_chars` characters (a slice holds at least one text): one hold of the model lock each,
+    and one batch, since a slice is never larger than a batch.
+
+        >>> encode_slices(["aaaa", "b", "cc"], max_chars=5)
+        [[0, 1], [2]]
+    """
     order = np.argsort([-len(t) for t in texts], kind="stable")
     slices: list[list[int]] = []
     current: list[int] = []
     chars = 0
     for i in order:
-        if current and (len(current) >= ENCODE_SLICE or chars + len(texts[i]) > ENCODE_SLICE_CHARS):
+        if current and (len(current) >= ENCODE_SLICE or chars + len(texts[i]) > max_chars):
             slices.append(current)
             current, chars = [], 0
         current.append(int(i))
@@ -249,7 +267,8 @@ class Embedder:
     `encode_queries` embeds questions, with the int8 ONNX model where it is installed.
     `encode_passages` embeds texts and spans of them (sentences) in one pass.
     Document batches run in `precision` (see `resolve_precision`; the argument overrides
-    $QA_EMBED_PRECISION); calls of a few texts (questions) stay fp32 on one thread.
+    $QA_EMBED_PRECISION), a slice of at most `slice_chars` characters per hold of the model;
+    calls of a few texts (questions) stay fp32 on one thread.
     """
 
     def __init__(self, spec: ModelSpec, threads: int | None = None, precision: str | None = None) -> None:
@@ -268,6 +287,7 @@ class Embedder:
         transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
         self.device = default_device()
         self.precision = resolve_precision(precision, self.device)  # a bad value fails before loading
+        self.slice_chars = slice_chars(self.device, self.precision)
         self._batch_threads = threads or torch.get_num_threads()
         self.spec = spec
         self.model_id = spec.model_id
@@ -338,7 +358,7 @@ class Embedder:
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed `texts` into an (n, dimension) float32 array of unit vectors.
 
-        Many texts are embedded a slice at a time (`encode_slices`) in `precision`, and a short
+        Many texts are embedded a slice at a time (`encode_slices`, `slice_chars`) in `precision`, and a short
         call (a question) waiting for the model goes first between slices: a question asked
         while an upload is being indexed waits for one slice, not the whole upload.
         """
@@ -422,7 +442,7 @@ class Embedder:
         from tqdm import tqdm
 
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
-            for rows in encode_slices(texts):
+            for rows in encode_slices(texts, self.slice_chars):
                 while self._short_waiting:
                     time.sleep(0.002)
                 with self._lock:

@@ -16,8 +16,10 @@ from qa.embedding import (
     Embedder,
     ModelUnavailable,
     TextEmbedder,
+    encode_slices,
     load_embedder,
     resolve_precision,
+    slice_chars,
 )
 
 from conftest import SEED_FILE
@@ -120,6 +122,17 @@ def test_a_bad_precision_is_a_clear_error(monkeypatch):
         resolve_precision("fp16", "cpu")
     with pytest.raises(ValueError, match="precision must be one of"):
         Embedder(MODELS[DEFAULT_MODEL], precision="half")  # fails before loading the model
+
+
+def test_slices_are_cut_by_count_and_characters_longest_first():
+    texts = ["a" * 10, "b" * 30, "c" * 20, "d" * 5]
+    assert encode_slices(texts, max_chars=50) == [[1, 2], [0, 3]]
+    assert encode_slices(texts, max_chars=1) == [[1], [2], [0], [3]]  # a slice holds one text at least
+    assert [len(rows) for rows in encode_slices(["x"] * 70)] == [32, 32, 6]
+
+
+def test_a_bf16_slice_holds_twice_the_characters_for_the_same_time():
+    assert slice_chars("cpu", BF16) == 2 * slice_chars("cpu", FP32)
 
 
 def test_bf16_vectors_are_within_cosine_of_fp32(by_precision):
