@@ -44,8 +44,8 @@ ENCODE_SLICE_CHARS = 4000
 PRIORITY_TEXTS = 4
 # bf16 embeds ~2.2x the text per second of fp32 on AMX, so a bf16 slice of twice the characters
 # holds the model about as long: a waiting question waits no longer, and there are half as many
-# forward passes, each with a fixed cost that is large on a busy machine (4,000 -> 8,000
-# characters made bf16 ~2x faster at load 8; benchmarks/embedding.py).
+# forward passes, each with a fixed cost that is large on a busy machine (on 100 SQuAD
+# paragraphs at load 8, 4,000 -> 8,000 characters took bf16 from ~44 s to ~20 s).
 BF16_SLICE_FACTOR = 2
 # Torch threads for a short call. One thread encodes a question about as fast as two on an
 # idle 2-core machine, and far faster on a busy one: with two, OpenMP threads spin against
