@@ -55,13 +55,26 @@ class Document:
         return self.text[start:end]
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(name: str) -> str:
+    """A file name with control characters (a newline, an escape) shown as \\xNN, so that a
+    hostile name cannot break a line of output or a table.
+
+    >>> printable("a\nb.txt")
+    'a\\x0ab.txt'
+    """
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+
+
 @dataclass(frozen=True)
 class SkippedFile:
     path: str
     reason: str
 
     def __str__(self) -> str:
-        return f"skipped {self.path}: {self.reason}"
+        return f"skipped {printable(self.path)}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -97,12 +110,20 @@ def load_documents(paths: list[str | Path] | str | Path) -> LoadResult:
         except UnreadableFile as error:
             result.skipped.append(SkippedFile(str(file), str(error)))
             continue
+        except Exception as error:  # noqa: BLE001 - parsers raise anything; one bad file is one skipped file
+            result.skipped.append(SkippedFile(str(file), f"could not be read ({_one_line(error)})"))
+            continue
         doc_id = unique_doc_id(document.doc_id, used_ids)
         used_ids.add(doc_id)
         if doc_id != document.doc_id:
             document = _with_id(document, doc_id)
         result.documents.append(document)
     return result
+
+
+def _one_line(error: Exception, limit: int = 200) -> str:
+    text = " ".join(str(error).split()) or "no detail"
+    return f"{type(error).__name__}: {text[:limit]}"
 
 
 def load_file(path: str | Path, doc_id: str | None = None) -> Document:
@@ -216,7 +237,11 @@ def find_files(paths: list[str | Path], skipped: list[SkippedFile] | None = None
         path = Path(item)
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                if file.name.startswith(".") or file.name.endswith(SIDECAR_SUFFIX):
+                if file.name.endswith(SIDECAR_SUFFIX):
+                    continue
+                if any(part.startswith(".") for part in file.relative_to(path).parts):
+                    if skipped is not None:
+                        skipped.append(SkippedFile(str(file), "hidden (its name or folder starts with a dot)"))
                     continue
                 files.append(file)
         elif path.is_file():

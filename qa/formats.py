@@ -156,12 +156,32 @@ def extract_pdf(raw: bytes) -> Extracted:
     return Extracted(paragraphs=paragraphs, title=_clean(title) if title else None)
 
 
+# A .docx is a zip: its XML may inflate far beyond the file's size. Refuse more than this much
+# XML in all (a 500-page report is ~20 MB) before parsing, so a zip bomb costs milliseconds.
+MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
+
+
+def _refuse_zip_bomb(raw: bytes) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as error:
+        raise UnreadableFile(f"not a readable .docx file: {error}") from None
+    if inflated > MAX_DOCX_UNCOMPRESSED:
+        raise UnreadableFile(
+            f"inflates to {inflated:,} bytes of XML; the limit is {MAX_DOCX_UNCOMPRESSED:,} (a zip bomb?)"
+        )
+
+
 def extract_docx(raw: bytes) -> Extracted:
     """Paragraphs of a Word document (python-docx), tables included row by row."""
     import zipfile
 
     from docx import Document as load_docx
 
+    _refuse_zip_bomb(raw)
     try:
         document = load_docx(io.BytesIO(raw))
     except (zipfile.BadZipFile, KeyError, ValueError) as error:

@@ -195,3 +195,51 @@ def test_seed_directory_loads_only_the_article():
     result = load_documents([SEEDS])
     assert [d.doc_id for d in result.documents] == ["000_56409ce4796d023f"]
     assert result.skipped == []
+
+
+def _docx_with(tmp_path: Path, name: str, document_xml: bytes) -> Path:
+    """A real .docx (python-docx) whose main XML part is replaced by `document_xml`."""
+    import zipfile
+
+    import docx
+
+    source = tmp_path.parent / f"{tmp_path.name}-source.docx"
+    document = docx.Document()
+    document.add_paragraph("Placeholder.")
+    document.save(source)
+    target = tmp_path / name
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for item in original.infolist():
+            data = document_xml if item.filename == "word/document.xml" else original.read(item)
+            copy.writestr(item, data)
+    return target
+
+
+def test_a_docx_with_malformed_xml_is_one_skipped_file(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("The harbour reopened on Monday.")
+    _docx_with(corpus, "malformed.docx", b"<w:document><w:body><w:p>unclosed")
+    result = load_documents([corpus])
+    assert [d.doc_id for d in result.documents] == ["good"]
+    (skipped,) = result.skipped
+    assert skipped.path.endswith("malformed.docx") and "\n" not in str(skipped)
+
+
+def test_a_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path):
+    from qa.formats import MAX_DOCX_UNCOMPRESSED
+
+    bomb = _docx_with(tmp_path, "bomb.docx", b"<w:document>" + b" " * (MAX_DOCX_UNCOMPRESSED + 1))
+    assert bomb.stat().st_size < 2 * 1024 * 1024  # small on disk, huge inflated
+    with pytest.raises(UnreadableFile, match="zip bomb"):
+        load_file(bomb)
+
+
+def test_hidden_files_are_skipped_with_a_reason_and_odd_names_are_escaped(tmp_path: Path):
+    (tmp_path / ".draft.txt").write_text("A hidden draft.")
+    (tmp_path / "line\nbreak.txt").write_text("   ")
+    result = load_documents([tmp_path])
+    reasons = {s.path: s.reason for s in result.skipped}
+    assert "hidden" in reasons[str(tmp_path / ".draft.txt")]
+    assert any("line\\x0abreak.txt" in str(s) for s in result.skipped)
+    assert all("\n" not in str(s) for s in result.skipped)
