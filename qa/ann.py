@@ -6,9 +6,9 @@ of the `n` highest inner products, exact scores included.
 - `ExactSearch` multiplies the question with the segment's memory-mapped float32 vectors: no
   extra memory, no build time, ~9 ms per 100k chunks here (benchmarks/README.md, "Scale").
 - `HnswSearch` (segments of `ANN_MIN_CHUNKS` chunks or more) walks a FAISS HNSW graph over
-  8-bit scalar-quantised copies of the vectors (a quarter of the memory), fetches
-  `ANN_OVERSAMPLE` times more rows than asked and re-scores them exactly from the float32
-  vectors, so every returned score is exact even though the walk is approximate.
+  8-bit scalar-quantised copies of the vectors (a quarter of the memory) and re-scores the rows
+  it finds exactly from the float32 vectors, so every returned score is exact even though the
+  walk is approximate.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ import numpy as np
 # exact search time per 100k chunks and the graph's recall@10).
 ANN_MIN_CHUNKS = 50_000
 HNSW_FILE = "chunks.hnsw"
-HNSW_NEIGHBOURS = 32  # M: graph degree
-HNSW_BUILD_DEPTH = 80  # efConstruction
+# Graph degree and build depth: building the graph is most of a large build's time (M=32,
+# efConstruction=80 took 153 of 190 CPU seconds at 100k chunks), so they are kept small.
+HNSW_NEIGHBOURS = 16  # M
+HNSW_BUILD_DEPTH = 40  # efConstruction
 HNSW_SEARCH_DEPTH = 256  # efSearch, at least the rows asked for
-ANN_OVERSAMPLE = 2
+ANN_OVERSAMPLE = 1
 
 
 class VectorSearch(Protocol):

@@ -386,7 +386,7 @@ class Index:
             skipped[:] = loaded.skipped
             wanted = [d for d in loaded.documents if str(Path(d.path).resolve()) not in book.excluded]
             paths = {str(Path(d.path).resolve()) for d in wanted}
-            gone = {e.doc_id for e in view.documents() if str(Path(e.path).resolve()) not in paths}
+            gone = {doc_id for path, doc_id in view.by_path.items() if path not in paths}
             bookkeeping = Bookkeeping(book.inputs, book.excluded, _fingerprints(book.inputs, set(book.excluded)), tuple(loaded.skipped))
             change = _plan_documents(view, wanted, gone, bookkeeping)
             return replace(change, report=replace(change.report, removed=sorted(gone)))
@@ -502,19 +502,20 @@ def _batches(documents: list[Document]) -> list[list[Document]]:
 
 def _plan_documents(view: IndexView, incoming: list[Document], delete: set[str], bookkeeping: Bookkeeping) -> _Change:
     """Which incoming documents are new, updated or unchanged against `view`."""
-    by_path = {str(Path(e.path).resolve()): e for e in view.documents()}
+    by_path = view.by_path
     taken = set(view.locations) - delete
     added, updated, unchanged, fresh = [], [], [], []
     delete = set(delete)
     for document in incoming:
-        previous = by_path.get(str(Path(document.path).resolve()))
-        if previous and previous.doc_id not in delete:
-            if previous.content_hash == document.content_hash:
-                unchanged.append(previous.doc_id)
+        previous_id = by_path.get(str(Path(document.path).resolve()))
+        if previous_id and previous_id not in delete:
+            position, row = view.locations[previous_id]
+            if view.segments[position].documents[row].content_hash == document.content_hash:
+                unchanged.append(previous_id)
                 continue
-            delete.add(previous.doc_id)
-            fresh.append(replace(document, doc_id=previous.doc_id))
-            updated.append(previous.doc_id)
+            delete.add(previous_id)
+            fresh.append(replace(document, doc_id=previous_id))
+            updated.append(previous_id)
         else:
             doc_id = unique_doc_id(document.doc_id, taken)
             taken.add(doc_id)

@@ -63,6 +63,7 @@ class DocumentRecord:
     title: str
     source: str
     path: str
+    resolved_path: str  # absolute, symlinks resolved: how updates find a file's document
     content_hash: str
     encoding: str
     added: str  # ISO 8601 UTC, kept through updates of other documents and merges
@@ -105,10 +106,10 @@ def chunk_texts_for_bm25(data: SegmentData, titles: bool) -> list[str]:
     return texts
 
 
-def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[int, int]:
+def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[int, int, str]:
     """Write `data` into the empty staging `folder` and flush it to disk.
 
-    Returns (documents, chunks).
+    Returns (documents, chunks, sha256 of segment.json) for the manifest's `SegmentEntry`.
     """
     records, encoded, paragraphs = [], [], []
     offset = 0
@@ -123,6 +124,7 @@ def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[in
                 title=document.title,
                 source=document.source,
                 path=document.path,
+                resolved_path=str(Path(document.path).resolve()),
                 content_hash=document.content_hash,
                 encoding=document.encoding,
                 added=added,
@@ -155,10 +157,9 @@ def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[in
         if p.is_file()
     }
     meta = {"documents": [asdict(r) for r in records], "chunks": data.chunk_count, "files": files}
-    meta["checksum"] = _checksum(meta)
     (folder / SEGMENT_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     fsync_tree(folder)
-    return len(records), data.chunk_count
+    return len(records), data.chunk_count, sha256_file(folder / SEGMENT_FILE)
 
 
 def _row_ranges(rows: np.ndarray, documents: int) -> tuple[np.ndarray, np.ndarray]:
@@ -168,18 +169,15 @@ def _row_ranges(rows: np.ndarray, documents: int) -> tuple[np.ndarray, np.ndarra
     return first, counts
 
 
-def _checksum(meta: dict) -> str:
-    return hashlib.sha256(json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
 class Segment:
     """An opened, read-only segment. Arrays are memory-mapped; texts are decoded on demand."""
 
-    def __init__(self, folder: Path, bm25: BM25Config) -> None:
+    def __init__(self, folder: Path, bm25: BM25Config, checksum: str) -> None:
+        """`checksum`: the sha256 of segment.json that the manifest recorded."""
         self.folder = folder
         self.name = folder.name
         root = folder.parent
-        meta = _read_meta(folder, root)
+        meta = _read_meta(folder, root, checksum)
         _verify_files(folder, meta["files"], root)
         try:
             self.documents = tuple(DocumentRecord(**r) for r in meta["documents"])
@@ -226,17 +224,18 @@ def _mapped(path: Path) -> np.ndarray:
     return np.asarray(np.load(path, mmap_mode="r"))
 
 
-def _read_meta(folder: Path, root: Path) -> dict:
+def _read_meta(folder: Path, root: Path, checksum: str) -> dict:
     path = folder / SEGMENT_FILE
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise IndexCorrupted(f"index file {path} is missing; {rebuild_hint(root)}") from None
+    if hashlib.sha256(raw).hexdigest() != checksum:
+        raise IndexCorrupted(f"index file {path} is damaged (checksum mismatch); {rebuild_hint(root)}")
+    try:
+        meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise IndexCorrupted(f"index file {path} is unreadable ({error}); {rebuild_hint(root)}") from None
-    checksum = meta.pop("checksum", None) if isinstance(meta, dict) else None
-    if not isinstance(meta, dict) or checksum != _checksum(meta):
-        raise IndexCorrupted(f"index file {path} is damaged (checksum mismatch); {rebuild_hint(root)}")
     return meta
 
 

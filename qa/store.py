@@ -102,11 +102,13 @@ class Bookkeeping:
 
 @dataclass(frozen=True)
 class SegmentEntry:
-    """A segment as the manifest lists it: its folder and the rows of its deleted documents."""
+    """A segment as the manifest lists it: its folder, the sha256 of its segment.json (which
+    lists every other file's size and sha256), and the rows of its deleted documents."""
 
     name: str
     documents: int
     chunks: int
+    checksum: str
     deleted: frozenset[int] = frozenset()
 
     @property
@@ -220,7 +222,7 @@ def _manifest_from_json(raw: dict) -> Manifest:
         created=str(raw["created"]),
         settings=settings_from_json(raw["settings"]),
         segments=tuple(
-            SegmentEntry(s["name"], int(s["documents"]), int(s["chunks"]), frozenset(s["deleted"]))
+            SegmentEntry(s["name"], int(s["documents"]), int(s["chunks"]), str(s["checksum"]), frozenset(s["deleted"]))
             for s in raw["segments"]
         ),
         bookkeeping=Bookkeeping(
@@ -240,7 +242,7 @@ def _manifest_to_json(manifest: Manifest) -> dict:
         "created": manifest.created,
         "settings": asdict(manifest.settings),
         "segments": [
-            {"name": s.name, "documents": s.documents, "chunks": s.chunks, "deleted": sorted(s.deleted)}
+            {"name": s.name, "documents": s.documents, "chunks": s.chunks, "checksum": s.checksum, "deleted": sorted(s.deleted)}
             for s in manifest.segments
         ],
         "bookkeeping": {

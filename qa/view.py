@@ -12,6 +12,7 @@ immutable), so a question that started on one view finishes on it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class IndexView:
         """Open `manifest`'s segments, reusing those in `opened` (segment name -> Segment)."""
         segments, live, deleted, locations = [], [], [], {}
         for position, entry in enumerate(manifest.segments):
-            segment = opened.get(entry.name) or Segment(root / entry.name, manifest.settings.bm25)
+            segment = opened.get(entry.name) or Segment(root / entry.name, manifest.settings.bm25, entry.checksum)
             segments.append(segment)
             dead_docs = np.fromiter(entry.deleted, dtype=np.int64, count=len(entry.deleted))
             mask = ~np.isin(segment.chunk_docs, dead_docs)
@@ -98,6 +99,14 @@ class IndexView:
                 )
             )
         return entries
+
+    @functools.cached_property
+    def by_path(self) -> dict[str, str]:
+        """Resolved file path -> doc id of every live document (how an add finds updates)."""
+        return {
+            self.segments[position].documents[row].resolved_path: doc_id
+            for doc_id, (position, row) in self.locations.items()
+        }
 
     def document(self, doc_id: str) -> Document:
         try:

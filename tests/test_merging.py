@@ -20,7 +20,7 @@ SEED_ID = "000_56409ce4796d023f"
 def _entries(*chunks: int, deleted: dict[int, int] | None = None) -> tuple[SegmentEntry, ...]:
     deleted = deleted or {}
     return tuple(
-        SegmentEntry(f"s{i}", documents=10, chunks=c, deleted=frozenset(range(deleted.get(i, 0))))
+        SegmentEntry(f"s{i}", documents=10, chunks=c, checksum="", deleted=frozenset(range(deleted.get(i, 0))))
         for i, c in enumerate(chunks)
     )
 
@@ -50,7 +50,7 @@ def test_deletes_made_during_a_merge_carry_over():
     # 1..9 and s1's rows 0..9; by commit time s0's row 1 was deleted too.
     live = Manifest(5, "", None, _entries(10, 10, deleted={0: 2}))  # type: ignore[arg-type]
     new_rows = {("s0", row): row - 1 for row in range(1, 10)} | {("s1", row): 9 + row for row in range(10)}
-    merged = SegmentEntry("m", documents=19, chunks=30)
+    merged = SegmentEntry("m", documents=19, chunks=30, checksum="")
     result = merging.apply_merge(live, ("s0", "s1"), merged, new_rows)
     assert [s.name for s in result.segments] == ["m"]
     assert result.segments[0].deleted == frozenset({0})  # s0's row 1, now row 0
