@@ -60,7 +60,7 @@ class FusionConfig:
     dense_weight: float = 0.3
     sentence_weight: float = 0.3
     rrf_k: int = 60
-    candidates: int = 200
+    candidates: int = 100
 
     def __post_init__(self) -> None:
         if self.method not in ("minmax", "rrf"):
