@@ -28,6 +28,7 @@ from qa.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_
 from qa.search import SearchResult
 
 ABSTAIN_TEXT = "The documents don't say."
+EMPTY_TEXT = "Nothing is indexed yet: add documents first."
 Turn = tuple[str, str]  # (question, answer text) of an earlier exchange
 
 
@@ -149,6 +150,11 @@ def followup_queries(question: str, history: Sequence[Turn], turns: int) -> list
     if not context:
         return []
     return [f"{context} {question}"]
+
+
+def nothing_indexed(question: str) -> Answer:
+    """The answer of an index without documents (all removed, or none added yet)."""
+    return Answer(check_question(question), EMPTY_TEXT, [], [], True)
 
 
 def compose_answer(

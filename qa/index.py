@@ -327,9 +327,12 @@ class Index:
         self, question: str, history: Sequence[tuple[str, str]] | None = None, config: "AnswerConfig | None" = None
     ) -> "Answer":
         """A cited, extractive answer; see `qa.answering`."""
-        from qa.answering import AnswerConfig, compose_answer
+        from qa.answering import AnswerConfig, compose_answer, nothing_indexed
 
-        return compose_answer(self.pinned(), question, history, config or AnswerConfig())
+        searcher = self.pinned()
+        if not searcher.view.locations:
+            return nothing_indexed(question)
+        return compose_answer(searcher, question, history, config or AnswerConfig())
 
     def query_terms(self, text: str) -> list[str]:
         return self.pinned().query_terms(text)
