@@ -38,13 +38,15 @@ from qa.lexical import BM25Config
 from qa.retrieval import FusionConfig, Passage
 from qa.search import Searcher, SearchResult
 from qa.segments import SegmentData, write_segment
-from qa.store import Bookkeeping, CommitConflict, IndexMismatch, IndexProblem, IndexSettings, Manifest, SegmentEntry
+from qa.store import Bookkeeping, CommitConflict, IndexCorrupted, IndexMismatch, IndexProblem, IndexSettings, Manifest, SegmentEntry
 from qa.view import DocumentEntry, IndexView
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering import Answer, AnswerConfig
 
 PathsLike = Sequence[str | Path] | str | Path
+# A reader that finds a segment collected under it re-reads the newest manifest this often.
+RELOAD_ATTEMPTS = 3
 # A writer that loses the compare-and-set this many times in a row gives up with an error.
 MAX_COMMIT_ATTEMPTS = 20
 # A build writes one segment per this many characters of text (~150k chunks of 1,000 characters).
@@ -236,11 +238,16 @@ class Index:
         if live is None or live == view.generation:
             return view
         with self._view_lock:
-            if self._view.generation != live:
+            for attempt in range(RELOAD_ATTEMPTS):
+                if self._view.generation == store.live_generation(self.path):
+                    break
                 try:
                     self._install(store.read_manifest(self.path))
-                except FileNotFoundError:  # a segment collected between reads: next time
-                    pass
+                except IndexCorrupted:
+                    # Writers committed several times between reading CURRENT and opening the
+                    # segments, and one was collected meanwhile: read the newest again.
+                    if attempt == RELOAD_ATTEMPTS - 1:
+                        raise
             return self._view
 
     def _install(self, manifest: Manifest) -> None:
