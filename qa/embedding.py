@@ -39,8 +39,13 @@ if TYPE_CHECKING:  # torch loads lazily: importing qa.embedding must stay cheap
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Texts embedded per hold of the model lock, and calls this small that go first (`Embedder.encode`).
+# A slice of 32 texts is one forward pass, as a plain sentence-transformers batch: fewer,
+# smaller slices made indexing 1.6x slower than one plain pass on a busy machine
+# (benchmarks/embedding.py: "slices of 32 texts whatever their length" 0.98x the baseline, a
+# 4,000-character budget 0.42x). The character budget only stops a slice of very long texts
+# holding the model for long: a question waiting behind an upload waits ~0.5 s at most.
 ENCODE_SLICE = 32
-ENCODE_SLICE_CHARS = 4000
+ENCODE_SLICE_CHARS = 16_000
 PRIORITY_TEXTS = 4
 # bf16 embeds ~2.2x the text per second of fp32 on AMX, so a bf16 slice of twice the characters
 # holds the model about as long: a waiting question waits no longer, and there are half as many
