@@ -13,6 +13,7 @@ Each line is one JSON object:
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -65,9 +66,18 @@ def record_feedback(
     line = json.dumps(entry, ensure_ascii=False) + "\n"
     with _lock:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "a", encoding="utf-8") as out:
-            out.write(line)
+        with open(target, "a+b") as out:
+            if out.tell() and not _ends_with_newline(out):
+                line = "\n" + line  # a crash left half a line: keep ours on a line of its own
+            out.write(line.encode("utf-8"))
+            out.flush()
+            os.fsync(out.fileno())  # acknowledged feedback survives a crash
     return entry
+
+
+def _ends_with_newline(handle) -> bool:
+    handle.seek(-1, os.SEEK_END)
+    return handle.read(1) == b"\n"
 
 
 def read_feedback(path: str | Path | None = None) -> list[dict[str, Any]]:
@@ -75,5 +85,22 @@ def read_feedback(path: str | Path | None = None) -> list[dict[str, Any]]:
     target = Path(path) if path is not None else feedback_path()
     if not target.exists():
         return []
-    with open(target, encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+    lines = [line for line in target.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    entries = []
+    for number, line in enumerate(lines, 1):
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            # Half a line, cut by a crash mid-write: skipped. Anything else is a damaged file.
+            if number < len(lines) and not _followed_by_valid(lines, number):
+                raise ValueError(f"{target}: line {number} is not JSON; the file is damaged") from None
+    return entries
+
+
+def _followed_by_valid(lines: list[str], number: int) -> bool:
+    """Whether the line after a bad one parses: a crash's half line is followed by new entries."""
+    try:
+        json.loads(lines[number])
+    except json.JSONDecodeError:
+        return False
+    return True

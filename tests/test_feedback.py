@@ -70,3 +70,14 @@ def test_bad_rating_is_refused_and_nothing_written(data: Path):
 )
 def test_gradio_like_values_map_to_ratings(liked, rating):
     assert rating_of(liked) == rating
+
+
+def test_a_half_written_last_line_is_tolerated(data: Path):
+    from qa.feedback import feedback_path, read_feedback, record_feedback
+
+    record_feedback("up", "Q1", "A1")
+    with open(feedback_path(), "a", encoding="utf-8") as out:
+        out.write('{"timestamp": "2026-11-26T00:00:00", "rat')  # a crash mid-write
+    assert [e["question"] for e in read_feedback()] == ["Q1"]
+    record_feedback("down", "Q2", "A2")
+    assert [e["question"] for e in read_feedback()] == ["Q1", "Q2"]
