@@ -60,6 +60,18 @@ def uploads_dir() -> Path:
     return data_dir() / "uploads"
 
 
+def remove_document(index: "Index", doc_id: str, folder: Path | None = None) -> str:
+    """Remove `doc_id` from the index and, when it was an upload (its file lies in the uploads
+    folder), delete the stored file too, so a removed upload leaves nothing behind.
+    Returns the document's title; raises `KeyError` for an unknown id."""
+    document = index.document(doc_id)
+    index.remove(doc_id)
+    stored = Path(document.path).resolve()
+    if stored.is_relative_to((folder or uploads_dir()).resolve()):
+        stored.unlink(missing_ok=True)
+    return document.title
+
+
 def _human(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f} MB"

@@ -36,7 +36,7 @@ from qa import rendering  # noqa: E402
 from qa.feedback import feedback_path, rating_of, record_feedback  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.retrieval import MAX_QUESTION_CHARS  # noqa: E402
-from qa.uploads import ALLOWED_SUFFIXES, add_uploads, max_upload_bytes  # noqa: E402
+from qa.uploads import ALLOWED_SUFFIXES, add_uploads, max_upload_bytes, remove_document  # noqa: E402
 
 log = logging.getLogger("qa.web")
 
@@ -207,8 +207,7 @@ class ChatApp:
         if not doc_id:
             return self.view(rendering.notices_html([(False, "Choose a document to remove first.")]))
         try:
-            title = self.index.document(doc_id).title
-            self.index.remove(doc_id)
+            title = remove_document(self.index, doc_id)
             lines = [(True, f"Removed “{title}” ({doc_id}).")]
         except KeyError:
             lines = [(False, f"{doc_id}: not in the index (already removed?)")]

@@ -16,6 +16,7 @@ from qa.uploads import (
     add_uploads,
     check_upload,
     max_upload_bytes,
+    remove_document,
     safe_filename,
     store_upload,
     uploads_dir,
@@ -213,3 +214,16 @@ def test_allowed_suffixes_match_the_loaders():
     from qa.documents import SUPPORTED_SUFFIXES
 
     assert set(ALLOWED_SUFFIXES) == SUPPORTED_SUFFIXES
+
+
+def test_removing_an_upload_deletes_its_stored_file_but_never_a_seed(index: Index, tmp_path: Path):
+    source = _file(tmp_path / "in", "ferry.txt", "The ferry to Skarv island now leaves at nine.")
+    added = add_uploads(index, [source], folder=tmp_path / "uploads")[0]
+    stored = tmp_path / "uploads" / "ferry.txt"
+    assert stored.is_file()
+    assert remove_document(index, added.doc_id, folder=tmp_path / "uploads")
+    assert not stored.exists() and source.is_file()
+    assert added.doc_id not in {d.doc_id for d in index.documents()}
+    seed = index.documents()[0]
+    remove_document(index, seed.doc_id, folder=tmp_path / "uploads")
+    assert Path(seed.path).is_file()  # a file outside the uploads folder is never deleted
