@@ -43,7 +43,7 @@ def _index(args: argparse.Namespace):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.defaults import index_dir
+    from qa.paths import index_dir
     from qa.index import Index
 
     path = Path(args.index) if args.index else index_dir()

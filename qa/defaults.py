@@ -12,7 +12,6 @@ input files are re-indexed incrementally. Each rebuild prints one line to stderr
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from pathlib import Path
@@ -20,23 +19,12 @@ from pathlib import Path
 from typing import Sequence
 
 from qa.answering import Answer
+from qa.paths import PROJECT_ROOT, data_dir, index_dir, seeds_dir
 from qa.index import Index, PathsLike
 from qa.retrieval import Passage
 from qa.store import IndexSettings, IndexProblem
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def seeds_dir() -> Path:
-    return Path(os.environ.get("QA_SEEDS", PROJECT_ROOT / "seeds"))
-
-
-def index_dir() -> Path:
-    return Path(os.environ.get("QA_INDEX", PROJECT_ROOT / "index"))
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("QA_DATA", PROJECT_ROOT / "data"))
+__all__ = ["PROJECT_ROOT", "data_dir", "index_dir", "seeds_dir", "default_index", "retrieve", "answer"]
 
 
 def _say(message: str) -> None:

@@ -30,7 +30,8 @@ from qa.answer_evaluation import (
     squad2_questions,
 )
 from qa.answering import Answer, AnswerConfig
-from qa.defaults import data_dir, settings_outdated
+from qa.defaults import settings_outdated
+from qa.paths import data_dir
 from qa.documents import Document
 from qa.evaluation import (
     EvalQuestion,

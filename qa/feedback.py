@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from qa.defaults import data_dir
+from qa.paths import data_dir
 
 FEEDBACK_FILE = "feedback.jsonl"
 RATINGS = ("up", "down", "cleared")

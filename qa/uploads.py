@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from qa.defaults import data_dir
+from qa.paths import data_dir
 from qa.documents import UnreadableFile, load_file
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,0 +1,28 @@
+"""Where qa keeps things by default; environment variables override each.
+
+    QA_SEEDS  the default corpus            default: <project>/seeds
+    QA_INDEX  where its index lives         default: <project>/index
+    QA_DATA   uploads and feedback          default: <project>/data
+
+Its own module so that uploads, feedback and evaluation can find the data folder without
+importing the default index (and with it the whole library).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def seeds_dir() -> Path:
+    return Path(os.environ.get("QA_SEEDS", PROJECT_ROOT / "seeds"))
+
+
+def index_dir() -> Path:
+    return Path(os.environ.get("QA_INDEX", PROJECT_ROOT / "index"))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("QA_DATA", PROJECT_ROOT / "data"))
