@@ -140,8 +140,11 @@ def hotpot_corpus(data: Path | None = None) -> tuple[list[Document], list[tuple[
     return documents, questions
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "docs"
+def _cache_key(path: Path) -> str:
+    """A readable, unique folder name for an absolute path: its tail plus a hash of all of it
+    (two long paths with the same first 40 characters must not share a cached index)."""
+    readable = re.sub(r"[^a-z0-9]+", "-", str(path).lower()).strip("-")[-40:].strip("-") or "docs"
+    return f"{readable}-{hashlib.sha256(str(path).encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 def run_eval(request: EvalRequest, progress: Progress | None = None) -> EvalReport:
@@ -238,7 +241,7 @@ def _custom(request: EvalRequest, cache: Path, progress: Progress | None) -> Eva
     questions = load_questions_jsonl(request.questions_file)
     if request.sample:
         questions = sample_questions(questions, request.sample)
-    path = cache / f"custom-{_slug(str(request.docs.resolve()))}"
+    path = cache / f"custom-{_cache_key(request.docs.resolve())}"
     try:
         index = Index.open(path)
         if index.stale_reason() or settings_outdated(index.settings):

@@ -56,3 +56,13 @@ def test_cli_eval_prints_json(own_set, tmp_path: Path, embedder, capsys):
 def test_cli_eval_without_a_suite_exits_2(capsys):
     assert main(["eval"]) == 2
     assert "name a suite" in capsys.readouterr().err
+
+
+def test_long_document_paths_get_distinct_cache_folders():
+    from pathlib import Path
+
+    from qa.eval_runs import _cache_key
+
+    base = "/data/" + "very-long-shared-prefix-" * 4
+    first, second = _cache_key(Path(base + "a")), _cache_key(Path(base + "b"))
+    assert first != second and first.endswith(first[-12:]) and len(first) <= 60
