@@ -51,7 +51,10 @@ RELOAD_ATTEMPTS = 3
 MAX_COMMIT_ATTEMPTS = 20
 # A build writes one segment per this many characters of text (~150k chunks of 1,000 characters).
 BUILD_BATCH_CHARS = 150_000_000
-# How sentence vectors are made for new indexes ("late": from the chunk's own pass).
+# How sentence vectors are made for new indexes: "separate" (each sentence encoded on its own)
+# or "late" (pooled from its chunk's pass: 2.7x faster builds, but SQuAD R@1 .828 instead of
+# .843, because such vectors echo their chunk; benchmarks/README.md, "Quality after the
+# redesign").
 SENTENCE_VECTORS = "separate"
 
 __all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike"]
