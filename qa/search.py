@@ -56,8 +56,7 @@ def dense_candidates(view: IndexView, vector: np.ndarray, depth: int) -> set[tup
         scores, rows = segment.vectors.top(vector, depth + view.deleted_chunks[position])
         live = view.live_chunks[position][rows]
         found.extend((float(s), position, int(r)) for s, r in zip(scores[live][:depth], rows[live][:depth]))
-    found.sort(key=lambda item: (-item[0], item[1], item[2]))
-    return {(position, row) for _, position, row in found[:depth]}
+    return _best(found, depth)
 
 
 def lexical_scores(view: IndexView, terms: tuple[str, ...]) -> list[np.ndarray]:
@@ -83,6 +82,11 @@ def lexical_candidates(arrays: list[np.ndarray], depth: int) -> set[tuple[int, i
         if len(rows) > depth:
             rows = rows[np.argpartition(-scores[rows], depth - 1)[:depth]]
         found.extend((float(scores[row]), position, int(row)) for row in rows)
+    return _best(found, depth)
+
+
+def _best(found: list[tuple[float, int, int]], depth: int) -> set[tuple[int, int]]:
+    """The (segment, row) of the `depth` highest-scoring entries; ties by segment, then row."""
     found.sort(key=lambda item: (-item[0], item[1], item[2]))
     return {(position, row) for _, position, row in found[:depth]}
 
@@ -141,7 +145,8 @@ def rank(
     first: Signals | None = None
     for vector, lexical in zip(vectors, per_query):
         signals = signals_of(view, ordered, vector, lexical)
-        first = first or signals
+        if first is None:
+            first = signals
         fused += fuse(signals.dense, signals.sentence, signals.lexical, fusion)
     fused /= len(queries)
     return [(ordered[i], float(fused[i]), first, int(i)) for i in top_k(fused, k)]
@@ -161,7 +166,7 @@ def passage_of(view: IndexView, location: tuple[int, int], score: float, signals
         start=start,
         end=end,
         paragraph=paragraph,
-        chunk_id=f"{record.doc_id}:{row - record.first_chunk}",
+        chunk_id=view.chunk_id(position, row),
         dense_score=float(signals.dense[i]),
         sentence_score=float(signals.sentence[i]),
         lexical_score=float(signals.lexical[i]),

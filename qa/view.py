@@ -21,7 +21,7 @@ import numpy as np
 from qa.chunking import Sentence
 from qa.documents import Document
 from qa.lexical import lucene_idf
-from qa.segments import DOC, FIRST_SENTENCE, LAST_SENTENCE, PARAGRAPH, Segment
+from qa.segments import DOC, FIRST_SENTENCE, LAST_SENTENCE, Segment
 from qa.store import IndexSettings, Manifest
 
 
@@ -157,6 +157,3 @@ class IndexView:
         sentences = [Sentence(doc_id, int(p), int(s), int(e), text[s:e]) for _, p, s, e in spans.tolist()]
         vectors = np.asarray(segment.sentence_vectors[first : last + 1], dtype=np.float32)
         return sentences, vectors
-
-    def paragraph_of(self, position: int, row: int) -> int:
-        return int(self.segments[position].chunks[row, PARAGRAPH])
