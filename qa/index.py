@@ -23,7 +23,6 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -96,10 +95,6 @@ def _fingerprints(inputs: Sequence[str], excluded: set[str]) -> dict[str, str]:
         for f in find_files(list(inputs))
         if str(f.resolve()) not in excluded
     }
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _settings_for(embedder: TextEmbedder, chunking: ChunkingConfig, bm25: BM25Config, embed_titles: bool) -> IndexSettings:
@@ -198,7 +193,7 @@ class Index:
             staged: dict[Path, str] = {}
             entries: list[SegmentEntry] = []
             for batch in _batches(documents):
-                data = embed_documents(batch, settings, embedder, [_now()] * len(batch), progress)
+                data = embed_documents(batch, settings, embedder, [store.now()] * len(batch), progress)
                 folder = stack.enter_context(store.staging(root))
                 staged[folder] = store.new_segment_name()
                 entries.append(SegmentEntry(staged[folder], *write_segment(folder, data, settings.bm25)))
@@ -369,7 +364,10 @@ class Index:
             added_paths = {str(Path(d.path).resolve()) for d in loaded.documents}
             inputs = book.inputs + tuple(p for p in requested if p not in book.inputs)
             excluded = tuple(p for p in book.excluded if p not in added_paths)
-            bookkeeping = Bookkeeping(inputs, excluded, _fingerprints(inputs, set(excluded)), tuple(loaded.skipped))
+            # Only the added paths are read again: an add costs what it adds, and a changed
+            # file elsewhere stays stale until `refresh` indexes it.
+            sources = {**book.sources, **_fingerprints(requested, set(excluded))}
+            bookkeeping = Bookkeeping(inputs, excluded, sources, tuple(loaded.skipped))
             return _plan_documents(view, loaded.documents, set(), bookkeeping)
 
         change = self._write(plan, progress)
@@ -383,8 +381,9 @@ class Index:
         def plan(view: IndexView) -> _Change:
             document = view.document(doc_id)
             book = view.manifest.bookkeeping
-            excluded = book.excluded + (str(Path(document.path).resolve()),)
-            bookkeeping = Bookkeeping(book.inputs, excluded, _fingerprints(book.inputs, set(excluded)), ())
+            gone = str(Path(document.path).resolve())
+            sources = {p: f for p, f in book.sources.items() if p != gone}
+            bookkeeping = Bookkeeping(book.inputs, book.excluded + (gone,), sources, ())
             return _Change([], {doc_id}, bookkeeping, UpdateReport(removed=[doc_id]))
 
         self._write(plan, progress=False)
@@ -437,7 +436,7 @@ class Index:
                 key = tuple((d.doc_id, d.content_hash) for d in change.fresh)
                 if change.fresh and key not in embedded:
                     embedded[key] = embed_documents(
-                        change.fresh, view.settings, self.embedder(), [_now()] * len(change.fresh), progress
+                        change.fresh, view.settings, self.embedder(), [store.now()] * len(change.fresh), progress
                     )
                 try:
                     manifest = self._commit(view, change, embedded.get(key))

@@ -290,3 +290,18 @@ def test_killing_a_writer_leaves_the_previous_index_usable(tmp_path: Path, seed_
     assert bool(list(index_path.glob(".building-*"))) == (step == "commit")
     store.remove_abandoned_builds(index_path)  # what the next writer does first
     assert not list(index_path.glob(".building-*"))
+
+
+def test_an_add_reads_only_the_files_it_adds(tmp_path: Path, embedder, monkeypatch):
+    from qa import index as index_module
+
+    corpus = _copy_seeds(tmp_path)
+    for n in range(5):
+        _write(corpus / f"note{n}.txt", f"Note {n} about the harbour.")
+    index = Index.build([corpus], tmp_path / "index")
+    read: list[Path] = []
+    real = index_module.file_fingerprint
+    monkeypatch.setattr(index_module, "file_fingerprint", lambda path: read.append(path) or real(path))
+    index.add([_write(tmp_path / "tide.txt", "The spring tide flooded the harbour road.")])
+    assert [p.name for p in read] == ["tide.txt"]
+    assert index.stale_reason() is None
