@@ -71,6 +71,9 @@ class Citation:
     quote: str
     spans: tuple[tuple[int, int], ...]
     chunk_id: str
+    # Every paragraph a quoted sentence comes from, ascending (`paragraph` is the first): a
+    # quote from paragraphs 2 and 4 is (2, 4), so a reader is sent to both.
+    paragraphs: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,7 @@ def _assemble(
                 quote=passage.text[offset : offset + (end - start)],
                 spans=tuple(sorted((c.sentence.start, c.sentence.end) for c in quoted)),
                 chunk_id=chunk_id,
+                paragraphs=tuple(sorted({c.sentence.paragraph for c in quoted})),
             )
         )
     sentences = [
