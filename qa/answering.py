@@ -18,7 +18,7 @@ relative to the other passages. Weights and threshold were picked on SQuAD
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -28,6 +28,7 @@ from qa.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_
 from qa.search import SearchResult
 
 ABSTAIN_TEXT = "The documents don't say."
+ELLIPSIS = "…"  # ends a quote cut short to fit `AnswerConfig.max_chars`
 EMPTY_TEXT = "Nothing is indexed yet: add documents first."
 Turn = tuple[str, str]  # (question, answer text) of an earlier exchange
 
@@ -119,6 +120,7 @@ class _Candidate:
     passage_rank: int
     relevance: float  # absolute: cosine + lexical overlap; what abstention compares
     score: float  # relevance plus the passage's (relative) retrieval score; what ranking uses
+    cut: bool = False  # the sentence is an exact prefix of a longer one (`_fit`)
 
 
 def check_history(history: object) -> list[Turn]:
@@ -224,7 +226,7 @@ def _candidates(
 
 
 def _select(candidates: list[_Candidate], config: AnswerConfig) -> list[_Candidate]:
-    best = candidates[0]
+    best = _fit(candidates[0], config.max_chars)
     chosen = [best]
     length = len(best.sentence.text)
     pool = [c for c in candidates[1:] if c.score >= config.keep_ratio * best.score]
@@ -243,6 +245,24 @@ def _select(candidates: list[_Candidate], config: AnswerConfig) -> list[_Candida
     for c in chosen:
         doc_rank.setdefault(c.sentence.doc_id, len(doc_rank))
     return sorted(chosen, key=lambda c: (doc_rank[c.sentence.doc_id], c.sentence.start))
+
+
+def _fit(candidate: _Candidate, max_chars: int) -> _Candidate:
+    """`candidate` with its sentence cut to an exact prefix of at most `max_chars` characters,
+    ending at a word boundary, when the sentence is longer (a run-on sentence or a table row
+    flattened into one line). The citation then covers the quoted prefix only.
+
+        >>> _fit(c, 20).sentence.text   # c quotes "The backstop stays until a deal is done."
+        'The backstop stays'
+    """
+    sentence = candidate.sentence
+    if len(sentence.text) <= max_chars:
+        return candidate
+    cut = sentence.text[: max(max_chars - len(ELLIPSIS), 1)]
+    boundary = cut.rstrip().rfind(" ")
+    prefix = (cut[:boundary] if boundary > 0 else cut).rstrip()
+    shortened = replace(sentence, end=sentence.start + len(prefix), text=prefix)
+    return replace(candidate, sentence=shortened, cut=True)
 
 
 def _marginal_relevance(candidate: _Candidate, chosen: list[_Candidate], mmr_lambda: float) -> float:
@@ -288,5 +308,5 @@ def _assemble(
         )
         for c in chosen
     ]
-    text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
+    text = " ".join(f"{s.text}{ELLIPSIS if c.cut else ''} [{s.citation}]" for s, c in zip(sentences, chosen))
     return Answer(question, text, citations, passages, False, sentences, relevance)

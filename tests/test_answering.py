@@ -161,3 +161,16 @@ def test_a_long_earlier_question_never_breaks_a_short_followup(seed_index: Index
 def test_a_lone_surrogate_in_a_question_is_answered(seed_index: Index):
     answer = seed_index.answer("What is the US backstop position?\ud800")
     assert 6 in [c.paragraph for c in answer.citations]
+
+
+def test_a_first_sentence_longer_than_max_chars_is_cut_to_an_exact_prefix(seed_index: Index):
+    config = AnswerConfig(max_chars=60)
+    full = seed_index.answer("What is the US backstop position?")
+    short = seed_index.answer("What is the US backstop position?", config=config)
+    first = short.sentences[0]
+    assert len(full.sentences[0].text) > 60  # the seed's best sentence is long enough to be cut
+    assert len(first.text) <= 60 and full.sentences[0].text.startswith(first.text)
+    assert short.text.startswith(first.text + "… [1]")
+    citation = short.citations[0]
+    assert citation.quote == seed_index.document(citation.doc_id).text[citation.start : citation.end]
+    assert citation.end - citation.start == len(first.text) and not first.text.endswith(" ")
