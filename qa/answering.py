@@ -18,6 +18,7 @@ relative to the other passages. Weights and threshold were picked on SQuAD
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Protocol, Sequence
 
@@ -31,6 +32,12 @@ ABSTAIN_TEXT = "The documents don't say."
 ELLIPSIS = "…"  # ends a quote cut short to fit `AnswerConfig.max_chars`
 EMPTY_TEXT = "Nothing is indexed yet: add documents first."
 Turn = tuple[str, str]  # (question, answer text) of an earlier exchange
+# What of an earlier question is prepended to a follow-up: its first sentence, at most this
+# long. Enough for the subject ("Who is Jonathan Powell?"); with all of a 2,000-character
+# earlier question (or even 300 characters of it) every short follow-up on the seed got the
+# earlier answer again ("When will military leaders meet?" -> the backstop sentence).
+FOLLOWUP_CONTEXT_CHARS = 100
+_FIRST_SENTENCE = re.compile(r"^.*?[?!](?=\s|$)", re.DOTALL)  # not ".": "Mr. Powell who?"
 
 
 @dataclass(frozen=True)
@@ -147,14 +154,25 @@ def followup_queries(question: str, history: Sequence[Turn], turns: int) -> list
     changed his mind?" find what "he" was about, while "And what about Kursk?" still finds
     Kursk on its own words. The earlier part is cut at its end to keep the query within
     `MAX_QUESTION_CHARS` (a question's subject tends to come first): a long earlier question
-    never makes a short follow-up fail.
+    never makes a short follow-up fail, nor outweighs it (`FOLLOWUP_CONTEXT_CHARS`).
     """
-    previous = [normalise_question(q).strip() for q, _ in history if q.strip()][-turns:] if turns else []
+    previous = [_gist(q) for q, _ in history if q.strip()][-turns:] if turns else []
     room = MAX_QUESTION_CHARS - len(question) - 1
     context = " ".join(previous)[:room].rstrip() if room > 0 else ""
     if not context:
         return []
     return [f"{context} {question}"]
+
+
+def _gist(question: str) -> str:
+    """An earlier question's first sentence, cut at a word to `FOLLOWUP_CONTEXT_CHARS`."""
+    text = normalise_question(question).strip()
+    match = _FIRST_SENTENCE.match(text)
+    first = match.group(0) if match else text
+    if len(first) <= FOLLOWUP_CONTEXT_CHARS:
+        return first
+    cut = first[: FOLLOWUP_CONTEXT_CHARS + 1]
+    return (cut.rsplit(None, 1)[0] if " " in cut else cut[:FOLLOWUP_CONTEXT_CHARS]).rstrip()
 
 
 def nothing_indexed(question: str) -> Answer:

@@ -174,3 +174,19 @@ def test_a_first_sentence_longer_than_max_chars_is_cut_to_an_exact_prefix(seed_i
     citation = short.citations[0]
     assert citation.quote == seed_index.document(citation.doc_id).text[citation.start : citation.end]
     assert citation.end - citation.start == len(first.text) and not first.text.endswith(" ")
+
+
+def test_a_long_earlier_question_does_not_drown_the_followup(seed_index: Index):
+    """Only the earlier question's first sentence (at most 100 characters) joins the follow-up:
+    with all of it, 'When will military leaders meet?' got the backstop answer again."""
+    filler = " Please quote what the Prime Minister said about US military support for a European-led initiative."
+    long_question = "What is the US backstop position?" + filler * 19
+    assert 1900 < len(long_question) <= 2000
+    first = seed_index.answer(long_question)
+    history = [(long_question, first.text)]
+    (query,) = followup_queries("When will military leaders meet?", history, 1)
+    assert query == "What is the US backstop position? When will military leaders meet?"
+    answer = seed_index.answer("When will military leaders meet?", history=history)
+    assert "military leaders scheduled to meet" in answer.text
+    (query,) = followup_queries("And Kursk?", [("Mr. Powell said what " + "about it " * 50 + "?", "")], 1)
+    assert query.startswith("Mr. Powell said what about it") and len(query) <= 100 + len(" And Kursk?")
