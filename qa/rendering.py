@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from qa.retrieval import MAX_QUESTION_CHARS
+
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering import Answer, Citation
     from qa.retrieval import Passage
@@ -28,6 +30,10 @@ Span = tuple[int, int]
 
 NO_SOURCES = "No sources: the documents don't say."
 _URL = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
+# A Markdown ATX heading's marks: the opening run of 1-6 "#" (and an optional closing run).
+# Passages are exact document text, so a heading arrives as "# Title"; cards show "Title".
+_HEADING_MARKS = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]+|$)|[ \t]+#+[ \t]*$", re.MULTILINE)
+_HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]|$)")
 
 
 def anchor(turn: int, number: int) -> str:
@@ -59,7 +65,7 @@ def answer_html(answer: "Answer", turn: int, upto: int | None = None) -> str:
     if not answer.sentences:  # an answer without sentence detail: show its text as is
         return f'<div class="qa-answer"><p>{text_html(answer.text)}</p></div>'
     parts = [
-        f'{text_html(s.text)} <a class="qa-cite" href="#{anchor(turn, s.citation)}" '
+        f'{highlight(s.text, 0, (), heading_marks(s.text))} <a class="qa-cite" href="#{anchor(turn, s.citation)}" '
         f'title="Source {s.citation}">[{s.citation}]</a>'
         for s in sentences
     ]
@@ -67,33 +73,125 @@ def answer_html(answer: "Answer", turn: int, upto: int | None = None) -> str:
 
 
 def message_html(message: str, kind: str = "error") -> str:
-    """A short notice in the chat (an error, or a hint), escaped."""
-    return f'<div class="qa-notice qa-{escape(kind, quote=True)}">{text_html(message)}</div>'
+    """A short notice in the chat (an error, or a hint), escaped.
 
-
-def highlight(text: str, base: int, spans: Iterable[Span]) -> str:
-    """`text` (which starts at document offset `base`) escaped, with `spans` in `<mark>`.
-
-    Spans are document offsets; the parts outside `text` are ignored, overlaps merged.
+    An error is marked as one (icon, colour, `role="alert"`) so it is never mistaken for an
+    answer; the page hides the thumbs up/down of a reply that holds `.qa-error` (see `CSS`).
     """
-    clipped = sorted(
-        (max(start - base, 0), min(end - base, len(text)))
-        for start, end in spans
-        if end > base and start < base + len(text) and end > start
+    kind_class = escape(kind, quote=True)
+    if kind != "error":
+        return f'<div class="qa-notice qa-{kind_class}">{text_html(message)}</div>'
+    return (
+        f'<div class="qa-notice qa-{kind_class}" role="alert"><span class="qa-error-icon" aria-hidden="true">'
+        f"\u26a0</span> <b>Not answered:</b> {text_html(message)}</div>"
     )
+
+
+def _thousands(number: int) -> str:
+    return f"{number:,}"
+
+
+def question_count_html(length: int, limit: int = MAX_QUESTION_CHARS) -> str:
+    """The counter under the question box: '12 / 2,000 characters', or a warning past the limit.
+
+    `COUNTER_JS` renders the same markup in the browser as the user types; this is the state
+    the page starts in (and the one a cleared box returns to).
+    """
+    if length > limit:
+        return (
+            f'<div class="qa-count qa-over" data-chars="{length}" role="alert">{_thousands(length)} / '
+            f"{_thousands(limit)} characters: too long to ask; shorten it by {_thousands(length - limit)}.</div>"
+        )
+    return f'<div class="qa-count" data-chars="{length}">{_thousands(length)} / {_thousands(limit)} characters</div>'
+
+
+def question_refused_html(length: int, limit: int = MAX_QUESTION_CHARS) -> str:
+    """What the counter says when an over-long question was submitted: it was not sent, and
+    it stays in the box, whole, to be shortened (nothing is cut mid-word)."""
+    return (
+        f'<div class="qa-count qa-over qa-refused" data-chars="{length}" role="alert">Not asked: the question '
+        f"is {_thousands(length)} characters long; the limit is {_thousands(limit)}. Shorten it by "
+        f"{_thousands(length - limit)} characters and ask again.</div>"
+    )
+
+
+def _merged(spans: Iterable[Span]) -> list[Span]:
+    """Spans sorted, with overlapping or touching ones joined."""
     merged: list[list[int]] = []
-    for start, end in clipped:
+    for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    out, at = [], 0
-    for start, end in merged:
-        out.append(text_html(text[at:start]))
-        out.append(f"<mark>{text_html(text[start:end])}</mark>")
-        at = end
-    out.append(text_html(text[at:]))
+    return [(start, end) for start, end in merged]
+
+
+def _covers(spans: Sequence[Span], at: int) -> bool:
+    return any(start <= at < end for start, end in spans)
+
+
+def heading_marks(text: str) -> list[Span]:
+    """Where `text` holds Markdown heading marks ("# ", closing " ##"), as offsets into `text`.
+
+    Only lines that are headings count, so "#1 hit" or "C#" in prose stay as they are.
+    """
+    marks: list[Span] = []
+    at = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if _HEADING_LINE.match(body):
+            marks += [(at + m.start(), at + m.end()) for m in _HEADING_MARKS.finditer(body) if m.end() > m.start()]
+        at += len(line)
+    return marks
+
+
+def highlight(text: str, base: int, spans: Iterable[Span], hidden: Iterable[Span] = ()) -> str:
+    """`text` (which starts at document offset `base`) escaped, with `spans` in `<mark>`.
+
+    Spans are document offsets; the parts outside `text` are ignored, overlaps merged.
+    `hidden` (offsets into `text`, not the document) are left out of the output: Markdown
+    heading marks, so a card reads like the document rather than its source.
+    """
+    marks = _merged(
+        (max(start - base, 0), min(end - base, len(text)))
+        for start, end in spans
+        if end > base and start < base + len(text) and end > start
+    )
+    skip = _merged(hidden)
+    cuts = sorted({0, len(text), *(x for span in (*marks, *skip) for x in span)})
+    out, marking = [], False
+    for start, end in zip(cuts, cuts[1:]):
+        if _covers(skip, start):
+            continue
+        inside = _covers(marks, start)
+        if inside != marking:
+            out.append("<mark>" if inside else "</mark>")
+            marking = inside
+        out.append(text_html(text[start:end]))
+    if marking:
+        out.append("</mark>")
     return "".join(out)
+
+
+def paragraphs_text(paragraphs: Sequence[int], first: int | None = None) -> str:
+    """'paragraph 6', 'paragraphs 2 and 4', 'paragraphs 2–4', 'paragraphs 1, 3–5 and 7'.
+
+    Consecutive numbers are shown as a range; `first` stands in when `paragraphs` is empty
+    (a citation made before `Citation.paragraphs` existed).
+    """
+    numbers = sorted(set(paragraphs)) or ([first] if first is not None else [])
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    parts: list[str] = []
+    for a, b in runs:  # two neighbours read better as "2 and 3" than as "2–3"
+        parts += [str(a)] if a == b else [str(a), str(b)] if b == a + 1 else [f"{a}\u2013{b}"]
+    if len(parts) == 1:
+        return f"paragraph {parts[0]}" if len(numbers) == 1 else f"paragraphs {parts[0]}"
+    return "paragraphs " + ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def source_html(source: str) -> str:
@@ -108,15 +206,18 @@ def citation_card(citation: "Citation", passage: "Passage | None", turn: int) ->
     """A source card: title, source, paragraph, character span and the passage with the
     quoted sentences (`citation.spans`, exact document offsets) highlighted."""
     if passage is not None and passage.chunk_id == citation.chunk_id:
-        body = highlight(passage.text, passage.start, citation.spans)
+        body = highlight(passage.text, passage.start, citation.spans, heading_marks(passage.text))
     else:  # no passage text at hand: the quote itself is all highlighted
-        body = highlight(citation.quote, citation.start, [(citation.start, citation.end)])
+        body = highlight(
+            citation.quote, citation.start, [(citation.start, citation.end)], heading_marks(citation.quote)
+        )
     spans = ", ".join(f"{start}:{end}" for start, end in citation.spans)
     return (
         f'<div class="qa-source" id="{anchor(turn, citation.number)}" data-doc="{escape(citation.doc_id, quote=True)}">'
         f'<div class="qa-source-head"><span class="qa-num">[{citation.number}]</span> '
         f'<span class="qa-title">{escape(citation.title)}</span></div>'
-        f'<div class="qa-meta">{source_html(citation.source)} · paragraph {citation.paragraph} · '
+        f'<div class="qa-meta">{source_html(citation.source)} · '
+        f'{paragraphs_text(citation.paragraphs, citation.paragraph)} · '
         f'characters <code>{spans}</code></div>'
         f'<blockquote class="qa-passage">{body}</blockquote></div>'
     )
@@ -129,7 +230,8 @@ def passage_card(passage: "Passage") -> str:
         f'<span class="qa-title">{escape(passage.title)}</span></div>'
         f'<div class="qa-meta">{source_html(passage.source)} · paragraph {passage.paragraph} · '
         f"characters <code>{passage.start}:{passage.end}</code> · score {passage.score:.2f}</div>"
-        f'<blockquote class="qa-passage">{text_html(passage.text)}</blockquote></div>'
+        f'<blockquote class="qa-passage">{highlight(passage.text, passage.start, (), heading_marks(passage.text))}'
+        "</blockquote></div>"
     )
 
 
@@ -179,16 +281,19 @@ class DocumentRow:
     source: str
     paragraphs: int
     chunks: int
-    added: str
+    added: str  # shown: '2026-11-26 00:29 UTC'
+    stamp: str = ""  # as stored (ISO 8601, UTC): sorts by time, to the microsecond
 
 
 def document_rows(entries: Iterable["DocumentEntry"]) -> list[DocumentRow]:
-    """One row per indexed document, sorted by title; `added` shortened to date and time."""
+    """One row per indexed document, newest first (what was just uploaded is on top), then by
+    title; `added` shortened to date and time."""
     rows = [
-        DocumentRow(e.doc_id, e.title, e.source, e.paragraphs, e.chunks, _short_date(e.added))
+        DocumentRow(e.doc_id, e.title, e.source, e.paragraphs, e.chunks, _short_date(e.added), e.added)
         for e in entries
     ]
-    return sorted(rows, key=lambda r: (r.title.lower(), r.doc_id))
+    rows.sort(key=lambda r: (r.title.lower(), r.doc_id))
+    return sorted(rows, key=lambda r: r.stamp, reverse=True)  # stable: equal times stay by title
 
 
 def _short_date(stamp: str) -> str:
@@ -197,21 +302,49 @@ def _short_date(stamp: str) -> str:
     return f"{match.group(1)} {match.group(2)} UTC" if match else stamp
 
 
+# The documents table's columns: (heading, kind). `SORT_JS` sorts a column by its cells'
+# `data-sort` values, as numbers for "number" columns and as text otherwise.
+DOCUMENT_COLUMNS = (
+    ("Title", "text"), ("Source", "text"), ("Paragraphs", "number"), ("Passages", "number"),
+    ("Added", "text"), ("Id", "text"),
+)
+SORTED_BY = "Added"  # the column `document_rows` orders by (descending) when the table is drawn
+
+
+def _cell(shown: str, sort_key: str | int, css: str = "") -> str:
+    """A table cell: `shown` is HTML (already escaped), `sort_key` what the column sorts by."""
+    klass = f' class="{css}"' if css else ""
+    return f'<td{klass} data-sort="{escape(str(sort_key), quote=True)}">{shown}</td>'
+
+
+def _header(title: str, kind: str) -> str:
+    """A column heading whose button sorts the table (keyboard reachable, state in aria-sort)."""
+    state = "descending" if title == SORTED_BY else "none"
+    return (
+        f'<th aria-sort="{state}" data-kind="{kind}"><button type="button" class="qa-sort" '
+        f'title="Sort by {title.lower()}">{title}<span class="qa-sort-mark" aria-hidden="true"></span>'
+        "</button></th>"
+    )
+
+
 def documents_table(entries: Iterable["DocumentEntry"]) -> str:
-    """The documents tab's table, every cell escaped."""
+    """The documents tab's table, newest first, every cell escaped; the headings sort it."""
     rows = document_rows(entries)
     if not rows:
         return '<p class="qa-empty">No documents indexed yet: upload some below.</p>'
     body = "".join(
-        f'<tr data-doc="{escape(r.doc_id, quote=True)}"><td>{escape(r.title)}</td><td>{source_html(r.source)}</td>'
-        f'<td class="qa-n">{r.paragraphs}</td><td class="qa-n">{r.chunks}</td><td>{escape(r.added)}</td>'
-        f"<td><code>{escape(r.doc_id)}</code></td></tr>"
+        f'<tr data-doc="{escape(r.doc_id, quote=True)}">'
+        + _cell(escape(r.title), r.title.lower())
+        + _cell(source_html(r.source), r.source.lower())
+        + _cell(str(r.paragraphs), r.paragraphs, "qa-n")
+        + _cell(str(r.chunks), r.chunks, "qa-n")
+        + _cell(escape(r.added), r.stamp)
+        + _cell(f"<code>{escape(r.doc_id)}</code>", r.doc_id)
+        + "</tr>"
         for r in rows
     )
-    return (
-        '<table class="qa-docs"><thead><tr><th>Title</th><th>Source</th><th>Paragraphs</th>'
-        f"<th>Passages</th><th>Added</th><th>Id</th></tr></thead><tbody>{body}</tbody></table>"
-    )
+    head = "".join(_header(title, kind) for title, kind in DOCUMENT_COLUMNS)
+    return f'<table class="qa-docs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def document_choices(entries: Iterable["DocumentEntry"]) -> list[tuple[str, str]]:
@@ -232,6 +365,19 @@ def status_html(documents: int, passages: int, model: str) -> str:
     return f'<div class="qa-status">{escape(status_text(documents, passages, model))}</div>'
 
 
+def remove_prompt_html(title: str, doc_id: str, upload: bool) -> str:
+    """The second step of Remove: what will happen, asked before anything is removed."""
+    what = (
+        "Its uploaded file is deleted too."
+        if upload
+        else "It is not an upload: its file stays on disk, but Rebuild does not add it back."
+    )
+    return (
+        f'<div class="qa-confirm" role="alert">Remove <b>“{escape(title)}”</b> '
+        f"(<code>{escape(doc_id)}</code>) from the index? {escape(what)}</div>"
+    )
+
+
 def notices_html(lines: Sequence[tuple[bool, str]]) -> str:
     """Upload/remove results: (ok, message) pairs as an escaped list."""
     if not lines:
@@ -243,9 +389,77 @@ def notices_html(lines: Sequence[tuple[bool, str]]) -> str:
     return f'<ul class="qa-notices">{items}</ul>'
 
 
+# Counts what the user typed as Python will (code points, surrounding blanks stripped), so the
+# counter and the server's check agree. Runs in the browser on every change of the question box.
+COUNTER_JS = f"""
+(question) => {{
+    const length = [...(question || "").trim()].length;
+    const limit = {MAX_QUESTION_CHARS};
+    const n = (x) => x.toLocaleString("en-US");
+    if (length > limit) {{
+        return `<div class="qa-count qa-over" data-chars="${{length}}" role="alert">${{n(length)}} / ${{n(limit)}} ` +
+            `characters: too long to ask; shorten it by ${{n(length - limit)}}.</div>`;
+    }}
+    return `<div class="qa-count" data-chars="${{length}}">${{n(length)}} / ${{n(limit)}} characters</div>`;
+}}
+"""
+
+# Sorts the documents table when a column heading is clicked (or pressed with Enter/Space):
+# one listener on the document, so tables redrawn after an upload sort too. Rows keep their
+# escaped markup; only their order changes.
+SORT_JS = """
+() => {
+    if (window.__qaSortInstalled) return;
+    window.__qaSortInstalled = true;
+    document.addEventListener("click", (event) => {
+        const button = event.target.closest(".qa-docs .qa-sort");
+        if (!button) return;
+        const heading = button.closest("th");
+        const body = heading.closest("table").tBodies[0];
+        const column = [...heading.parentNode.children].indexOf(heading);
+        const ascending = heading.getAttribute("aria-sort") !== "ascending";
+        const numeric = heading.dataset.kind === "number";
+        const key = (row) => {
+            const value = row.children[column].dataset.sort || "";
+            return numeric ? Number(value) : value;
+        };
+        const rows = [...body.rows].sort((a, b) => {
+            const x = key(a), y = key(b);
+            const order = x < y ? -1 : x > y ? 1 : 0;
+            return ascending ? order : -order;
+        });
+        body.append(...rows);
+        for (const other of heading.parentNode.children) other.setAttribute("aria-sort", "none");
+        heading.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    });
+}
+"""
+
 CSS = """
 .qa-answer p, .qa-question { margin: 0; }
-.qa-cite { text-decoration: none; font-weight: 600; white-space: nowrap; }
+/* [n] markers are links: link colour, underline on hover, a visible ring on keyboard focus.
+   Scoped under #qa-chat to win over the chatbot's own message styles. */
+#qa-chat a.qa-cite, a.qa-cite { color: var(--link-text-color, #2563eb); text-decoration: none;
+  font-weight: 600; white-space: nowrap; border-radius: 3px; cursor: pointer; }
+#qa-chat a.qa-cite:hover, a.qa-cite:hover { text-decoration: underline;
+  color: var(--link-text-color-hover, #1d4ed8); }
+#qa-chat a.qa-cite:focus-visible, a.qa-cite:focus-visible { outline: 2px solid var(--color-accent, #2563eb);
+  outline-offset: 1px; text-decoration: underline; }
+/* Errors are not answers: no thumbs up/down under them (the server ignores them too). */
+#qa-chat .message-row:has(.qa-error) + .message-buttons,
+#qa-chat .message-row:has(.qa-error) .message-buttons { display: none !important; }
+.qa-notice.qa-error { background: var(--error-background-fill, #fef2f2);
+  border: 1px solid var(--error-border-color, #fca5a5); border-radius: 6px; padding: 0.4em 0.6em; }
+.qa-count { font-size: 0.85em; opacity: 0.75; text-align: right; margin-top: -0.3em; }
+.qa-count.qa-over { color: var(--error-text-color, #b91c1c); opacity: 1; font-weight: 600; }
+.qa-confirm { padding: 0.5em 0.7em; border: 1px solid var(--error-border-color, #fca5a5); border-radius: 6px;
+  background: var(--error-background-fill, #fef2f2); }
+.qa-docs th { white-space: nowrap; }
+.qa-sort { all: unset; cursor: pointer; font-weight: 600; border-radius: 3px; }
+.qa-sort:hover { text-decoration: underline; }
+.qa-sort:focus-visible { outline: 2px solid var(--color-accent, #2563eb); outline-offset: 2px; }
+.qa-docs th[aria-sort="ascending"] .qa-sort-mark::after { content: " \\25B2"; }
+.qa-docs th[aria-sort="descending"] .qa-sort-mark::after { content: " \\25BC"; }
 .qa-abstained { font-style: italic; }
 .qa-panel { max-height: 640px; overflow-y: auto; }
 .qa-panel-title { font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.05em; opacity: 0.7; }

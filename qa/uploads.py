@@ -60,15 +60,19 @@ def uploads_dir() -> Path:
     return data_dir() / "uploads"
 
 
+def is_upload(path: str | Path, folder: Path | None = None) -> bool:
+    """Whether `path` lies in the uploads folder: only such files are qa's to delete."""
+    return Path(path).resolve().is_relative_to((folder or uploads_dir()).resolve())
+
+
 def remove_document(index: "Index", doc_id: str, folder: Path | None = None) -> str:
     """Remove `doc_id` from the index and, when it was an upload (its file lies in the uploads
     folder), delete the stored file too, so a removed upload leaves nothing behind.
     Returns the document's title; raises `KeyError` for an unknown id."""
     document = index.document(doc_id)
     index.remove(doc_id)
-    stored = Path(document.path).resolve()
-    if stored.is_relative_to((folder or uploads_dir()).resolve()):
-        stored.unlink(missing_ok=True)
+    if is_upload(document.path, folder):
+        Path(document.path).resolve().unlink(missing_ok=True)
     return document.title
 
 

@@ -35,8 +35,8 @@ import gradio as gr  # noqa: E402
 from qa import rendering  # noqa: E402
 from qa.feedback import feedback_path, rating_of, record_feedback  # noqa: E402
 from qa.index import Index  # noqa: E402
-from qa.retrieval import MAX_QUESTION_CHARS  # noqa: E402
-from qa.uploads import ALLOWED_SUFFIXES, add_uploads, max_upload_bytes, remove_document  # noqa: E402
+from qa.retrieval import MAX_QUESTION_CHARS, normalise_question  # noqa: E402
+from qa.uploads import ALLOWED_SUFFIXES, add_uploads, is_upload, max_upload_bytes, remove_document  # noqa: E402
 
 log = logging.getLogger("qa.web")
 
@@ -53,6 +53,8 @@ EXAMPLES = (
 STREAM_DELAY_S = 0.06
 THINKING = '<span class="qa-thinking">…</span>'
 FAILED = "Something went wrong while answering; the details are in the server log."
+READ_ONLY = "This server is read-only: documents cannot be added, removed or rebuilt here."
+NOTHING_REMOVED = "Nothing removed."
 
 
 def _pairs(turns: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -71,26 +73,37 @@ def _messages(turns: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
 class ChatApp:
     """The handlers of one web app over one `Index` (shared by all browser sessions)."""
 
-    def __init__(self, index: Index, examples: Sequence[str] = EXAMPLES) -> None:
+    def __init__(self, index: Index, examples: Sequence[str] = EXAMPLES, read_only: bool = False) -> None:
+        """`read_only`: a shared or public page that answers questions but must not change the
+        index: the upload, remove and rebuild controls are left out, and their handlers refuse."""
         self.index = index
         self.examples = list(examples)
+        self.read_only = read_only
 
     # --- chat ----------------------------------------------------------------------------
 
     def respond(self, question: str, turns: list[dict[str, Any]] | None) -> Iterator[tuple]:
         """Submit handler: show the question, then stream the answer sentence by sentence.
 
-        Outputs: (textbox, chatbot, sources panel, turns state). An empty question does nothing.
+        Outputs: (textbox, chatbot, sources panel, turns state, character counter). An empty
+        question does nothing; one over `MAX_QUESTION_CHARS` is refused with its length and
+        left in the box, whole, to be shortened (the box has no `maxlength` that would cut a
+        paste mid-word without a word).
         """
+        skip = gr.skip()
         if not isinstance(question, str) or not question.strip():
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield skip, skip, skip, skip, skip
+            return
+        length = len(normalise_question(question).strip())
+        if length > MAX_QUESTION_CHARS:
+            yield skip, skip, skip, skip, rendering.question_refused_html(length)
             return
         turns = list(turns or [])
         number = len(turns) + 1
         shown = _messages(turns)
         shown.append({"role": "user", "content": rendering.question_html(question)})
         shown.append({"role": "assistant", "content": THINKING})
-        yield "", list(shown), gr.skip(), gr.skip()
+        yield "", list(shown), skip, skip, skip
         record: dict[str, Any] = {"id": uuid4().hex, "question": question.strip()}
         try:
             answer = self.index.answer(question, _pairs(turns))
@@ -102,7 +115,7 @@ class ChatApp:
         else:
             for upto in range(1, len(answer.sentences)):
                 shown[-1] = {"role": "assistant", "content": rendering.answer_html(answer, number, upto)}
-                yield "", list(shown), gr.skip(), gr.skip()
+                yield "", list(shown), skip, skip, skip
                 time.sleep(STREAM_DELAY_S)
             record.update(
                 text=answer.text,
@@ -113,7 +126,7 @@ class ChatApp:
                 error=False,
             )
         turns.append(record)
-        yield "", _messages(turns), self._panel(turns), turns
+        yield "", _messages(turns), self._panel(turns), turns, skip
 
     @staticmethod
     def _panel(turns: Sequence[dict[str, Any]]) -> str:
@@ -187,12 +200,16 @@ class ChatApp:
         )
 
     def on_load(self) -> tuple:
-        return self.view()[1:]
+        """(table, remove dropdown, status); (table, status) when read-only: it has no dropdown."""
+        _, table, dropdown, status = self.view()
+        return (table, status) if self.read_only else (table, dropdown, status)
 
     def on_upload(self, files: list[str] | str | None, progress=gr.Progress(track_tqdm=True)) -> tuple:
         """Store and index uploaded files; outputs (notices, table, dropdown, status, file box)."""
         if not files:
             return (*self.view(), None)
+        if self.read_only:
+            return (*self.view(rendering.notices_html([(False, READ_ONLY)])), None)
         files = [files] if isinstance(files, str) else list(files)
         try:
             outcomes = add_uploads(self.index, files, progress=lambda f, m: progress(f, desc=m))
@@ -203,7 +220,35 @@ class ChatApp:
             lines = [(False, f"{names}: indexing failed; the details are in the server log")]
         return (*self.view(rendering.notices_html(lines)), None)
 
+    def on_remove_request(self, doc_id: str | None) -> tuple:
+        """Remove, step one: say what will be removed (and whether its file is deleted) and
+        ask; nothing changes yet. Outputs (notices, confirmation box, prompt, pending id)."""
+        hidden = gr.Column(visible=False)
+        if self.read_only:
+            return rendering.notices_html([(False, READ_ONLY)]), hidden, "", None
+        if not doc_id:
+            return rendering.notices_html([(False, "Choose a document to remove first.")]), hidden, "", None
+        try:
+            document = self.index.document(doc_id)
+        except KeyError:
+            return rendering.notices_html([(False, f"{doc_id}: not in the index (already removed?)")]), hidden, "", None
+        prompt = rendering.remove_prompt_html(document.title, doc_id, is_upload(document.path))
+        return "", gr.Column(visible=True), prompt, doc_id
+
+    def on_remove_confirmed(self, doc_id: str | None) -> tuple:
+        """Remove, step two (the user said yes to `doc_id`, the id the prompt named even if the
+        dropdown changed meanwhile). Outputs: `view()`, the hidden confirmation box, no pending id."""
+        return (*self.on_remove(doc_id), gr.Column(visible=False), None)
+
+    def on_remove_cancelled(self) -> tuple:
+        """Outputs (notices, confirmation box, pending id)."""
+        return rendering.notices_html([(True, NOTHING_REMOVED)]), gr.Column(visible=False), None
+
     def on_remove(self, doc_id: str | None) -> tuple:
+        """Remove `doc_id` from the index, and its stored file when it is an upload; outputs
+        `view()`. The page calls it only after the confirmation step."""
+        if self.read_only:
+            return self.view(rendering.notices_html([(False, READ_ONLY)]))
         if not doc_id:
             return self.view(rendering.notices_html([(False, "Choose a document to remove first.")]))
         try:
@@ -217,6 +262,8 @@ class ChatApp:
         return self.view(rendering.notices_html(lines))
 
     def on_rebuild(self, progress=gr.Progress(track_tqdm=True)) -> tuple:
+        if self.read_only:
+            return self.view(rendering.notices_html([(False, READ_ONLY)]))
         progress(0, desc="re-reading the indexed files")
         try:
             report = self.index.refresh(progress=True)
@@ -236,6 +283,8 @@ class ChatApp:
     # --- layout --------------------------------------------------------------------------
 
     def blocks(self) -> gr.Blocks:
+        """The page: a Chat tab (chat, question box with its character counter, sources) and a
+        Documents tab (the table; upload, remove and rebuild unless `read_only`)."""
         with gr.Blocks(title="qa · ask your documents", analytics_enabled=False) as demo:
             with gr.Row(equal_height=True):
                 gr.HTML(
@@ -244,85 +293,107 @@ class ChatApp:
                     js_on_load=None,
                 )
                 status = gr.HTML(self.status(), elem_id="qa-status", js_on_load=None)
-            turns = gr.State([])
             with gr.Tabs():
                 with gr.Tab("Chat", id="chat"):
-                    with gr.Row():
-                        with gr.Column(scale=3):
-                            chatbot = gr.Chatbot(
-                                label="Chat",
-                                elem_id="qa-chat",
-                                height=520,
-                                render_markdown=False,  # messages are HTML escaped by qa.rendering
-                                sanitize_html=True,
-                                latex_delimiters=[],
-                                allow_tags=False,
-                                examples=[{"text": q} for q in self.examples] or None,
-                                placeholder="Ask a question: the answer quotes the documents, "
-                                "and every [n] links to its source.",
-                                feedback_options=("Like", "Dislike"),
-                                buttons=["copy_all"],
-                            )
-                            with gr.Row():
-                                question = gr.Textbox(
-                                    show_label=False,
-                                    placeholder="Ask a question about the documents…",
-                                    elem_id="qa-question",
-                                    max_length=MAX_QUESTION_CHARS,
-                                    scale=6,
-                                    autofocus=True,
-                                )
-                                ask = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80)
-                            clear = gr.Button("Clear chat", elem_id="qa-clear", size="sm")
-                        with gr.Column(scale=2):
-                            sources = gr.HTML(
-                                rendering.sources_panel([]),
-                                label="Sources",
-                                elem_id="qa-sources",
-                                js_on_load=None,
-                            )
+                    self._chat_tab()
                 with gr.Tab("Documents", id="documents"):
-                    documents = gr.HTML(elem_id="qa-documents", js_on_load=None)
-                    with gr.Row():
-                        with gr.Column():
-                            upload = gr.File(
-                                label=f"Add documents ({' '.join(ALLOWED_SUFFIXES)}; "
-                                f"up to {max_upload_bytes() // (1024 * 1024)} MB each)",
-                                file_count="multiple",
-                                file_types=list(ALLOWED_SUFFIXES),
-                                elem_id="qa-upload",
-                            )
-                        with gr.Column():
-                            remove_choice = gr.Dropdown(label="Remove a document", choices=[], elem_id="qa-remove-choice")
-                            with gr.Row():
-                                remove = gr.Button("Remove", variant="stop", elem_id="qa-remove")
-                                rebuild = gr.Button("Rebuild (re-read all files)", elem_id="qa-rebuild")
-                    notices = gr.HTML(elem_id="qa-notices", js_on_load=None)
-
-            private = {"api_visibility": "private"}
-            chat_io = dict(inputs=[question, turns], outputs=[question, chatbot, sources, turns], **private)
-            question.submit(self.respond, show_progress="hidden", **chat_io)
-            ask.click(self.respond, show_progress="hidden", **chat_io)
-            chatbot.example_select(self.pick_example, None, question, **private).then(
-                self.respond, show_progress="hidden", **chat_io
-            )
-            clear.click(self.clear, None, [question, chatbot, sources, turns], **private)
-            chatbot.clear(self.clear, None, [question, chatbot, sources, turns], **private)
-            chatbot.like(self.on_like, [turns], None, **private)
-
-            view = [notices, documents, remove_choice, status]
-            upload.upload(self.on_upload, [upload], [*view, upload], **private)
-            remove.click(self.on_remove, [remove_choice], view, **private)
-            rebuild.click(self.on_rebuild, None, view, **private)
-            demo.load(self.on_load, None, [documents, remove_choice, status], **private)
-
+                    self._documents_tab(demo, status)
             gr.api(self.api_ask, api_name="ask")
         return demo
 
+    def _chat_tab(self) -> None:
+        turns = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    show_label=False,  # a floating label would sit on top of messages once they scroll
+                    elem_id="qa-chat",
+                    height=520,
+                    render_markdown=False,  # messages are HTML escaped by qa.rendering
+                    sanitize_html=True,
+                    latex_delimiters=[],
+                    allow_tags=False,
+                    examples=[{"text": q} for q in self.examples] or None,
+                    placeholder="Ask a question: the answer quotes the documents, "
+                    "and every [n] links to its source.",
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy_all"],
+                )
+                with gr.Row():
+                    # No max_length: the browser would cut a long paste mid-word, silently.
+                    # The counter shows the limit; `respond` refuses what is over it.
+                    question = gr.Textbox(
+                        show_label=False,
+                        placeholder="Ask a question about the documents…",
+                        elem_id="qa-question",
+                        max_lines=6,  # a long paste scrolls inside the box; the counter stays in view
+                        scale=6,
+                        autofocus=True,
+                    )
+                    ask = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80)
+                count = gr.HTML(rendering.question_count_html(0), elem_id="qa-count", js_on_load=None)
+                clear = gr.Button("Clear chat", elem_id="qa-clear", size="sm")
+            with gr.Column(scale=2):
+                sources = gr.HTML(
+                    rendering.sources_panel([]), label="Sources", elem_id="qa-sources", js_on_load=None
+                )
 
-def build_app(index: Index, examples: Sequence[str] = EXAMPLES) -> gr.Blocks:
-    """The Gradio app over `index` (not launched)."""
-    return ChatApp(index, examples).blocks()
+        private = {"api_visibility": "private"}
+        chat_io = dict(inputs=[question, turns], outputs=[question, chatbot, sources, turns, count], **private)
+        question.submit(self.respond, show_progress="hidden", **chat_io)
+        ask.click(self.respond, show_progress="hidden", **chat_io)
+        question.change(None, [question], [count], js=rendering.COUNTER_JS, **private)  # browser only
+        chatbot.example_select(self.pick_example, None, question, **private).then(
+            self.respond, show_progress="hidden", **chat_io
+        )
+        clear.click(self.clear, None, [question, chatbot, sources, turns], **private)
+        chatbot.clear(self.clear, None, [question, chatbot, sources, turns], **private)
+        chatbot.like(self.on_like, [turns], None, **private)
+
+    def _documents_tab(self, demo: gr.Blocks, status: gr.HTML) -> None:
+        private = {"api_visibility": "private"}
+        documents = gr.HTML(elem_id="qa-documents", js_on_load=None)
+        demo.load(None, None, None, js=rendering.SORT_JS, **private)  # the table's sort buttons
+        if self.read_only:  # no controls, and so no events that could change the index
+            note = f'<p class="qa-empty">{rendering.text_html(READ_ONLY)}</p>'
+            gr.HTML(note, elem_id="qa-read-only", js_on_load=None)
+            demo.load(self.on_load, None, [documents, status], **private)
+            return
+        with gr.Row():
+            with gr.Column():
+                upload = gr.File(
+                    label=f"Add documents ({' '.join(ALLOWED_SUFFIXES)}; "
+                    f"up to {max_upload_bytes() // (1024 * 1024)} MB each)",
+                    file_count="multiple",
+                    file_types=list(ALLOWED_SUFFIXES),
+                    elem_id="qa-upload",
+                )
+            with gr.Column():
+                remove_choice = gr.Dropdown(label="Remove a document", choices=[], elem_id="qa-remove-choice")
+                with gr.Row():
+                    remove = gr.Button("Remove…", variant="stop", elem_id="qa-remove")
+                    rebuild = gr.Button("Rebuild (re-read all files)", elem_id="qa-rebuild")
+                pending = gr.State(None)  # the id the confirmation names, whatever the dropdown says later
+                with gr.Column(visible=False, elem_id="qa-remove-confirm") as confirm:
+                    prompt = gr.HTML(elem_id="qa-remove-prompt", js_on_load=None)
+                    with gr.Row():
+                        yes = gr.Button("Yes, remove", variant="stop", elem_id="qa-remove-yes", min_width=80)
+                        cancel = gr.Button("Cancel", elem_id="qa-remove-cancel", min_width=80)
+        notices = gr.HTML(elem_id="qa-notices", js_on_load=None)
+
+        view = [notices, documents, remove_choice, status]
+        upload.upload(self.on_upload, [upload], [*view, upload], **private)
+        remove.click(self.on_remove_request, [remove_choice], [notices, confirm, prompt, pending], **private)
+        yes.click(self.on_remove_confirmed, [pending], [*view, confirm, pending], **private)
+        cancel.click(self.on_remove_cancelled, None, [notices, confirm, pending], **private)
+        rebuild.click(self.on_rebuild, None, view, **private)
+        demo.load(self.on_load, None, [documents, remove_choice, status], **private)
+
+
+def build_app(index: Index, examples: Sequence[str] = EXAMPLES, read_only: bool = False) -> gr.Blocks:
+    """The Gradio app over `index` (not launched); `read_only` as in `ChatApp`."""
+    return ChatApp(index, examples, read_only=read_only).blocks()
 
 
 def theme() -> gr.themes.Base:

@@ -10,15 +10,23 @@ import pytest
 
 from qa.answering import Answer, AnswerSentence, Citation
 from qa.rendering import (
+    CSS,
     NO_SOURCES,
     anchor,
     answer_html,
     citation_card,
     document_choices,
     documents_table,
+    heading_marks,
     highlight,
+    message_html,
     notices_html,
+    paragraphs_text,
+    passage_card,
+    question_count_html,
     question_html,
+    question_refused_html,
+    remove_prompt_html,
     sources_html,
     sources_panel,
     status_text,
@@ -115,7 +123,9 @@ def test_documents_table_escapes_every_cell():
     markup = documents_table([entry])
     assert_inert(markup)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; title" in markup
-    assert "<td>2026-11-26 00:29 UTC</td>" in markup and '<td class="qa-n">3</td>' in markup
+    assert '<td data-sort="2026-11-26T00:29:26.902596+00:00">2026-11-26 00:29 UTC</td>' in markup
+    assert '<td class="qa-n" data-sort="3">3</td>' in markup
+    assert 'data-sort="x&lt;y"' in markup and 'data-sort="&lt;script&gt;' in markup  # sort keys escaped too
     assert document_choices([entry]) == [(f"{SCRIPT} title (x<y)", "x<y")]  # dropdown shows text
 
 
@@ -207,3 +217,123 @@ def test_seed_file_fixture_matches_offsets(seed_index):
     answer = seed_index.answer("What is the US backstop position?")
     citation = answer.citations[0]
     assert SEED_FILE.read_text(encoding="utf-8")[citation.start : citation.end] == citation.quote
+
+
+# --- issue 11: paragraph ranges, headings, errors, counter, documents table -------------------
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "first", "expected"),
+    [
+        ((6,), 6, "paragraph 6"),
+        ((2, 4), 2, "paragraphs 2 and 4"),
+        ((2, 3), 2, "paragraphs 2 and 3"),
+        ((2, 3, 4), 2, "paragraphs 2\u20134"),
+        ((1, 3, 4, 5, 7), 1, "paragraphs 1, 3\u20135 and 7"),
+        ((), 6, "paragraph 6"),  # a citation without `paragraphs` falls back to its first
+    ],
+)
+def test_paragraphs_text_names_every_paragraph(paragraphs, first, expected):
+    assert paragraphs_text(paragraphs, first) == expected
+
+
+def _two_paragraph_citation() -> tuple[Citation, Passage]:
+    text = "# Farm notes\n\nZebras graze at dawn.\n\nA fence.\n\nZebras sleep in the barn."
+    passage = Passage(
+        text=text, score=0.9, doc_id="farm", title="Farm notes", source="farm.md", start=0, end=len(text),
+        paragraph=1, chunk_id="farm:0", dense_score=0.8, sentence_score=0.8, lexical_score=3.0,
+    )
+    first, last = text.index("Zebras graze"), text.index("Zebras sleep")
+    spans = ((first, first + len("Zebras graze at dawn.")), (last, len(text)))
+    citation = Citation(
+        number=1, doc_id="farm", title="Farm notes", source="farm.md", paragraph=2, start=first,
+        end=len(text), quote=text[first:], spans=spans, chunk_id="farm:0", paragraphs=(2, 4),
+    )
+    return citation, passage
+
+
+def test_card_names_the_paragraph_range_and_shows_headings_without_marks():
+    citation, passage = _two_paragraph_citation()
+    card = citation_card(citation, passage, turn=1)
+    assert "farm.md · paragraphs 2 and 4 · characters" in card
+    body = re.search(r'<blockquote class="qa-passage">(.*?)</blockquote>', card, flags=re.S).group(1)
+    assert body.startswith("Farm notes<br>") and "#" not in body
+    assert re.findall(r"<mark>(.*?)</mark>", body) == ["Zebras graze at dawn.", "Zebras sleep in the barn."]
+    assert "#" not in passage_card(passage).split("qa-passage")[1]  # "also retrieved" cards too
+
+
+def test_heading_marks_only_on_heading_lines():
+    text = "## Title ##\nC# and #1 hits stay.\n    # code stays\n#\n###### Six"
+    hidden = heading_marks(text)
+    shown = highlight(text, 0, (), hidden)
+    assert shown == "Title<br>C# and #1 hits stay.<br>    # code stays<br><br>Six"
+    # A mark inside a highlighted span does not split the <mark>.
+    assert highlight("# Head\nBody", 0, [(0, 11)], heading_marks("# Head\nBody")) == "<mark>Head<br>Body</mark>"
+
+
+def test_real_citations_carry_every_quoted_paragraph(tmp_path, embedder):
+    from qa.index import Index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "zebra.md").write_text(ZEBRA_MD, encoding="utf-8")
+    index = Index.build([corpus], tmp_path / "index")
+    answer = index.answer(ZEBRA_QUESTION)
+    citation = answer.citations[0]
+    assert citation.paragraph == 2 and citation.paragraphs == (2, 4)
+    card = citation_card(citation, answer.passages[0], turn=1)
+    assert "paragraphs 2 and 4" in card and "Farm notes" in card and "# Farm" not in card
+
+
+ZEBRA_MD = """# Farm notes
+
+The Lindenhof zebras graze on clover in the north meadow every morning.
+
+A wooden fence was painted blue in 2019.
+
+At night the Lindenhof zebras sleep in the old stone barn by the river.
+"""
+ZEBRA_QUESTION = "What do the Lindenhof zebras do in the morning and at night?"
+
+
+def test_error_message_is_marked_as_an_error_and_escaped():
+    markup = message_html(f"question is empty {SCRIPT}")
+    assert_inert(markup)
+    assert 'class="qa-notice qa-error" role="alert"' in markup and "Not answered:" in markup
+    assert "&lt;script&gt;" in markup
+    # The page hides the thumbs under a reply that holds .qa-error.
+    assert ".message-row:has(.qa-error) + .message-buttons" in CSS
+
+
+def test_question_counter_and_refusal_say_the_limit():
+    assert ">0 / 2,000 characters<" in question_count_html(0)
+    over = question_count_html(5000)
+    assert "qa-over" in over and "5,000 / 2,000 characters: too long to ask; shorten it by 3,000." in over
+    refused = question_refused_html(5000)
+    assert "Not asked: the question is 5,000 characters long; the limit is 2,000." in refused
+
+
+def test_documents_table_is_newest_first_and_its_headings_sort():
+    def entry(doc_id: str, title: str, added: str) -> DocumentEntry:
+        return DocumentEntry(
+            doc_id=doc_id, path=f"/tmp/{doc_id}", title=title, source="", content_hash=doc_id,
+            paragraphs=1, sentences=1, chunks=1, added=added,
+        )
+
+    entries = [
+        entry("a", "Alpha", "2026-11-26T00:00:00.000001+00:00"),
+        entry("c", "Charlie", "2026-11-27T09:00:00.000000+00:00"),
+        entry("b", "Bravo", "2026-11-26T00:00:00.000002+00:00"),  # same minute as Alpha, later
+    ]
+    markup = documents_table(entries)
+    assert re.findall(r'<tr data-doc="(\w)">', markup) == ["c", "b", "a"]
+    assert [label for label, _ in document_choices(entries)] == ["Charlie (c)", "Bravo (b)", "Alpha (a)"]
+    headings = re.findall(r'<th aria-sort="(\w+)" data-kind="(\w+)"><button type="button" class="qa-sort"', markup)
+    assert headings[4] == ("descending", "text") and headings[2] == ("none", "number") and len(headings) == 6
+
+
+def test_remove_prompt_says_whether_the_file_goes_and_is_escaped():
+    upload = remove_prompt_html(f"{SCRIPT} notes", "x<y", upload=True)
+    assert_inert(upload)
+    assert "Its uploaded file is deleted too." in upload and "&lt;script&gt;" in upload
+    assert "Rebuild does not add it back" in remove_prompt_html("Seed", "seed", upload=False)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT, SEED_FILE, SEEDS
+from qa.retrieval import MAX_QUESTION_CHARS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -240,9 +241,9 @@ def test_unanswerable_question_says_so_without_sources_and_empty_question_does_n
     time.sleep(1.0)
     assert page.locator("#qa-chat .qa-question").count() == messages
 
-    # The box holds 2,000 characters; a long paste after a question is still answered (the
-    # follow-up context is cut to fit, never an over-limit error) and never shows a traceback.
-    ask(page, "x" * 2100)
+    # A 2,000-character question after a question is still answered (the follow-up context is
+    # cut to fit, never an over-limit error) and never shows a traceback.
+    ask(page, "x" * MAX_QUESTION_CHARS)
     assert "The documents don't say." in last_answer(page).inner_text()
     assert "Traceback" not in page.content()
 
@@ -289,6 +290,255 @@ def test_uploads_are_answerable_at_once_and_render_as_text(page, server, tmp_pat
     page.screenshot(path=str(tmp_path / "xss.png"))
 
 
+# --- issue 11: follow-ups, the question box, links, errors, sources, documents -------------------
+
+LONG_FILLER = " Please quote what the Prime Minister said about US military support for a European-led initiative."
+LONG_QUESTION = BACKSTOP + LONG_FILLER * 19  # 1,985 characters, under the 2,000 limit
+ZEBRA_MD = """# Farm notes
+
+The Lindenhof zebras graze on clover in the north meadow every morning.
+
+A wooden fence was painted blue in 2019.
+
+At night the Lindenhof zebras sleep in the old stone barn by the river.
+"""
+ZEBRA_QUESTION = "What do the Lindenhof zebras do in the morning and at night?"
+HERON_TXT = "A grey heron fishes at the Tarnwick weir at dawn.\n"
+POND_TXT = "The Tarnwick pond freezes over in January and thaws in March.\n"
+
+
+def counter(page):
+    return page.locator("#qa-count .qa-count")
+
+
+def test_a_long_question_then_a_short_followup_both_get_answers(page):
+    assert 1900 < len(LONG_QUESTION) <= MAX_QUESTION_CHARS
+    ask(page, LONG_QUESTION)
+    assert "the US stance has not shifted" in last_answer(page).inner_text()
+    ask(page, "When will military leaders meet?")
+    followup = last_answer(page)
+    assert followup.get_attribute("class") == "qa-answer"  # an answer, not an error notice
+    assert "military leaders scheduled to meet in the UK next Thursday" in followup.inner_text()
+    assert page.locator("#qa-chat .qa-error").count() == 0
+
+
+def test_counter_shows_the_limit_and_an_overlong_paste_is_refused_whole(page):
+    box = page.locator("#qa-question textarea")
+    assert box.get_attribute("maxlength") is None  # nothing cuts a paste silently
+    assert counter(page).inner_text() == "0 / 2,000 characters"
+    box.fill("Who is Jonathan Powell?")
+    page.wait_for_selector("#qa-count .qa-count[data-chars='23']")
+    assert counter(page).inner_text() == "23 / 2,000 characters"
+
+    pasted = " ".join(f"word{i}" for i in range(800))
+    assert len(pasted) == 6289
+    box.fill(pasted)
+    page.wait_for_selector(f"#qa-count .qa-over[data-chars='{len(pasted)}']")
+    assert counter(page).inner_text() == "6,289 / 2,000 characters: too long to ask; shorten it by 4,289."
+    assert box.input_value() == pasted  # whole, not cut at 2,000 mid-word
+    messages = page.locator("#qa-chat .qa-question").count()
+    box.press("Enter")
+    page.wait_for_selector("#qa-count .qa-refused")
+    assert counter(page).inner_text() == (
+        "Not asked: the question is 6,289 characters long; the limit is 2,000. "
+        "Shorten it by 4,289 characters and ask again."
+    )
+    assert page.locator("#qa-chat .qa-question").count() == messages and box.input_value() == pasted
+
+    ask(page, "Who is Jonathan Powell?")
+    page.wait_for_selector("#qa-count .qa-count[data-chars='0']")  # the box was emptied
+    assert "Jonathan Powell" in last_answer(page).inner_text()
+
+
+LABELS_OVER_MESSAGES_JS = """() => {
+    const log = document.querySelector('#qa-chat [role=log]');
+    log.scrollTop = Math.floor((log.scrollHeight - log.clientHeight) / 2);
+    const box = log.getBoundingClientRect();
+    const hits = [];
+    for (let x = box.left + 4; x < box.right - 4; x += 16) {
+        for (let y = box.top + 2; y < box.top + 48; y += 6) {
+            const element = document.elementFromPoint(x, y);
+            if (element && element.closest('label, [data-testid=block-label]')) hits.push([x, y]);
+        }
+    }
+    return {scrolls: log.scrollHeight > log.clientHeight, hits: hits.length};
+}"""
+
+
+def test_no_label_sits_over_messages_once_the_chat_scrolls(page):
+    for question in (BACKSTOP, "What is happening in Kursk?", "When will military leaders meet?"):
+        ask(page, question)
+    assert page.locator("#qa-chat [data-testid=block-label]").count() == 0
+    assert page.evaluate(LABELS_OVER_MESSAGES_JS) == {"scrolls": True, "hits": 0}
+
+
+STYLE_JS = "e => { const s = getComputedStyle(e); return [s.color, s.textDecorationLine, s.outlineStyle, s.cursor]; }"
+
+
+def test_citation_markers_look_and_work_like_links(page):
+    ask(page, BACKSTOP)
+    answer = last_answer(page)
+    marker = answer.locator("a.qa-cite").first
+    text_colour = answer.locator("p").evaluate("e => getComputedStyle(e).color")
+    colour, underline, outline, cursor = marker.evaluate(STYLE_JS)
+    assert colour != text_colour and underline == "none" and outline == "none" and cursor == "pointer"
+    marker.hover()
+    page.wait_for_function("document.querySelector('#qa-chat a.qa-cite:hover') !== null")
+    assert marker.evaluate(STYLE_JS)[1] == "underline"
+
+    page.mouse.move(0, 0)
+    box = answer.locator("p").bounding_box()
+    page.mouse.click(box["x"] + 2, box["y"] + 4)  # start keyboard navigation in the answer text
+    page.keyboard.press("Tab")
+    page.wait_for_function("document.activeElement && document.activeElement.matches('a.qa-cite:focus-visible')")
+    assert marker.evaluate(STYLE_JS)[2] == "solid"  # a visible focus ring
+    page.keyboard.press("Enter")
+    page.wait_for_function("location.hash === '#src-1-1'")
+
+
+def test_error_replies_are_marked_and_get_no_feedback_buttons(page):
+    ask(page, BACKSTOP)
+    likes = page.locator("#qa-chat button[aria-label='Like']:visible")
+    assert likes.count() == 1
+    ask(page, "\x01\x02")  # only control characters: the library refuses it as an empty question
+    error = last_answer(page)
+    assert "qa-error" in error.get_attribute("class") and error.get_attribute("role") == "alert"
+    assert error.inner_text().startswith("⚠ Not answered: question is empty")
+    assert likes.count() == 1  # still only the answer's
+    assert page.locator("#qa-chat button[aria-label='Dislike']:visible").count() == 1
+
+
+def test_source_card_names_every_quoted_paragraph_and_shows_headings_without_marks(page, tmp_path: Path):
+    (tmp_path / "zebra.md").write_text(ZEBRA_MD, encoding="utf-8")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([str(tmp_path / "zebra.md")])
+    page.wait_for_selector("#qa-notices li")
+    assert "zebra.md: added as “Farm notes”" in page.locator("#qa-notices").inner_text()
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, ZEBRA_QUESTION)
+    card = page.locator("#src-1-1")
+    assert "zebra.md · paragraphs 2 and 4 · characters" in card.locator(".qa-meta").inner_text()
+    passage = card.locator(".qa-passage").inner_text()
+    assert passage.startswith("Farm notes") and "#" not in passage
+    assert card.locator("mark").all_inner_texts() == [
+        "The Lindenhof zebras graze on clover in the north meadow every morning.",
+        "At night the Lindenhof zebras sleep in the old stone barn by the river.",
+    ]
+
+
+def titles(page) -> list[str]:
+    return page.locator("#qa-documents tbody tr td:first-child").all_inner_texts()
+
+
+def added_stamps(page) -> list[str]:
+    """The Added column's exact times (ISO 8601), as the rows are shown."""
+    cells = page.locator("#qa-documents tbody tr td:nth-child(5)")
+    return cells.evaluate_all("cells => cells.map(c => c.dataset.sort)")
+
+
+def test_documents_table_is_newest_first_and_sorts_by_any_column(page, tmp_path: Path):
+    (tmp_path / "heron.txt").write_text(HERON_TXT, encoding="utf-8")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([str(tmp_path / "heron.txt")])
+    page.wait_for_selector("#qa-notices li")
+    shown = titles(page)  # the seed, what earlier tests uploaded, the heron note
+    assert shown[0].startswith("A grey heron") and shown[-1].startswith("Starmer")
+    assert added_stamps(page) == sorted(added_stamps(page), reverse=True)  # newest first
+    added = page.locator("#qa-documents th", has_text="Added")
+    assert added.get_attribute("aria-sort") == "descending"
+
+    title = page.locator("#qa-documents th", has_text="Title")
+    title.locator("button").click()
+    page.wait_for_function("document.querySelector('#qa-documents th').getAttribute('aria-sort') === 'ascending'")
+    assert titles(page) == sorted(shown, key=str.lower) and added.get_attribute("aria-sort") == "none"
+    title.locator("button").click()
+    page.wait_for_function("document.querySelector('#qa-documents th').getAttribute('aria-sort') === 'descending'")
+    assert titles(page) == sorted(shown, key=str.lower, reverse=True)
+
+    added.locator("button").focus()  # the headings are buttons: the keyboard sorts too
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#qa-documents th:nth-child(5)').getAttribute('aria-sort') === 'ascending'"
+    )
+    assert added_stamps(page) == sorted(added_stamps(page)) and titles(page)[0].startswith("Starmer")
+
+
+def choose_to_remove(page, label_part: str) -> None:
+    page.locator("#qa-remove-choice input").click()
+    page.get_by_role("option").filter(has_text=label_part).first.click()
+    page.locator("#qa-remove").click()
+    page.wait_for_selector("#qa-remove-confirm", state="visible")
+
+
+def test_remove_asks_first_then_deletes_the_stored_upload(page, server, tmp_path: Path):
+    uploads = server[1] / "uploads"
+    (tmp_path / "pond.txt").write_text(POND_TXT, encoding="utf-8")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([str(tmp_path / "pond.txt")])
+    page.wait_for_selector("#qa-notices li")
+    assert (uploads / "pond.txt").exists()
+    rows = page.locator("#qa-documents tbody tr").count()
+
+    choose_to_remove(page, "Tarnwick")
+    prompt = page.locator("#qa-remove-prompt").inner_text()
+    assert prompt.startswith("Remove “The Tarnwick pond") and "Its uploaded file is deleted too." in prompt
+    assert page.locator("#qa-documents tbody tr").count() == rows and (uploads / "pond.txt").exists()
+    page.locator("#qa-remove-cancel").click()
+    page.wait_for_selector("#qa-remove-confirm", state="hidden")
+    assert "Nothing removed." in page.locator("#qa-notices").inner_text()
+
+    choose_to_remove(page, "Tarnwick")
+    page.locator("#qa-remove-yes").click()
+    page.wait_for_selector("#qa-remove-confirm", state="hidden")
+    assert "Removed “The Tarnwick pond" in page.locator("#qa-notices").inner_text()
+    assert page.locator("#qa-documents tbody tr").count() == rows - 1
+    assert not (uploads / "pond.txt").exists()
+
+    # The seed article too is removed only after a confirmation, which says its file stays.
+    choose_to_remove(page, "Starmer")
+    assert "It is not an upload: its file stays on disk" in page.locator("#qa-remove-prompt").inner_text()
+    page.locator("#qa-remove-cancel").click()
+    page.wait_for_selector("#qa-remove-confirm", state="hidden")
+    assert page.locator("#qa-documents tbody tr").count() == rows - 1
+    assert titles(page)[-1].startswith("Starmer")
+
+
+@pytest.fixture(scope="module")
+def read_only_url(seed_index):
+    """`build_app(..., read_only=True)` served by Gradio in this process, on a free port."""
+    from qa import rendering
+    from qa.web import build_app, theme
+
+    demo = build_app(seed_index, (), read_only=True)
+    demo.queue()
+    port = _free_port()
+    demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
+        show_error=False, theme=theme(), css=rendering.CSS,
+    )
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_read_only_page_answers_but_has_no_document_controls(browser, read_only_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(read_only_url)
+        page.wait_for_selector("#qa-question textarea")
+        ask(page, BACKSTOP)
+        assert "the US stance has not shifted" in last_answer(page).inner_text()
+        page.get_by_role("tab", name="Documents").click()
+        page.wait_for_selector("#qa-documents table")
+        assert page.locator("#qa-documents tbody tr").count() == 1
+        assert "This server is read-only" in page.locator("#qa-read-only").inner_text()
+        for control in ("#qa-upload", "#qa-remove-choice", "#qa-remove", "#qa-rebuild", "#qa-remove-confirm"):
+            assert page.locator(control).count() == 0, control
+    finally:
+        context.close()
+
+
 def test_auth_needs_both_variables(monkeypatch, capsys):
     from qa.cli import main
     from qa.web import auth_from_env
@@ -324,14 +574,14 @@ def test_respond_streams_growing_answers_and_ignores_empty_questions(seed_index)
 
     app = ChatApp(seed_index)
 
-    assert [type(v) for v in next(app.respond("  ", []))] == [type(gr.skip())] * 4
+    assert [type(v) for v in next(app.respond("  ", []))] == [type(gr.skip())] * 5
     steps = list(app.respond("What is happening in Kursk and what did Ukrainian soldiers say?", []))
-    first_box, first_chat, first_panel, _ = steps[0]
+    first_box, first_chat, first_panel, _, _ = steps[0]
     assert first_box == "" and first_chat[-1]["content"] == '<span class="qa-thinking">…</span>'
     assert "Kursk" in first_chat[-2]["content"]  # the question shows at once
-    counts = [chat[-1]["content"].count("qa-cite") for _, chat, _, _ in steps[1:]]
+    counts = [chat[-1]["content"].count("qa-cite") for _, chat, _, _, _ in steps[1:]]
     assert counts == sorted(counts) and counts[-1] >= 2 and len(steps) == counts[-1] + 1
-    _, _, panel, turns = steps[-1]
+    _, _, panel, turns, _ = steps[-1]
     assert 'data-turns="1"' in panel and turns[0]["citations"] and turns[0]["id"]
     powell = list(app.respond("Who is Jonathan Powell?", []))[-1][3]
     follow = list(app.respond("Who is he?", powell))[-1]
@@ -348,3 +598,50 @@ def test_remove_and_rebuild_from_the_documents_tab(app):
     assert "not in the index" in app.on_remove(doc_id)[0]
     notices, table, _, _ = app.on_rebuild()
     assert "Rebuilt: 0 added, 0 updated, 1 unchanged, 0 removed." in notices  # removed stays removed
+
+
+def test_respond_refuses_an_overlong_question_whole_and_answers_a_followup_to_a_long_one(seed_index):
+    import gradio as gr
+
+    from qa.web import ChatApp
+
+    app = ChatApp(seed_index)
+    (step,) = list(app.respond("word " * 1000, []))  # 4,999 characters once stripped
+    assert [type(v) for v in step[:4]] == [type(gr.skip())] * 4  # box kept, chat unchanged
+    assert "Not asked: the question is 4,999 characters long; the limit is 2,000." in step[4]
+    turns = list(app.respond(LONG_QUESTION, []))[-1][3]
+    box, chat, _, turns, _ = list(app.respond("When will military leaders meet?", turns))[-1]
+    assert box == "" and len(turns) == 2 and not turns[1]["error"]
+    assert "military leaders scheduled to meet" in chat[-1]["content"]
+    error = list(app.respond("\x01", []))[-1][3][0]  # refused by the library: shown as an error
+    assert error["error"] and "Not answered:" in error["html"] and "role=\"alert\"" in error["html"]
+
+
+def test_remove_is_two_steps_and_names_what_it_removes(app):
+    import gradio as gr
+
+    doc_id = next(e.doc_id for e in app.index.documents() if e.path.endswith("extra.txt"))
+    notices, row, prompt, pending = app.on_remove_request(doc_id)
+    assert notices == "" and row.visible is True and pending == doc_id
+    assert "Remove <b>“The Vatnajökull research hut" in prompt and "It is not an upload" in prompt
+    assert doc_id in {e.doc_id for e in app.index.documents()}  # nothing removed yet
+    assert app.on_remove_cancelled()[1].visible is False
+    assert "Choose a document" in app.on_remove_request(None)[0]
+    *view, row, pending = app.on_remove_confirmed(doc_id)
+    assert "Removed “The Vatnajökull" in view[0] and row.visible is False and pending is None
+    assert doc_id not in {e.doc_id for e in app.index.documents()}
+    assert isinstance(row, gr.Column)
+
+
+def test_read_only_app_refuses_every_change(app, tmp_path: Path):
+    from qa.web import READ_ONLY, ChatApp
+
+    before = [e.doc_id for e in app.index.documents()]
+    reader = ChatApp(app.index, read_only=True)
+    upload = tmp_path / "new.txt"
+    upload.write_text(GLACIER_TXT.replace("forty-two", "nine"), encoding="utf-8")
+    assert READ_ONLY in reader.on_upload([str(upload)])[0]
+    assert READ_ONLY in reader.on_remove(before[0])[0] and READ_ONLY in reader.on_remove_request(before[0])[0]
+    assert READ_ONLY in reader.on_rebuild()[0]
+    assert [e.doc_id for e in app.index.documents()] == before
+    assert reader.on_load()[0].startswith('<table class="qa-docs">') and len(reader.on_load()) == 2
