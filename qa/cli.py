@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from qa.embedding import ModelUnavailable
+from qa.errors import describe_os_error, record_internal_error
 from qa.store import IndexProblem
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
@@ -230,15 +231,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as error:
         print(f"qa: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except FileNotFoundError as error:
-        print(f"qa: error: {error}", file=sys.stderr)
-        return EXIT_PROBLEM
     except (IndexProblem, ModelUnavailable, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"qa: error: {message}", file=sys.stderr)
         return EXIT_PROBLEM
+    except OSError as error:  # the disk, a folder's permissions, a port: say which and the fix
+        print(f"qa: error: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_PROBLEM
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # noqa: BLE001 - a bug: an id here, the traceback in the log
+        print(f"qa: {record_internal_error(error, f'qa {args.command}')}", file=sys.stderr)
+        return EXIT_PROBLEM
 
 
 if __name__ == "__main__":

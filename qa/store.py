@@ -300,6 +300,10 @@ def staging(root: Path) -> Iterator[Path]:
     folder.mkdir()
     try:
         yield folder
+    except OSError as error:
+        if error.errno is not None and error.filename is None:  # written via a file object: name the folder
+            raise OSError(error.errno, error.strerror, str(root)) from error
+        raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -1,0 +1,61 @@
+"""One line for whatever went wrong: OS errors by their cause, internal bugs by a short id.
+
+The CLI and the web chat show a user one sentence, never a traceback. For a problem with the
+machine (a full disk, a read-only folder, a busy port) that sentence names the file or
+resource and the fix; for a bug it gives an id that finds the traceback in the log file:
+
+    >>> describe_os_error(OSError(errno.ENOSPC, "No space left on device", "index/seg-1"))
+    'no space left on the device holding index/seg-1: free some space, then try again'
+    >>> record_internal_error(RuntimeError("boom"), "qa ask")  # doctest: +SKIP
+    'internal error (id 3f9c2a1b); the details are in data/logs/qa.log'
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import traceback
+import uuid
+from pathlib import Path
+
+from qa.paths import data_dir
+from qa.store import now
+
+LOG_VARIABLE = "QA_LOG"  # the log file of internal errors (default: <data>/logs/qa.log)
+ERROR_ID_LENGTH = 8
+
+
+def log_path() -> Path:
+    return Path(os.environ.get(LOG_VARIABLE) or data_dir() / "logs" / "qa.log")
+
+
+def describe_os_error(error: OSError) -> str:
+    """What the OS refused and what to do about it, naming the file or resource."""
+    if error.errno is None:  # raised by qa itself with its own message
+        return str(error)
+    where = error.filename or "a file"
+    fixes = {
+        errno.ENOSPC: f"no space left on the device holding {where}: free some space, then try again",
+        errno.EDQUOT: f"disk quota exceeded writing {where}: free some space, then try again",
+        errno.EROFS: f"{where} is on a read-only file system: use a writable folder (e.g. --index DIR)",
+        errno.EACCES: f"permission denied on {where}: fix its permissions or use another folder",
+        errno.EPERM: f"operation not permitted on {where}: fix its permissions or use another folder",
+        errno.ENOENT: f"{where} does not exist",
+        errno.EADDRINUSE: f"{where} is already in use: stop what is using it or choose another port",
+        errno.EMFILE: "too many open files: raise the limit (ulimit -n) or close other programs",
+    }
+    return fixes.get(error.errno, f"{error.strerror or error} ({where})")
+
+
+def record_internal_error(error: BaseException, context: str) -> str:
+    """Write `error`'s traceback under a new short id to the log; return the line to show."""
+    error_id = uuid.uuid4().hex[:ERROR_ID_LENGTH]
+    path = log_path()
+    details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as log:
+            log.write(f"--- {now()} id {error_id} in {context}\n{details}\n")
+    except OSError:
+        return f"internal error (id {error_id}); the log {path} could not be written: {details.splitlines()[-1]}"
+    return f"internal error (id {error_id}); the details are in {path}"
