@@ -7,7 +7,7 @@
     qa docs                                    list indexed documents
     qa eval squad|squad2|hotpot [--sample N] [--single-article] [--json] [--rescore]
     qa eval --questions my.jsonl --docs DIR    measure on your own questions
-    qa serve [--host 127.0.0.1] [--port 7860]  the web chat
+    qa serve [--host 127.0.0.1] [--port 7860] [--read-only]   the web chat and JSON API
 
 Without --index, search/ask/docs use the default corpus (seeds/ -> index/, built on first use).
 Exit codes: 0 success (an abstained answer included), 1 index or model problem, 2 bad input.
@@ -169,9 +169,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from qa.api import ListenError, open_listener
+
+    try:  # the port first: a busy one fails in a blink, not after Gradio's import and a traceback
+        listener = open_listener(args.host, args.port, share=args.share)
+    except ListenError as error:
+        print(f"qa: error: {error}", file=sys.stderr)
+        return EXIT_PROBLEM
     from qa.web import serve
 
-    serve(host=args.host, port=args.port, index_path=args.index, share=args.share)
+    serve(index_path=args.index, share=args.share, read_only=args.read_only, listener=listener)
     return EXIT_OK
 
 
@@ -220,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default: $QA_PORT or 7860)")
     p.add_argument("--index", help="index folder (default: the default corpus)")
     p.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    p.add_argument("--read-only", action="store_true", help="refuse uploads, removals and rebuilds (UI and API)")
     p.set_defaults(run=cmd_serve)
     return parser
 

@@ -1,15 +1,19 @@
 """The web chat: Gradio layout and event wiring over `Index.answer` and the `Index` API.
 
-    python app.py                      # or: qa serve [--host 127.0.0.1] [--port 7860] [--index DIR] [--share]
+    python app.py                      # or: qa serve [--host 127.0.0.1] [--port 7860] [--index DIR] [--share] [--read-only]
 
 Presentation lives in `qa.rendering` (everything from documents is escaped there), uploads in
 `qa.uploads`, feedback in `qa.feedback`; this module adds no answering logic of its own.
 
 Environment:
     QA_HOST, QA_PORT                       where to listen when not given (127.0.0.1, 7860)
-    QA_AUTH_USER, QA_AUTH_PASSWORD         both set: HTTP basic auth with that user/password
+    QA_AUTH_USER, QA_AUTH_PASSWORD         both set: a login on every route (page: Gradio's form; API: HTTP Basic)
+    QA_ANSWER_THREADS                      threads answering JSON API questions (default 8)
     QA_MAX_UPLOAD_MB                       upload size limit per file (default 10)
     QA_INDEX, QA_SEEDS, QA_DATA            see `qa.defaults`
+
+JSON API: `POST /api/ask` and the document routes of `qa.api`, served by the same uvicorn
+(`serve` mounts this Gradio app under a FastAPI app that holds them).
 
 HTTP API (gradio_client):
     >>> from gradio_client import Client
@@ -21,18 +25,33 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
+import socket
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from uuid import uuid4
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 
 import gradio as gr  # noqa: E402
+import uvicorn  # noqa: E402
 
 from qa import rendering  # noqa: E402
+from qa.api import (  # noqa: E402,F401 - DEFAULT_* and auth_from_env are this module's names too
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    NO_GENERATED_DOCS,
+    Address,
+    JsonApi,
+    Listener,
+    auth_from_env,
+    create_app,
+    open_listener,
+)
 from qa.feedback import feedback_path, rating_of, record_feedback  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.retrieval import MAX_QUESTION_CHARS, normalise_question  # noqa: E402
@@ -40,8 +59,8 @@ from qa.uploads import ALLOWED_SUFFIXES, add_uploads, is_upload, max_upload_byte
 
 log = logging.getLogger("qa.web")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
+# How long a stopping server lets requests in flight finish.
+SHUTDOWN_GRACE_S = 5
 # Questions offered on first load (they fit the default corpus, seeds/).
 EXAMPLES = (
     "What is the US backstop position?",
@@ -404,54 +423,71 @@ def theme() -> gr.themes.Base:
     )
 
 
-def auth_from_env() -> tuple[str, str] | None:
-    """(user, password) from QA_AUTH_USER and QA_AUTH_PASSWORD; None when neither is set."""
-    user = os.environ.get("QA_AUTH_USER", "")
-    password = os.environ.get("QA_AUTH_PASSWORD", "")
-    if not user and not password:
-        return None
-    if not user or not password:
-        raise ValueError("set both QA_AUTH_USER and QA_AUTH_PASSWORD for basic auth, or neither")
-    return user, password
-
-
 def serve(
     host: str | None = None,
     port: int | None = None,
     index_path: str | Path | None = None,
     share: bool = False,
+    read_only: bool = False,
+    listener: Listener | None = None,
 ) -> None:
-    """Start the web chat and block until it is stopped (Ctrl-C).
+    """Start the web chat and the JSON API (`qa.api`) on one server; block until Ctrl-C.
 
-    host/port default to $QA_HOST/$QA_PORT, else 127.0.0.1:7860. `index_path`: serve that index
-    (`Index.open`); default: the default corpus (`qa.defaults.default_index`).
+    host/port default to $QA_HOST/$QA_PORT, else 127.0.0.1:7860; `listener`: a socket already
+    bound by `qa.api.open_listener` (what `qa serve` passes, so a busy port fails before the
+    slow start). `index_path`: serve that index (`Index.open`); default: the default corpus.
+    `read_only`: uploads, removals and rebuilds are refused (UI and API).
     """
     from qa.defaults import default_index
 
-    host = host or os.environ.get("QA_HOST") or DEFAULT_HOST
-    raw_port = port if port is not None else os.environ.get("QA_PORT") or DEFAULT_PORT
-    try:
-        port = int(raw_port)
-    except ValueError:
-        raise ValueError(f"QA_PORT must be a port number, not {raw_port!r}") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"port must be between 1 and 65535, not {port}")
-    auth = auth_from_env()
+    listener = listener or open_listener(host, port, share=share)
     index = Index.open(index_path) if index_path else default_index()
     index.answer(EXAMPLES[0])  # load the model now, so the first question is answered at once
-    documents, passages = index.size
-    print(
-        f"qa: serving {documents} document(s), {passages} passage(s) from {index.path} "
-        f"on http://{host}:{port}/" + (" (login required)" if auth else ""),
-        file=sys.stderr,
+    server = make_server(
+        index, listener, auth=auth_from_env(), read_only=read_only, share=share,
+        examples=EXAMPLES if not index_path else (),
     )
-    print(f"qa: feedback goes to {feedback_path()}", file=sys.stderr)
-    app = build_app(index, EXAMPLES if not index_path else ())
-    app.queue(default_concurrency_limit=4)
-    app.launch(
-        server_name=host,
-        server_port=port,
-        share=share,
+    server.run(sockets=[listener.socket])
+
+
+class QaServer(uvicorn.Server):
+    """uvicorn on an already bound socket; `on_started` runs once it accepts connections, so
+    nothing claims the server is up before it is."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            self.on_started()
+
+
+def make_server(
+    index: Index,
+    listener: Listener,
+    *,
+    auth: tuple[str, str] | None = None,
+    read_only: bool = False,
+    share: bool = False,
+    examples: Sequence[str] = EXAMPLES,
+    on_started: Callable[[], None] | None = None,
+) -> QaServer:
+    """The server over `index`: the JSON API's routes first, the Gradio chat mounted at /.
+
+    Run it with `server.run(sockets=[listener.socket])` (any thread); `on_started` defaults to
+    printing where it serves. Both share `auth`: Gradio's login page, HTTP Basic for the API.
+    """
+    app = create_app(JsonApi(index, auth=auth, read_only=read_only))
+    blocks = build_app(index, examples, read_only=read_only)
+    blocks.queue(default_concurrency_limit=4)
+    gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        server_name=listener.address.host,
+        server_port=listener.address.port,
         auth=auth,
         max_file_size=max_upload_bytes(),
         show_error=False,
@@ -459,5 +495,36 @@ def serve(
         theme=theme(),
         css=rendering.CSS,
         footer_links=["api"],
-        quiet=True,
+        app_kwargs=dict(NO_GENERATED_DOCS),  # Gradio's /openapi.json would be open without login
     )
+    announce = on_started or (lambda: _announce(index, listener.address, auth, read_only, share))
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    return QaServer(config, announce)
+
+
+def _announce(index: Index, address: Address, auth: tuple[str, str] | None, read_only: bool, share: bool) -> None:
+    documents, passages = index.size
+    notes = [n for n, on in (("login required", auth), ("read-only", read_only)) if on]
+    print(
+        f"qa: serving {documents} document(s), {passages} passage(s) from {index.path} on {address.url}"
+        + (f" ({', '.join(notes)})" if notes else "")
+        + f"; JSON API: POST {address.url}api/ask",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(f"qa: feedback goes to {feedback_path()}", file=sys.stderr, flush=True)
+    if share:
+        threading.Thread(target=_share_link, args=(address,), daemon=True, name="qa-share").start()
+
+
+def _share_link(address: Address) -> None:
+    """Gradio's public tunnel to this server (needs internet); one line either way."""
+    from gradio import networking
+
+    local = "127.0.0.1" if address.host in ("0.0.0.0", "::") else address.host
+    try:
+        url = networking.setup_tunnel(local, address.port, secrets.token_urlsafe(32), None, None)
+    except Exception as error:  # noqa: BLE001 - offline is the usual case: say so, keep serving
+        print(f"qa: warning: no public share link ({error}); serving locally only", file=sys.stderr, flush=True)
+        return
+    print(f"qa: public link: {url}", file=sys.stderr, flush=True)

@@ -1,0 +1,288 @@
+"""The JSON API on a real server: uvicorn on a free port (in a thread), the real model and index.
+
+Servers are started with `qa.web.make_server` and waited for on an event set once uvicorn
+accepts connections; `qa serve` itself runs in a subprocess for the busy-port and warning cases.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT, SEED_FILE
+from qa.api import Address, Listener, bind_listener, exposure_warning, is_loopback
+from qa.index import Index
+from qa.web import make_server
+
+BACKSTOP = "What is the US backstop position?"
+USER, PASSWORD = "reader", "s3cret: with colon"
+START_TIMEOUT_S = 120
+GLACIER_TXT = "The Vatnajökull research hut stores exactly forty-two sledges for the winter season.\n"
+
+
+@dataclass(frozen=True)
+class Running:
+    port: int
+    index: Index
+
+    def request(
+        self, method: str, path: str, body: bytes | str | dict | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict, dict[str, str]]:
+        """(status, JSON body, headers) of one request on a fresh connection."""
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            connection.request(method, path, body=body, headers={"Content-Type": "application/json", **(headers or {})})
+            response = connection.getresponse()
+            raw = response.read()
+            data = json.loads(raw) if response.getheader("content-type", "").startswith("application/json") else {}
+            return response.status, data, {k.lower(): v for k, v in response.getheaders()}
+        finally:
+            connection.close()
+
+    def ask(self, payload: bytes | str | dict, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+        status, data, _ = self.request("POST", "/api/ask", payload, headers)
+        return status, data
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+LOGIN = _basic(USER, PASSWORD)
+
+
+@pytest.fixture(scope="module")
+def running_server() -> Iterator:
+    """A factory: start a real server over an index; all are stopped at the end of the module."""
+    stops: list = []
+
+    def start(index: Index, **options) -> Running:
+        sock = bind_listener(Address("127.0.0.1", 0))
+        listener = Listener(sock, Address("127.0.0.1", sock.getsockname()[1]))
+        started = threading.Event()
+        server = make_server(index, listener, examples=(), on_started=started.set, **options)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        stops.append((server, thread))
+        assert started.wait(START_TIMEOUT_S), "the server did not start"
+        return Running(listener.address.port, index)
+
+    yield start
+    for server, thread in stops:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(running_server, seed_index: Index) -> Running:
+    """Open (no login), writable, over the shared seed index (the tests here only ask)."""
+    return running_server(seed_index)
+
+
+@pytest.fixture(scope="module")
+def guarded(running_server, seed_index: Index) -> Running:
+    """Login required and read-only, over the shared seed index (never modified)."""
+    return running_server(seed_index, auth=(USER, PASSWORD), read_only=True)
+
+
+# --- /api/ask ------------------------------------------------------------------------------
+
+
+def test_ask_returns_the_library_answer_as_json(server: Running, seed_index: Index) -> None:
+    status, data = server.ask({"question": BACKSTOP})
+    assert status == 200
+    expected = seed_index.answer(BACKSTOP)
+    assert data["text"] == expected.text and data["abstained"] is False
+    assert data["question"] == BACKSTOP
+    first = data["citations"][0]
+    assert first["number"] == 1 and first["quote"] == expected.citations[0].quote
+    document = seed_index.document(first["doc_id"])
+    assert document.text[first["start"]:first["end"]] == first["quote"]
+
+
+def test_ask_abstains_off_topic(server: Running) -> None:
+    status, data = server.ask({"question": "Who won the 2022 World Cup?", "history": []})
+    assert status == 200 and data["abstained"] is True and data["citations"] == []
+
+
+def test_a_short_follow_up_after_a_long_question_answers(server: Running) -> None:
+    long_question = ("What did the officials say about the backstop and the security guarantees? " * 30)[:2000]
+    status, first = server.ask({"question": long_question})
+    assert status == 200
+    status, data = server.ask({"question": "Has he changed his mind?", "history": [[long_question, first["text"]]]})
+    assert status == 200, data
+    assert data["text"]
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        (b"{not json", "must be JSON"),
+        ("[1, 2]", "JSON object"),
+        ({"history": []}, '"question" is missing'),
+        ({"question": 42}, "must be a string, not a number"),
+        ({"question": None}, "must be a string, not null"),
+        ({"question": "   "}, "question is empty"),
+        ({"question": "x" * 2001}, "the limit is 2,000"),
+        ({"question": BACKSTOP, "history": "earlier"}, '"history" must be a list'),
+        ({"question": BACKSTOP, "history": [["only the question"]]}, '"history" must be a list'),
+        ({"question": BACKSTOP, "history": [["q", 7]]}, '"history" must be a list'),
+        (b"\xff\xfe\x00", "must be JSON"),
+    ],
+)
+def test_bad_input_is_400_with_one_line(server: Running, body, says: str) -> None:
+    status, data = server.ask(body)
+    assert status == 400
+    assert says in data["error"] and "\n" not in data["error"]
+
+
+def test_an_oversized_body_is_refused(server: Running) -> None:
+    status, data = server.ask({"question": BACKSTOP, "history": [["q" * 1000, "a" * 1000]] * 600})
+    assert status == 400 and "limit" in data["error"]
+
+
+def test_no_generated_docs_routes(server: Running) -> None:
+    for path in ("/docs", "/openapi.json", "/redoc"):
+        status, _, _ = server.request("GET", path)
+        assert status == 404, path
+
+
+# --- login ---------------------------------------------------------------------------------
+
+
+def test_the_api_refuses_without_the_login_and_answers_with_it(guarded: Running) -> None:
+    status, data, headers = guarded.request("POST", "/api/ask", {"question": BACKSTOP})
+    assert status == 401 and "login required" in data["error"]
+    assert headers["www-authenticate"].startswith("Basic")
+    assert guarded.ask({"question": BACKSTOP}, _basic(USER, "wrong"))[0] == 401
+    assert guarded.ask({"question": BACKSTOP}, _basic("someone", PASSWORD))[0] == 401
+    assert guarded.ask({"question": BACKSTOP}, {"Authorization": "Basic %%%"})[0] == 401
+    assert guarded.request("GET", "/api/documents")[0] == 401
+    status, data = guarded.ask({"question": BACKSTOP}, LOGIN)
+    assert status == 200 and data["citations"]
+
+
+def test_bad_input_behind_the_login_is_still_401_first(guarded: Running) -> None:
+    assert guarded.ask(b"{not json")[0] == 401
+    assert guarded.ask(b"{not json", LOGIN)[0] == 400
+
+
+def test_the_gradio_routes_need_the_login_too(guarded: Running) -> None:
+    for method, path in (
+        ("GET", "/config"), ("GET", "/gradio_api/info"), ("POST", "/gradio_api/queue/join"),
+        ("POST", "/gradio_api/upload"), ("POST", "/gradio_api/call/ask"), ("GET", "/monitoring"),
+    ):
+        assert guarded.request(method, path, {"data": [BACKSTOP]})[0] == 401, path
+    assert guarded.request("GET", "/openapi.json")[0] == 404
+    status, _, _ = guarded.request("POST", "/gradio_api/call/ask", {"data": [BACKSTOP]}, LOGIN)
+    assert status == 401  # Gradio's own login is its form and cookie, not HTTP Basic
+
+
+# --- documents and read-only ---------------------------------------------------------------
+
+
+def test_read_only_refuses_upload_remove_and_rebuild(guarded: Running, seed_index: Index) -> None:
+    before = seed_index.documents()
+    doc_id = before[0].doc_id
+    for method, path in (("POST", "/api/documents"), ("DELETE", f"/api/documents/{doc_id}"), ("POST", "/api/rebuild")):
+        status, data, _ = guarded.request(method, path, b"", LOGIN)
+        assert status == 403 and "read-only" in data["error"], (method, path)
+    assert seed_index.documents() == before
+    status, data, _ = guarded.request("GET", "/api/documents", None, LOGIN)
+    assert status == 200 and [d["doc_id"] for d in data["documents"]] == [d.doc_id for d in before]
+
+
+def _multipart(name: str, content: bytes) -> tuple[bytes, dict[str, str]]:
+    boundary = "qa-test-boundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_upload_ask_and_remove_through_the_api(running_server, tmp_path: Path) -> None:
+    index = Index.build([SEED_FILE], tmp_path / "index")
+    writable = running_server(index)
+    body, headers = _multipart("glacier.txt", GLACIER_TXT.encode())
+    status, data, _ = writable.request("POST", "/api/documents", body, headers)
+    assert status == 200, data
+    (outcome,) = data["outcomes"]
+    assert outcome["ok"] and outcome["doc_id"], outcome
+    status, answer = writable.ask({"question": "How many sledges does the research hut store?"})
+    assert status == 200 and "forty-two sledges" in answer["text"]
+    assert answer["citations"][0]["doc_id"] == outcome["doc_id"]
+    status, data, _ = writable.request("DELETE", f"/api/documents/{outcome['doc_id']}")
+    assert status == 200 and data["removed"] == outcome["doc_id"]
+    status, data, _ = writable.request("DELETE", f"/api/documents/{outcome['doc_id']}")
+    assert status == 404
+    status, data, _ = writable.request("POST", "/api/documents", b"", {"Content-Type": "application/json"})
+    assert status == 400
+
+
+# --- start-up: busy port, warnings ---------------------------------------------------------
+
+
+def _serve_command(*args: str) -> list[str]:
+    return [sys.executable, str(PROJECT / "app.py"), *args]
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_AUTH_")}
+    env.update(PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def test_a_busy_port_is_one_line_and_exit_1_before_serving(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run(
+            _serve_command("--port", str(port)), capture_output=True, text=True, cwd=tmp_path,
+            env=_environment(), timeout=60,
+        )
+    assert result.returncode == 1
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert f"port {port} is already in use" in lines[0] and "--port" in lines[0]
+    assert "serving" not in lines[0] and "Traceback" not in lines[0]
+
+
+def test_listening_beyond_loopback_without_login_warns(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("0.0.0.0", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        _serve_command("--host", "0.0.0.0", "--port", str(port), "--read-only"), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=_environment(),
+    )
+    try:
+        first = process.stderr.readline()
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert first.startswith("qa: warning: serving on 0.0.0.0") and "QA_AUTH_USER" in first
+
+
+def test_exposure_warning_rules() -> None:
+    assert exposure_warning("127.0.0.1", False, None) is None
+    assert exposure_warning("localhost", False, None) is None
+    assert exposure_warning("::1", False, None) is None
+    assert exposure_warning("0.0.0.0", False, ("u", "p")) is None
+    assert "0.0.0.0" in exposure_warning("0.0.0.0", False, None)
+    assert "--share" in exposure_warning("127.0.0.1", True, None)
+    assert is_loopback("127.0.0.2") and not is_loopback("0.0.0.0")
