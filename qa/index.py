@@ -46,8 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
 PathsLike = Sequence[str | Path] | str | Path
 # A reader that finds a segment collected under it re-reads the newest manifest this often.
 RELOAD_ATTEMPTS = 3
-# A writer that loses the compare-and-set this many times in a row gives up with an error.
-MAX_COMMIT_ATTEMPTS = 20
+# A writer that loses the compare-and-set this many times in a row stops being optimistic: it
+# re-plans and commits holding the folder's commit lock, which no other writer can then move.
+OPTIMISTIC_ATTEMPTS = 3
 # A build writes one segment per this many characters of text (~150k chunks of 1,000 characters).
 BUILD_BATCH_CHARS = 150_000_000
 # How sentence vectors are made for new indexes: "separate" (each sentence encoded on its own)
@@ -337,7 +338,7 @@ class Index:
         from qa.answering import AnswerConfig, compose_answer, nothing_indexed
 
         searcher = self.pinned()
-        if not searcher.view.locations:
+        if not searcher.view.live_documents:
             return nothing_indexed(question)
         return compose_answer(searcher, question, history, config or AnswerConfig())
 
@@ -429,29 +430,38 @@ class Index:
             thread.join()
 
     def _write(self, plan: Callable[[IndexView], _Change], progress: bool | None) -> _Change:
-        """Plan, embed, write and commit by compare-and-set, re-planning after a conflict."""
+        """Plan, embed, write and commit by compare-and-set, re-planning after a conflict.
+
+        Embedding happens with no lock held, so writers in other processes are not kept
+        waiting. After `OPTIMISTIC_ATTEMPTS` lost races (many busy writers) the plan and commit
+        run under the commit lock, so every write finishes; vectors embedded in earlier tries
+        are reused. A plan that changes nothing commits nothing.
+        """
         embedded: dict[tuple[tuple[str, str], ...], SegmentData] = {}
         with self._write_lock:
-            for _ in range(MAX_COMMIT_ATTEMPTS):
-                view = self.view()
-                change = plan(view)
-                key = tuple((d.doc_id, d.content_hash) for d in change.fresh)
-                if change.fresh and key not in embedded:
-                    embedded[key] = embed_documents(
-                        change.fresh, view.settings, self.embedder(), [store.now()] * len(change.fresh), progress
-                    )
-                try:
-                    manifest = self._commit(view, change, embedded.get(key))
-                except CommitConflict:
-                    continue
+            attempt = 0
+            while True:
+                locked = attempt >= OPTIMISTIC_ATTEMPTS
+                with store.writer_lock(self.path) if locked else contextlib.nullcontext():
+                    view = self.view()
+                    change = plan(view)
+                    if not change.fresh and not change.delete and change.bookkeeping == view.manifest.bookkeeping:
+                        return change
+                    key = tuple((d.doc_id, d.content_hash) for d in change.fresh)
+                    if change.fresh and key not in embedded:
+                        embedded[key] = embed_documents(
+                            change.fresh, view.settings, self.embedder(), [store.now()] * len(change.fresh), progress
+                        )
+                    try:
+                        manifest = self._commit(view, change, embedded.get(key), locked=locked)
+                    except CommitConflict:
+                        attempt += 1
+                        continue
                 self._install(manifest)
                 self._merge_in_background()
                 return change
-        raise IndexProblem(
-            f"the index at {self.path} kept changing under this write ({MAX_COMMIT_ATTEMPTS} tries); try again"
-        )
 
-    def _commit(self, view: IndexView, change: _Change, data: SegmentData | None) -> Manifest:
+    def _commit(self, view: IndexView, change: _Change, data: SegmentData | None, *, locked: bool = False) -> Manifest:
         tombstones: dict[int, set[int]] = {}
         for doc_id in change.delete:
             position, row = view.locations[doc_id]
@@ -467,7 +477,7 @@ class Index:
                 segments += (SegmentEntry(name, *write_segment(folder, data, view.settings.bm25)),)
                 staged[folder] = name
             new = replace(view.manifest, segments=segments, bookkeeping=change.bookkeeping)
-            return store.commit(self.path, view.generation, lambda _live: new, staged)
+            return store.commit(self.path, view.generation, lambda _live: new, staged, locked=locked)
 
     def _merge(self, view: IndexView, names: tuple[str, ...]) -> None:
         data, new_rows = merging.merged_data(view, names)

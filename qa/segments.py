@@ -6,8 +6,10 @@ manifest. Everything is columnar and memory-mapped, so opening a segment reads i
 metadata file and maps the rest, and memory grows with what questions touch:
 
     seg-<id>/
-      segment.json         documents (id, title, source, path, hash, row ranges), file sizes
-                           and sha256s, and a sha256 of its own content
+      segment.json         row counts, every other file's size and sha256 (the manifest holds
+                           the sha256 of segment.json itself)
+      documents.npy,       the documents' records (id, title, source, path, hash, row ranges),
+      doc_strings.*        by column (qa.document_table)
       texts.bin            the documents' texts, UTF-8, one after another
       paragraphs.npy       int64 (P, 2): paragraph (start, end) character spans
       sentences.npy        int64 (S, 4): document row, paragraph number, start, end
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +34,7 @@ import numpy as np
 
 from qa import ann
 from qa.checksums import sha256_file
+from qa.document_table import DocumentRecord, DocumentTable, write_document_table
 from qa.documents import Document
 from qa.lexical import BM25Config, LexicalIndex
 from qa.store import IndexCorrupted, fsync_tree, rebuild_hint
@@ -53,28 +56,6 @@ TEXT_CACHE = 256
 
 # Columns of the span arrays.
 DOC, PARAGRAPH, START, END, FIRST_SENTENCE, LAST_SENTENCE = range(6)
-
-
-@dataclass(frozen=True)
-class DocumentRecord:
-    """What a segment stores about one document besides its text and spans."""
-
-    doc_id: str
-    title: str
-    source: str
-    path: str
-    resolved_path: str  # absolute, symlinks resolved: how updates find a file's document
-    content_hash: str
-    encoding: str
-    added: str  # ISO 8601 UTC, kept through updates of other documents and merges
-    text_start: int  # byte range in texts.bin
-    text_end: int
-    first_paragraph: int
-    paragraphs: int
-    first_sentence: int
-    sentences: int
-    first_chunk: int
-    chunks: int
 
 
 @dataclass(frozen=True)
@@ -141,6 +122,7 @@ def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[in
         paragraphs.extend(document.paragraphs)
         offset += len(raw)
     (folder / TEXTS).write_bytes(b"".join(encoded))
+    write_document_table(folder, records)
     dimension = data.chunk_vectors.shape[1] if data.chunk_vectors.ndim == 2 else 0
     np.save(folder / PARAGRAPHS, np.asarray(paragraphs, dtype=np.int64).reshape(-1, 2))
     np.save(folder / SENTENCES, np.asarray(data.sentences, dtype=np.int64).reshape(-1, 4))
@@ -156,7 +138,7 @@ def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[in
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
-    meta = {"documents": [asdict(r) for r in records], "chunks": data.chunk_count, "files": files}
+    meta = {"documents": len(records), "chunks": data.chunk_count, "files": files}
     (folder / SEGMENT_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     fsync_tree(folder)
     return len(records), data.chunk_count, sha256_file(folder / SEGMENT_FILE)
@@ -180,7 +162,7 @@ class Segment:
         meta = _read_meta(folder, root, checksum)
         _verify_files(folder, meta["files"], root)
         try:
-            self.documents = tuple(DocumentRecord(**r) for r in meta["documents"])
+            self.documents = DocumentTable(folder)
             self.paragraphs = _mapped(folder / PARAGRAPHS)
             self.sentences = _mapped(folder / SENTENCES)
             self.chunks = _mapped(folder / CHUNKS)
@@ -191,9 +173,12 @@ class Segment:
             self.vectors = ann.open_search(folder, self.chunk_vectors)
         except Exception as error:  # any parse failure means a damaged segment
             raise IndexCorrupted(f"segment {folder} is unreadable ({error!r}); {rebuild_hint(root)}") from None
-        if len(self.chunks) != int(meta["chunks"]) or len(self.chunk_vectors) != len(self.chunks) or len(
-            self.sentence_vectors
-        ) != len(self.sentences):
+        if (
+            len(self.chunks) != int(meta["chunks"])
+            or len(self.documents) != int(meta["documents"])
+            or len(self.chunk_vectors) != len(self.chunks)
+            or len(self.sentence_vectors) != len(self.sentences)
+        ):
             raise IndexCorrupted(f"segment {folder} has inconsistent row counts; {rebuild_hint(root)}")
         self.text = lru_cache(maxsize=TEXT_CACHE)(self._text)
         self.chunk_docs = np.asarray(self.chunks[:, DOC]) if len(self.chunks) else np.zeros(0, np.int64)

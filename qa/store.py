@@ -37,7 +37,7 @@ from qa.chunking import ChunkingConfig
 from qa.documents import SkippedFile
 from qa.lexical import BM25Config
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 MANIFEST_PREFIX = "manifest-"
 SEGMENT_PREFIX = "seg-"
@@ -317,6 +317,8 @@ def commit(
     base_generation: int | None,
     change: Callable[[Manifest | None], Manifest],
     staged: dict[Path, str] | None = None,
+    *,
+    locked: bool = False,
 ) -> Manifest:
     """Make `change(live manifest)` the live manifest, if the live generation is still
     `base_generation` (None: the folder has no readable index yet). With `ANY_GENERATION`,
@@ -324,9 +326,10 @@ def commit(
     none; a merge needs its segments still there) and raises `CommitConflict` if not.
 
     `staged` maps staging folders to the segment names they become. Raises `CommitConflict`
-    when another writer committed first; nothing is changed then.
+    when another writer committed first; nothing is changed then. `locked`: the caller holds
+    `writer_lock(root)` already (a writer that plans under the lock).
     """
-    with writer_lock(root):
+    with contextlib.nullcontext() if locked else writer_lock(root):
         live = _readable_manifest(root)
         live_generation_now = live.generation if live else None
         if base_generation != ANY_GENERATION and live_generation_now != base_generation:

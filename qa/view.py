@@ -13,7 +13,7 @@ immutable), so a question that started on one view finishes on it.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,23 +49,34 @@ class IndexView:
     segments: tuple[Segment, ...]
     live_chunks: tuple[np.ndarray, ...]  # per segment: bool per chunk row
     deleted_chunks: tuple[int, ...]  # per segment: how many chunk rows are deleted
-    locations: dict[str, tuple[int, int]] = field(compare=False)  # doc_id -> (segment, doc row)
 
     @classmethod
     def open(cls, root: Path, manifest: Manifest, opened: dict[str, Segment]) -> "IndexView":
         """Open `manifest`'s segments, reusing those in `opened` (segment name -> Segment)."""
-        segments, live, deleted, locations = [], [], [], {}
-        for position, entry in enumerate(manifest.segments):
+        segments, live, deleted = [], [], []
+        for entry in manifest.segments:
             segment = opened.get(entry.name) or Segment(root / entry.name, manifest.settings.bm25, entry.checksum)
             segments.append(segment)
             dead_docs = np.fromiter(entry.deleted, dtype=np.int64, count=len(entry.deleted))
             mask = ~np.isin(segment.chunk_docs, dead_docs)
             live.append(mask)
             deleted.append(int(len(mask) - mask.sum()))
-            for row, record in enumerate(segment.documents):
+        return cls(root, manifest, tuple(segments), tuple(live), tuple(deleted))
+
+    @functools.cached_property
+    def locations(self) -> dict[str, tuple[int, int]]:
+        """Doc id -> (segment, document row) of every live document; built on first use (it
+        reads every doc id, which a question does not need)."""
+        found: dict[str, tuple[int, int]] = {}
+        for position, (segment, entry) in enumerate(zip(self.segments, self.manifest.segments)):
+            for row, doc_id in enumerate(segment.documents.column("doc_id")):
                 if row not in entry.deleted:
-                    locations[record.doc_id] = (position, row)
-        return cls(root, manifest, tuple(segments), tuple(live), tuple(deleted), locations)
+                    found[doc_id] = (position, row)
+        return found
+
+    @property
+    def live_documents(self) -> int:
+        return sum(entry.live_documents for entry in self.manifest.segments)
 
     @property
     def settings(self) -> IndexSettings:
@@ -78,7 +89,7 @@ class IndexView:
     @property
     def size(self) -> tuple[int, int]:
         """(live documents, live chunks)."""
-        return len(self.locations), int(sum(int(m.sum()) for m in self.live_chunks))
+        return self.live_documents, int(sum(int(m.sum()) for m in self.live_chunks))
 
     def documents(self) -> list[DocumentEntry]:
         """Live documents, oldest segment first."""

@@ -83,6 +83,40 @@ def test_concurrent_thread_writers_lose_nothing(tmp_path: Path, seed_index: Inde
     assert ids == {SEED_ID} | {f"t{t}x{n}" for t in range(4) for n in range(5)}
 
 
+def test_a_writer_that_keeps_losing_the_race_still_commits(tmp_path: Path, seed_index: Index, embedder):
+    """Another writer commits as fast as it can for as long as the adds run: each add must
+    still land (after `OPTIMISTIC_ATTEMPTS` lost races it commits under the lock)."""
+    path = _seeded_index(tmp_path, seed_index)
+    index = Index.open(path)
+    adds_done = threading.Event()
+    bumps: list[int] = []
+
+    def bump() -> None:
+        while True:  # at least one commit, then until the adds are done
+            bumps.append(store.commit(path, store.ANY_GENERATION, lambda live: live).generation)
+            if adds_done.is_set():
+                return
+
+    bumper = threading.Thread(target=bump)
+    bumper.start()
+    try:
+        files = _notes(tmp_path / "race", "race", 6)
+        for file in files:
+            index.add([file])
+    finally:
+        adds_done.set()
+        bumper.join()
+    assert bumps
+    assert {d.doc_id for d in Index.open(path).documents()} == {SEED_ID} | {f"race{n}" for n in range(6)}
+
+
+def test_a_refresh_that_finds_nothing_commits_nothing(tmp_path: Path, seed_index: Index):
+    path = _seeded_index(tmp_path, seed_index)
+    before = store.read_manifest(path).generation
+    Index.open(path).refresh()
+    assert store.read_manifest(path).generation == before
+
+
 WRITER_SCRIPT = """
 import sys
 from pathlib import Path
