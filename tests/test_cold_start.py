@@ -11,8 +11,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,10 @@ NEW_FACT = "The lighthouse at Port Quill was painted green in 1987 by the harbou
 NEW_QUESTION = "What colour was the lighthouse at Port Quill painted?"
 # A guard against a hung child, not a timing bar: a cold start takes seconds.
 CHILD_TIMEOUT_S = 600
+# How often a starting app is polled for its page (not a timing bar either).
+POLL_S = 0.2
+# torch's native library, as the server's memory map names it (Linux /proc).
+TORCH_LIBRARY = "libtorch"
 
 # Run in a fresh interpreter: open, answer, note the modules; add a document, note them again.
 OPEN_ANSWER_ADD = """
@@ -135,3 +142,65 @@ def test_adding_a_document_from_that_state_loads_the_document_model_and_indexes_
 def test_read_only_cli_commands_import_neither_torch_nor_gradio(index_path: Path):
     seen = _run_fresh(CLI_COMMANDS, str(index_path), QUESTION, ",".join(TORCH_STACK + WEB_STACK))
     assert seen and all(code == 0 and loaded == [] for code, loaded in seen.values()), seen
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _ask_app(base: str, question: str) -> str:
+    """One answer's text through Gradio's HTTP API for the `/ask` endpoint."""
+    request = urllib.request.Request(
+        f"{base}/gradio_api/call/ask",
+        data=json.dumps({"data": [question]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=CHILD_TIMEOUT_S) as response:
+        event_id = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{base}/gradio_api/call/ask/{event_id}", timeout=CHILD_TIMEOUT_S) as stream:
+        lines = [raw.decode().strip() for raw in stream]
+    data = [line.split(":", 1)[1] for line in lines if line.startswith("data:")]
+    return json.loads(data[-1])[0]["text"]
+
+
+def _wait_for_page(app: subprocess.Popen, base: str, log: Path) -> None:
+    deadline = time.monotonic() + CHILD_TIMEOUT_S
+    while True:
+        assert app.poll() is None, f"app.py exited:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(base + "/", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"app.py served no page:\n{log.read_text()[-3000:]}"
+        time.sleep(POLL_S)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the server's memory map (Linux /proc)")
+def test_app_answers_through_its_server_without_loading_torch(index_path: Path, tmp_path: Path):
+    """`python app.py` as a user starts it (its Gradio stub-writing skip included) answers the
+    first question, and the server process never mapped torch's library."""
+    base = f"http://127.0.0.1:{_free_port()}"
+    log = tmp_path / "app.log"
+    env = {k: v for k, v in os.environ.items() if k != BACKEND_VARIABLE and not k.startswith("QA_AUTH_")}
+    env.update(QA_DATA=str(tmp_path / "data"), GRADIO_TEMP_DIR=str(tmp_path / "gradio-tmp"))
+    with open(log, "w") as output:
+        app = subprocess.Popen(
+            [sys.executable, str(PROJECT / "app.py"), "--port", base.rsplit(":", 1)[1], "--index", str(index_path)],
+            cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_for_page(app, base, log)
+            text = _ask_app(base, QUESTION)
+            mapped = Path(f"/proc/{app.pid}/maps").read_text()
+        finally:
+            app.terminate()
+            try:
+                app.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                app.kill()
+    assert "backstop" in text and "[1]" in text
+    assert TORCH_LIBRARY not in mapped
