@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,7 +216,7 @@ def slug(name: str) -> str:
     return cleaned[:80] or "document"
 
 
-def unique_doc_id(doc_id: str, taken: set[str]) -> str:
+def unique_doc_id(doc_id: str, taken: Container[str]) -> str:
     """`doc_id`, or `doc_id~2`, `doc_id~3` … when another file already has that id."""
     candidate, n = doc_id, 1
     while candidate in taken:

@@ -464,7 +464,10 @@ class Index:
     def _commit(self, view: IndexView, change: _Change, data: SegmentData | None, *, locked: bool = False) -> Manifest:
         tombstones: dict[int, set[int]] = {}
         for doc_id in change.delete:
-            position, row = view.locations[doc_id]
+            found = view.locate(doc_id)
+            if found is None:  # the plan saw it live in this very view
+                raise IndexProblem(f"document {doc_id!r} vanished from generation {view.generation} of {self.path}")
+            position, row = found
             tombstones.setdefault(position, set()).add(row)
         segments = tuple(
             replace(entry, deleted=entry.deleted | tombstones.get(position, set()))
@@ -524,16 +527,32 @@ def _batches(documents: list[Document]) -> list[list[Document]]:
     return batches
 
 
+class _TakenIds:
+    """The doc ids a new document may not take: live in `view` and not being deleted, or
+    given to another new document of the same write (`add`)."""
+
+    def __init__(self, view: IndexView, freed: set[str]) -> None:
+        self._view, self._freed, self._new = view, freed, set()
+
+    def __contains__(self, doc_id: object) -> bool:
+        if not isinstance(doc_id, str):
+            return False
+        return doc_id in self._new or (doc_id not in self._freed and self._view.locate(doc_id) is not None)
+
+    def add(self, doc_id: str) -> None:
+        self._new.add(doc_id)
+
+
 def _plan_documents(view: IndexView, incoming: list[Document], delete: set[str], bookkeeping: Bookkeeping) -> _Change:
     """Which incoming documents are new, updated or unchanged against `view`."""
-    by_path = view.by_path
-    taken = set(view.locations) - delete
+    taken = _TakenIds(view, set(delete))
     added, updated, unchanged, fresh = [], [], [], []
     delete = set(delete)
     for document in incoming:
-        previous_id = by_path.get(str(Path(document.path).resolve()))
-        if previous_id and previous_id not in delete:
-            position, row = view.locations[previous_id]
+        previous_id = view.doc_id_at_path(str(Path(document.path).resolve()))
+        found = view.locate(previous_id) if previous_id and previous_id not in delete else None
+        if found is not None:
+            position, row = found
             if view.segments[position].documents[row].content_hash == document.content_hash:
                 unchanged.append(previous_id)
                 continue

@@ -24,6 +24,7 @@ metadata file and maps the rest, and memory grows with what questions touch:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -182,6 +183,16 @@ class Segment:
             raise IndexCorrupted(f"segment {folder} has inconsistent row counts; {rebuild_hint(root)}")
         self.text = lru_cache(maxsize=TEXT_CACHE)(self._text)
         self.chunk_docs = np.asarray(self.chunks[:, DOC]) if len(self.chunks) else np.zeros(0, np.int64)
+
+    @functools.cached_property
+    def doc_rows(self) -> dict[str, int]:
+        """Doc id -> document row, built on first use and kept (a segment never changes)."""
+        return {doc_id: row for row, doc_id in enumerate(self.documents.column("doc_id"))}
+
+    @functools.cached_property
+    def path_rows(self) -> dict[str, int]:
+        """Resolved file path -> document row (the last, if a path occurs twice)."""
+        return {path: row for row, path in enumerate(self.documents.column("resolved_path"))}
 
     def _text(self, doc_row: int) -> str:
         """The full text of document `doc_row` (use `text`, the cached version)."""

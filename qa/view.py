@@ -69,10 +69,28 @@ class IndexView:
         reads every doc id, which a question does not need)."""
         found: dict[str, tuple[int, int]] = {}
         for position, (segment, entry) in enumerate(zip(self.segments, self.manifest.segments)):
-            for row, doc_id in enumerate(segment.documents.column("doc_id")):
+            for doc_id, row in segment.doc_rows.items():
                 if row not in entry.deleted:
                     found[doc_id] = (position, row)
         return found
+
+    def locate(self, doc_id: str) -> tuple[int, int] | None:
+        """(segment, document row) of the live document `doc_id`, or None: one dict lookup per
+        segment, through maps each segment builds once (an add must not read every doc id)."""
+        for position in range(len(self.segments) - 1, -1, -1):
+            row = self.segments[position].doc_rows.get(doc_id)
+            if row is not None and row not in self.manifest.segments[position].deleted:
+                return position, row
+        return None
+
+    def doc_id_at_path(self, resolved_path: str) -> str | None:
+        """The doc id of the live document read from `resolved_path`, or None."""
+        for position in range(len(self.segments) - 1, -1, -1):
+            segment = self.segments[position]
+            row = segment.path_rows.get(resolved_path)
+            if row is not None and row not in self.manifest.segments[position].deleted:
+                return segment.documents[row].doc_id
+        return None
 
     @property
     def live_documents(self) -> int:
@@ -120,10 +138,10 @@ class IndexView:
         }
 
     def document(self, doc_id: str) -> Document:
-        try:
-            position, row = self.locations[doc_id]
-        except KeyError:
-            raise KeyError(f"no document {doc_id!r} in the index at {self.root}") from None
+        found = self.locate(doc_id)
+        if found is None:
+            raise KeyError(f"no document {doc_id!r} in the index at {self.root}")
+        position, row = found
         return self.segments[position].document(row)
 
     # --- BM25 statistics over all segments -------------------------------------------------
@@ -150,7 +168,10 @@ class IndexView:
     def locate_chunk(self, chunk_id: str) -> tuple[int, int]:
         """(segment, chunk row) of a live chunk id such as "doc:3"."""
         doc_id, _, number = chunk_id.rpartition(":")
-        position, doc_row = self.locations[doc_id]
+        found = self.locate(doc_id)
+        if found is None:
+            raise KeyError(f"no chunk {chunk_id!r} in the index at {self.root}")
+        position, doc_row = found
         record = self.segments[position].documents[doc_row]
         if not number.isdigit() or int(number) >= record.chunks:
             raise KeyError(f"no chunk {chunk_id!r} in the index at {self.root}")
