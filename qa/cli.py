@@ -2,6 +2,7 @@
 
     qa index seeds/ more/ [--index DIR]        (re)build an index
     qa index --compact [--index DIR]           merge the index's segments into one
+    qa index docs/ --sentence-vectors late     a faster build, slightly weaker retrieval
     qa search "what is the US backstop position?" -k 3 [--json] [--rescore]
     qa ask "What is the US backstop position?" [--json]
     qa docs                                    list indexed documents
@@ -58,7 +59,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.paths:
         raise ValueError("give the files or folders to index (or --compact)")
-    index = Index.build(args.paths, path, progress=True if args.progress else None)
+    index = Index.build(args.paths, path, progress=True if args.progress else None, sentence_vectors=args.sentence_vectors)
     for skipped in index.skipped:
         print(f"qa: {skipped}", file=sys.stderr)
     documents, chunks = index.size
@@ -191,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="index folder (default: the project's index/)")
     p.add_argument("--progress", action="store_true", help="always show the embedding progress bar")
     p.add_argument("--compact", action="store_true", help="merge the existing index's segments into one")
+    p.add_argument(
+        "--sentence-vectors",
+        choices=("separate", "late"),
+        help="late: pool sentence vectors from each passage's model pass; ~2.7x faster to build, "
+        "SQuAD R@1 .828 instead of .843 (default: separate)",
+    )
     p.set_defaults(run=cmd_index)
 
     for name, run, text in (

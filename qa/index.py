@@ -56,6 +56,7 @@ BUILD_BATCH_CHARS = 150_000_000
 # .843, because such vectors echo their chunk; benchmarks/README.md, "Quality after the
 # redesign").
 SENTENCE_VECTORS = "separate"
+SENTENCE_VECTOR_METHODS = ("separate", "late")
 
 __all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike"]
 
@@ -98,8 +99,13 @@ def _fingerprints(inputs: Sequence[str], excluded: set[str]) -> dict[str, str]:
     }
 
 
-def _settings_for(embedder: TextEmbedder, chunking: ChunkingConfig, bm25: BM25Config, embed_titles: bool) -> IndexSettings:
-    late = SENTENCE_VECTORS == "late" and hasattr(embedder, "encode_passages")
+def _settings_for(
+    embedder: TextEmbedder, chunking: ChunkingConfig, bm25: BM25Config, embed_titles: bool, sentence_vectors: str | None
+) -> IndexSettings:
+    method = sentence_vectors or SENTENCE_VECTORS
+    if method not in SENTENCE_VECTOR_METHODS:
+        raise ValueError(f"sentence vectors must be made one of {SENTENCE_VECTOR_METHODS} ways, not {method!r}")
+    late = method == "late" and hasattr(embedder, "encode_passages")
     return IndexSettings(
         model=embedder.name,
         model_id=getattr(embedder, "model_id", embedder.name),
@@ -138,9 +144,13 @@ class Index:
         embed_titles: bool = False,
         fusion: FusionConfig = FusionConfig(),
         progress: bool | None = None,
+        sentence_vectors: str | None = None,
     ) -> "Index":
         """Load, chunk and embed every file under `paths`; replace the index at `path`.
 
+        `sentence_vectors="late"` pools sentence vectors from their chunk's model pass: builds
+        about 2.7x faster, retrieval a little worse (SQuAD R@1 .828 instead of .843); the
+        default, "separate", encodes each sentence on its own (`SENTENCE_VECTORS`).
         Raises `ValueError` when no file could be loaded (the message lists why).
         """
         loaded = load_documents(_as_list(paths))
@@ -149,7 +159,8 @@ class Index:
             raise ValueError(f"no documents to index under {paths}: {reasons}")
         inputs = tuple(_resolved(paths))
         bookkeeping = Bookkeeping(inputs, (), _fingerprints(inputs, set()), tuple(loaded.skipped))
-        return cls._create(loaded.documents, Path(path), bookkeeping, embedder or load_embedder(model), chunking, bm25, embed_titles, fusion, progress)
+        settings = _settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
+        return cls._create(loaded.documents, Path(path), bookkeeping, embedder, settings, fusion, progress)
 
     @classmethod
     def from_documents(
@@ -164,6 +175,7 @@ class Index:
         embed_titles: bool = False,
         fusion: FusionConfig = FusionConfig(),
         progress: bool | None = None,
+        sentence_vectors: str | None = None,
     ) -> "Index":
         """Index `Document`s made in memory (benchmarks, tests); `refresh` has no files to read.
 
@@ -174,7 +186,8 @@ class Index:
             raise ValueError("documents must have unique doc ids")
         if not documents:
             raise ValueError("no documents to index")
-        return cls._create(list(documents), Path(path), Bookkeeping(), embedder or load_embedder(model), chunking, bm25, embed_titles, fusion, progress)
+        settings = _settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
+        return cls._create(list(documents), Path(path), Bookkeeping(), embedder, settings, fusion, progress)
 
     @classmethod
     def _create(
@@ -183,13 +196,10 @@ class Index:
         root: Path,
         bookkeeping: Bookkeeping,
         embedder: TextEmbedder,
-        chunking: ChunkingConfig,
-        bm25: BM25Config,
-        embed_titles: bool,
+        settings: IndexSettings,
         fusion: FusionConfig,
         progress: bool | None,
     ) -> "Index":
-        settings = _settings_for(embedder, chunking, bm25, embed_titles)
         with contextlib.ExitStack() as stack:
             staged: dict[Path, str] = {}
             entries: list[SegmentEntry] = []

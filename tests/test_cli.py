@@ -60,6 +60,23 @@ def test_index_command_builds_and_reports_skips(tmp_path: Path, embedder, capsys
     assert "skipped" in captured.err and "empty.txt: file is empty" in captured.err
 
 
+def test_index_sentence_vectors_late_is_recorded_and_kept_by_adds(tmp_path: Path, embedder, capsys):
+    from qa.index import Index
+
+    path = tmp_path / "index"
+    assert main(["index", str(SEEDS), "--index", str(path), "--sentence-vectors", "late"]) == 0
+    index = Index.open(path)
+    assert index.settings.sentence_vectors == "late"
+    assert index.answer("What is the US backstop position?").citations[0].paragraph == 6
+    note = tmp_path / "note.txt"
+    note.write_text("The harbour reopened in March after the storm. Ferries run twice a day.")
+    index.add([note])
+    assert Index.open(path).settings.sentence_vectors == "late"
+    with pytest.raises(SystemExit) as exit_code:
+        main(["index", str(SEEDS), "--index", str(path), "--sentence-vectors", "fast"])
+    assert exit_code.value.code == 2 and "invalid choice: 'fast'" in capsys.readouterr().err
+
+
 def test_index_with_nothing_loadable_exits_2(tmp_path: Path, embedder, capsys):
     (tmp_path / "empty.txt").write_text("")
     assert main(["index", str(tmp_path), "--index", str(tmp_path / "index")]) == 2
