@@ -38,13 +38,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
-from uuid import uuid4
 
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from qa.errors import describe_failure
 from qa.uploads import add_uploads, max_upload_bytes, remove_document
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,7 +71,6 @@ REALM = "qa"
 NO_GENERATED_DOCS = {"docs_url": None, "redoc_url": None, "openapi_url": None}
 READ_ONLY_TEXT = "this server is read-only: uploading, removing and rebuilding are turned off"
 LOGIN_TEXT = "login required: HTTP Basic with QA_AUTH_USER and QA_AUTH_PASSWORD"
-FAILED_TEXT = "internal error (id {id}); the details are in the server log"
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -333,10 +332,8 @@ class JsonApi:
                 return await handler(request)
             except BadRequest as error:
                 return _error(400, str(error))
-            except Exception:  # noqa: BLE001 - the client gets one line, the log the traceback
-                incident = uuid4().hex[:8]
-                log.exception("%s %s failed (id %s)", request.method, request.url.path, incident)
-                return _error(500, FAILED_TEXT.format(id=incident))
+            except Exception as error:  # noqa: BLE001 - the client gets one line, the log the traceback
+                return _error(500, describe_failure(error, f"{request.method} {request.url.path}"))
 
         return guarded
 

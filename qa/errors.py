@@ -13,6 +13,7 @@ resource and the fix; for a bug it gives an id that finds the traceback in the l
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import traceback
 import uuid
@@ -23,6 +24,7 @@ from qa.store import now
 
 LOG_VARIABLE = "QA_LOG"  # the log file of internal errors (default: <data>/logs/qa.log)
 ERROR_ID_LENGTH = 8
+logger = logging.getLogger(__name__)
 
 
 def log_path() -> Path:
@@ -47,8 +49,11 @@ def describe_os_error(error: OSError) -> str:
     return fixes.get(error.errno, f"{error.strerror or error} ({where})")
 
 
-def record_internal_error(error: BaseException, context: str) -> str:
-    """Write `error`'s traceback under a new short id to the log; return the line to show."""
+def record_internal_error(error: BaseException, context: str, *, name_log: bool = True) -> str:
+    """Write `error`'s traceback under a new short id to the log; return the line to show.
+
+    `name_log=False` leaves the log's path out (a web page shows "the server log" instead).
+    """
     error_id = uuid.uuid4().hex[:ERROR_ID_LENGTH]
     path = log_path()
     details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
@@ -56,6 +61,17 @@ def record_internal_error(error: BaseException, context: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as log:
             log.write(f"--- {now()} id {error_id} in {context}\n{details}\n")
-    except OSError:
-        return f"internal error (id {error_id}); the log {path} could not be written: {details.splitlines()[-1]}"
-    return f"internal error (id {error_id}); the details are in {path}"
+    except OSError as problem:  # the traceback goes to stderr instead
+        logger.error("internal error (id %s) in %s\n%s", error_id, context, details)
+        return f"internal error (id {error_id}); the log could not be written ({describe_os_error(problem)})"
+    where = path if name_log else "the server log"
+    return f"internal error (id {error_id}); the details are in {where}"
+
+
+def describe_failure(error: Exception, context: str) -> str:
+    """The one line a page shows for an unexpected `error` in `context`: the cause and fix for
+    an OS error (a full disk), else an internal error id whose traceback is in the log."""
+    if isinstance(error, OSError):
+        logger.warning("%s failed: %s", context, error)
+        return describe_os_error(error)
+    return record_internal_error(error, context, name_log=False)

@@ -52,6 +52,7 @@ from qa.api import (  # noqa: E402,F401 - DEFAULT_* and auth_from_env are this m
     create_app,
     open_listener,
 )
+from qa.errors import describe_failure  # noqa: E402
 from qa.feedback import feedback_path, rating_of, record_feedback  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.retrieval import MAX_QUESTION_CHARS, normalise_question  # noqa: E402
@@ -71,7 +72,6 @@ EXAMPLES = (
 # Pause between streamed sentences: enough to see the answer grow, small next to the 1 s bar.
 STREAM_DELAY_S = 0.06
 THINKING = '<span class="qa-thinking">…</span>'
-FAILED = "Something went wrong while answering; the details are in the server log."
 READ_ONLY = "This server is read-only: documents cannot be added, removed or rebuilt here."
 NOTHING_REMOVED = "Nothing removed."
 
@@ -128,9 +128,9 @@ class ChatApp:
             answer = self.index.answer(question, _pairs(turns))
         except (ValueError, TypeError) as error:  # a question the library refuses, with its reason
             record.update(text=str(error), html=rendering.message_html(str(error)), error=True)
-        except Exception:  # noqa: BLE001 - nothing reaches the page but a plain sentence
-            log.exception("answering %r failed", question)
-            record.update(text=FAILED, html=rendering.message_html(FAILED), error=True)
+        except Exception as error:  # noqa: BLE001 - nothing reaches the page but a plain sentence
+            failed = describe_failure(error, "answering a chat question")
+            record.update(text=failed, html=rendering.message_html(failed), error=True)
         else:
             for upto in range(1, len(answer.sentences)):
                 shown[-1] = {"role": "assistant", "content": rendering.answer_html(answer, number, upto)}
@@ -192,9 +192,8 @@ class ChatApp:
             answer = self.index.answer(question)
         except (ValueError, TypeError) as error:
             raise gr.Error(str(error), print_exception=False) from None
-        except Exception:  # noqa: BLE001
-            log.exception("answering %r failed", question)
-            raise gr.Error(FAILED, print_exception=False) from None
+        except Exception as error:  # noqa: BLE001
+            raise gr.Error(describe_failure(error, "answering an /ask call"), print_exception=False) from None
         return {
             "text": answer.text,
             "citations": [asdict(c) for c in answer.citations],
@@ -233,10 +232,9 @@ class ChatApp:
         try:
             outcomes = add_uploads(self.index, files, progress=lambda f, m: progress(f, desc=m))
             lines = [(o.ok, o.message) for o in outcomes]
-        except Exception:  # noqa: BLE001
-            log.exception("upload of %s failed", files)
+        except Exception as error:  # noqa: BLE001
             names = ", ".join(Path(f).name for f in files)
-            lines = [(False, f"{names}: indexing failed; the details are in the server log")]
+            lines = [(False, f"{names}: not indexed: {describe_failure(error, 'an upload')}")]
         return (*self.view(rendering.notices_html(lines)), None)
 
     def on_remove_request(self, doc_id: str | None) -> tuple:
@@ -275,9 +273,8 @@ class ChatApp:
             lines = [(True, f"Removed “{title}” ({doc_id}).")]
         except KeyError:
             lines = [(False, f"{doc_id}: not in the index (already removed?)")]
-        except Exception:  # noqa: BLE001
-            log.exception("removing %s failed", doc_id)
-            lines = [(False, f"{doc_id}: could not be removed; the details are in the server log")]
+        except Exception as error:  # noqa: BLE001
+            lines = [(False, f"{doc_id}: not removed: {describe_failure(error, 'removing a document')}")]
         return self.view(rendering.notices_html(lines))
 
     def on_rebuild(self, progress=gr.Progress(track_tqdm=True)) -> tuple:
@@ -294,9 +291,8 @@ class ChatApp:
                 )
             ]
             lines += [(False, f"{Path(s.path).name}: {s.reason}") for s in report.skipped]
-        except Exception:  # noqa: BLE001
-            log.exception("rebuild failed")
-            lines = [(False, "The rebuild failed; the details are in the server log.")]
+        except Exception as error:  # noqa: BLE001
+            lines = [(False, f"The rebuild failed: {describe_failure(error, 'a rebuild')}")]
         return self.view(rendering.notices_html(lines))
 
     # --- layout --------------------------------------------------------------------------

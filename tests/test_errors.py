@@ -109,3 +109,23 @@ def test_a_bug_is_an_id_on_screen_and_a_traceback_in_the_log(monkeypatch, tmp_pa
     logged = log.read_text()
     assert f"id {error_id.group(1)} in qa docs" in logged and "RuntimeError: an internal inconsistency" in logged
     assert "Traceback (most recent call last)" in logged
+
+
+def test_a_bug_while_answering_in_the_chat_is_an_id_and_a_logged_traceback(seed_index: Index, monkeypatch, tmp_path):
+    """The index's answer is replaced by one that fails (a bug cannot be summoned on demand)."""
+    from qa.web import ChatApp
+
+    log = tmp_path / "qa.log"
+    monkeypatch.setenv(LOG_VARIABLE, str(log))
+
+    class BrokenIndex(Index):
+        def answer(self, question, history=None, config=None):
+            raise RuntimeError("a broken ranking")
+
+    broken = BrokenIndex.open(seed_index.path)
+    turn = list(ChatApp(broken).respond("What is the US backstop position?", []))[-1][3][-1]
+    assert turn["error"] and "Traceback" not in turn["text"]
+    found = re.fullmatch(r"internal error \(id ([0-9a-f]{8})\); the details are in the server log", turn["text"])
+    assert found, turn["text"]
+    assert f"id {found.group(1)} in answering a chat question" in log.read_text()
+    assert "RuntimeError: a broken ranking" in log.read_text()
