@@ -2,8 +2,14 @@
 
     python benchmarks/scale.py                                   # 10k and 100k chunks
     python benchmarks/scale.py --sizes 10000 100000 1000000 --json scale.json
+    python benchmarks/scale.py --sizes 1000000 --keep /data/scale     # keep the built indexes
+    python benchmarks/scale.py --requery /data/scale/1000000          # query a kept one again
 
-What it measures, per size (each index built in a temporary folder under /tmp, deleted after):
+`--requery` measures the read and update path of an index kept by `--keep` (after a change to
+search or opening, without the minutes of a 1M build); it adds and removes a few documents there.
+
+What it measures, per size (each index built in a temporary folder under /tmp, deleted after
+unless `--keep` names a folder):
 build time (`Index.from_documents`; wall and CPU, and per step: chunking, BM25, HNSW, see
 `BuildPhases`), the builder's peak RSS, disk size and segments; then, in a fresh process (this
 script with `--query-process`), the time to open the index, retrieve and answer p50/p95 over
@@ -576,11 +582,15 @@ def build(documents: list[Document], target: int, corpus_s: float, path: Path) -
     )
 
 
-def measure_size(pool: list[PoolSentence], target: int) -> SizeResult:
+def measure_size(pool: list[PoolSentence], target: int, keep: Path | None = None) -> SizeResult:
     load_before = load_average()
     log(f"{target:,} chunks: load average before {load_before}")
     wall = time.perf_counter()
-    scratch = Path(tempfile.mkdtemp(prefix="qa-scale-", dir=TEMP_PARENT))
+    if keep is not None:
+        scratch = keep / str(target)
+        scratch.mkdir(parents=True, exist_ok=False)
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix="qa-scale-", dir=TEMP_PARENT))
     try:
         started = time.perf_counter()
         documents = synthetic_documents(pool, target)
@@ -596,7 +606,8 @@ def measure_size(pool: list[PoolSentence], target: int) -> SizeResult:
         log(f"{target:,} chunks: built in {built.build_s:.1f} s, {built.segments} segments; querying in a fresh process")
         queried = run_query_process(scratch / "index", questions_file, scratch)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
     load_after = load_average()
     wall_s = time.perf_counter() - wall
     log(f"{target:,} chunks: done in {wall_s:.0f} s; load average after {load_after}")
@@ -688,11 +699,28 @@ def print_report(results: list[SizeResult]) -> None:
             print(f"| {bar.chunks:,} chunks: {bar.what} | ≤ {bar.limit:g} {bar.unit} | {value:g} {bar.unit} | {'yes' if value <= bar.limit else 'NO'} |")
 
 
+def requery(kept: Path) -> None:
+    """The query process again on a size folder that `--keep` left (index/ + questions.json)."""
+    load_before = load_average()
+    q = run_query_process(kept / "index", kept / "questions.json", kept)
+    print(f"\n### Scale, re-queried: {kept} (load average before {load_before}, after {load_average()})\n")
+    print("| open s | retrieve p50 / p95 ms | same, 1 BLAS thread | answer p50 / p95 ms | query peak RSS MB (anon + file) | add s | remove s | ANN recall@10 |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {q.open_s:.2f} | {q.retrieve_p50_ms:.1f} / {q.retrieve_p95_ms:.1f} | {one_thread_cell(q)} "
+        f"| {q.answer_p50_ms:.1f} / {q.answer_p95_ms:.1f} | {q.peak_rss_mb:,.0f} ({q.rss_anon_mb or 0:,.0f} + {q.rss_file_mb or 0:,.0f}) "
+        f"| {q.add_s:.3f} | {q.remove_s:.3f} | {recall_cell(q)} |"
+    )
+    print(f"\n- add {q.add_all_s} s, remove {q.remove_all_s} s; first retrieve {q.first_retrieve_ms:.0f} ms; import {q.import_s:.2f} s")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="chunk counts (default 10000 100000)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     parser.add_argument("--data", type=Path, default=None, help=f"data folder (default {default_data_dir()})")
+    parser.add_argument("--keep", type=Path, default=None, help="build into DIR/<size>/ and keep it there")
+    parser.add_argument("--requery", type=Path, default=None, help="only query DIR/ (a size folder --keep made)")
     parser.add_argument("--query-process", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--questions-file", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--scratch", type=Path, default=None, help=argparse.SUPPRESS)
@@ -705,11 +733,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = query_process(args.query_process, args.questions_file, args.scratch, PROCESS_STARTED)
         print(json.dumps(asdict(result)))
         return 0
+    if args.requery is not None:
+        requery(args.requery)
+        return 0
     pool = sentence_pool(args.data)
     log(f"{len(pool):,} SQuAD sentences in the pool")
     results = []
     for size in args.sizes:
-        results.append(measure_size(pool, size))
+        results.append(measure_size(pool, size, args.keep))
         if args.json:
             args.json.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n", encoding="utf-8")
     print_report(results)
