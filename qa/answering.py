@@ -82,6 +82,12 @@ class Citation:
     # Every paragraph a quoted sentence comes from, ascending (`paragraph` is the first): a
     # quote from paragraphs 2 and 4 is (2, 4), so a reader is sent to both.
     paragraphs: tuple[int, ...] = ()
+    # Where a reader finds the quote in the original: the page its first sentence is on (PDF;
+    # None for formats without pages), every page quoted from, and the heading it comes
+    # under (Markdown, HTML, DOCX; None when there is none).
+    page: int | None = None
+    pages: tuple[int, ...] = ()
+    section: str | None = None
 
 
 @dataclass(frozen=True)
@@ -317,6 +323,9 @@ def _assemble(
                 spans=tuple(sorted((c.sentence.start, c.sentence.end) for c in quoted)),
                 chunk_id=chunk_id,
                 paragraphs=tuple(sorted({c.sentence.paragraph for c in quoted})),
+                page=first.page,
+                pages=tuple(sorted({c.sentence.page for c in quoted if c.sentence.page})),
+                section=first.section,
             )
         )
     sentences = [

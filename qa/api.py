@@ -9,6 +9,10 @@ Routes (all refuse without the login when QA_AUTH_USER/QA_AUTH_PASSWORD are set:
     GET    /api/documents         -> {"documents": [DocumentEntry...]}
     POST   /api/documents         multipart "files" -> {"outcomes": [{"name", "ok", "message", "doc_id"}]}
     DELETE /api/documents/{id}    -> {"removed": id, "title": str}
+    GET    /api/documents/{id}/original
+                                  -> the stored file of an uploaded document (404 for any other):
+                                     PDF inline (open it at a page with #page=N), DOCX as a
+                                     download, text, Markdown and HTML as plain text (never rendered)
     POST   /api/rebuild           -> {"added", "updated", "unchanged", "removed", "skipped"} (counts)
 Bad input is 400 {"error": one line}; a --read-only server answers 403 to the three writes.
 
@@ -34,6 +38,7 @@ import socket
 import sys
 import tempfile
 import threading
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,11 +46,11 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from qa.errors import describe_failure
-from qa.uploads import add_uploads, max_upload_bytes, remove_document
+from qa.uploads import add_uploads, is_upload, max_upload_bytes, remove_document
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering import Answer
@@ -73,6 +78,19 @@ READ_ONLY_TEXT = "this server is read-only: uploading, removing and rebuilding a
 LOGIN_TEXT = "login required: HTTP Basic with QA_AUTH_USER and QA_AUTH_PASSWORD"
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+ORIGINAL_ROUTE = "/api/documents/{doc_id}/original"
+# How a stored original is served, by suffix: (media type, inline). Only a PDF is shown as
+# itself (the browser's viewer follows #page=N); anything a browser would render (HTML, and
+# text it might sniff as HTML) is sent as plain text, a .docx as a download.
+PDF_TYPE = "application/pdf"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+ORIGINAL_TYPES = {".pdf": (PDF_TYPE, True), ".docx": (DOCX_TYPE, False)}
+PLAIN_TEXT = "text/plain"
+# Sent with every original: no type sniffing, and (all but PDFs, which Chromium's viewer
+# will not show in a sandbox) no scripts, no same-origin access, nothing loaded.
+ORIGINAL_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"}
+SANDBOX = "sandbox; default-src 'none'"
 
 
 @dataclass(frozen=True)
@@ -223,6 +241,25 @@ def answer_payload(answer: "Answer") -> dict[str, Any]:
     }
 
 
+def original_url(doc_id: str) -> str:
+    """The path the stored original of document `doc_id` is served at (`ORIGINAL_ROUTE`)."""
+    return ORIGINAL_ROUTE.format(doc_id=urllib.parse.quote(doc_id, safe=""))
+
+
+def original_response(path: Path, encoding: str) -> Response:
+    """The stored file at `path`, typed and framed as `ORIGINAL_TYPES` says (see there)."""
+    media_type, inline = ORIGINAL_TYPES.get(path.suffix.lower(), (PLAIN_TEXT, True))
+    headers = dict(ORIGINAL_HEADERS)
+    if media_type != PDF_TYPE:
+        headers["Content-Security-Policy"] = SANDBOX
+    if media_type == PLAIN_TEXT:
+        media_type = f"{PLAIN_TEXT}; charset={encoding}"
+    return FileResponse(
+        path, media_type=media_type, headers=headers, filename=path.name,
+        content_disposition_type="inline" if inline else "attachment",
+    )
+
+
 def parse_ask(body: bytes) -> tuple[str, list[tuple[str, str]]]:
     """(question, history) from a request body, or `BadRequest` saying what is wrong.
 
@@ -313,6 +350,7 @@ class JsonApi:
             Route("/api/documents", guard(self.documents), methods=["GET"]),
             Route("/api/documents", guard(write(self.upload)), methods=["POST"]),
             Route("/api/documents/{doc_id}", guard(write(self.remove)), methods=["DELETE"]),
+            Route(ORIGINAL_ROUTE, guard(self.original), methods=["GET"]),
             Route("/api/rebuild", guard(write(self.rebuild)), methods=["POST"]),
         ]
 
@@ -390,6 +428,25 @@ class JsonApi:
         except KeyError:
             return _error(404, f"{doc_id!r} is not in the index")
         return JSONResponse({"removed": doc_id, "title": title})
+
+    async def original(self, request: Request) -> Response:
+        """The stored file of an uploaded document; 404 for unknown ids and for documents
+        indexed from anywhere else (qa serves only what was uploaded to it)."""
+        doc_id = request.path_params["doc_id"]
+        found = await self._run(self.stored_original, doc_id)
+        if found is None:
+            return _error(404, f"{doc_id!r} is not an uploaded document of this index")
+        return original_response(*found)
+
+    def stored_original(self, doc_id: str) -> tuple[Path, str] | None:
+        """(file, text encoding) of document `doc_id` when its file is a stored upload that
+        still exists, else None."""
+        try:
+            document = self.index.document(doc_id)
+        except KeyError:
+            return None
+        path = Path(document.path).resolve()
+        return (path, document.encoding) if is_upload(path) and path.is_file() else None
 
     async def rebuild(self, request: Request) -> Response:
         report = await self._write(self.index.refresh)

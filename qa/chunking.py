@@ -52,6 +52,8 @@ class Sentence:
     start: int
     end: int
     text: str
+    page: int | None = None  # 1-based page of its paragraph (PDF), None when unknown
+    section: str | None = None  # the heading its paragraph comes under, None when none
 
 
 @dataclass(frozen=True)
@@ -190,8 +192,9 @@ def split_sentences(document: Document) -> list[Sentence]:
     """Every sentence of every content paragraph, in document order."""
     sentences: list[Sentence] = []
     for number, (start, end) in enumerate(document.paragraphs, 1):
+        page, section = document.page(number), document.section(number)
         for s, e in split_paragraph(document.text, start, end):
-            sentences.append(Sentence(document.doc_id, number, s, e, document.text[s:e]))
+            sentences.append(Sentence(document.doc_id, number, s, e, document.text[s:e], page, section))
     return sentences
 
 

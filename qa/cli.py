@@ -23,10 +23,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from qa.documents import printable
 from qa.embedding import ModelUnavailable
 from qa.errors import describe_os_error, record_internal_error
 from qa.store import IndexProblem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qa.answering import Citation
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
 RESCORE_HELP = "re-score the top 20 with all-mpnet-base-v2 (optional packages; slower; see README)"
@@ -95,9 +100,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.citations:
         print("\nSources:")
     for c in answer.citations:
-        print(f"[{c.number}] {c.title} — {c.source}, paragraph {c.paragraph}, chars {c.start}-{c.end}")
+        print(f"[{c.number}] {c.title} — {c.source}, {_place(c)}paragraph {c.paragraph}, chars {c.start}-{c.end}")
         print(f"    “{c.quote}”")
     return EXIT_OK
+
+
+def _place(citation: Citation) -> str:
+    """'page 3, section “Results”, ' — where the quote is in the original, as far as known."""
+    page = f"page {citation.page}, " if citation.page else ""
+    section = f"section “{printable(citation.section)}”, " if citation.section else ""
+    return page + section
 
 
 def cmd_docs(args: argparse.Namespace) -> int:

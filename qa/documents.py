@@ -13,13 +13,28 @@ left in the text but kept out of `Document.paragraphs`, which is all that gets i
 Formats: `.txt`, `.md`, `.html`/`.htm`, `.pdf` (pypdf) and `.docx` (python-docx). For HTML, PDF
 and DOCX the text is what the parser extracts, paragraphs joined by blank lines; offsets point
 into that extracted text.
+
+Where a reader finds a paragraph in the original: `Document.pages` (PDF: the 1-based page each
+paragraph was read from; a paragraph never spans pages) and `Document.sections` (the heading
+each paragraph comes under: Markdown `#` lines, HTML h1-h6, DOCX "Heading"/"Title" styles).
+
+Per-file limits (`FileLimits`): a PDF of more than `MAX_PDF_PAGES` pages is refused whole
+(a partial document would answer as if it were the whole file); parsing that runs past
+`PARSE_SECONDS` is abandoned with a reason. The time limit is checked by the extractors
+between pages, blocks and paragraphs (`Deadline`), not by a watchdog thread or signal: a
+thread cannot be stopped, and SIGALRM works in the main thread only (the server loads files
+in worker threads). One parser call that never returns to the loop (lxml parsing one huge
+HTML page, pypdf reading one page) is bounded by the size limits instead: `MAX_FILE_BYTES`,
+`qa.formats.MAX_DOCX_UNCOMPRESSED`, and pypdf's own caps on decompressed streams.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
+import time
 from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +46,13 @@ HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx"}
 SIDECAR_SUFFIX = ".meta.json"
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# A PDF with more pages is refused (a 50 MB file of text can hold ~50,000 pages; reading that
+# many takes minutes). 2,000 pages is a long book.
+MAX_PDF_PAGES = 2000
+# Parsing one file may take this long; past it, the file is skipped with a reason.
+PARSE_SECONDS = 30.0
+# A section heading longer than this is shortened (an HTML "heading" can be a whole paragraph).
+MAX_SECTION_CHARS = 200
 
 # Decoding order for text files: UTF-8 (a BOM is dropped), then Windows-1252, which covers most
 # legacy Western files; Latin-1 as the last resort never fails, so nothing is lost.
@@ -49,11 +71,29 @@ class Document:
     paragraphs: tuple[Span, ...]
     content_hash: str
     encoding: str = "utf-8"
+    # Per paragraph, parallel to `paragraphs`; empty when the format has none.
+    pages: tuple[int, ...] = ()  # 1-based page number (PDF), 0 = unknown
+    sections: tuple[str, ...] = ()  # the heading the paragraph comes under, "" = none
+
+    def __post_init__(self) -> None:
+        for name in ("pages", "sections"):
+            values = getattr(self, name)
+            if values and len(values) != len(self.paragraphs):
+                raise ValueError(f"{name} has {len(values)} entries for {len(self.paragraphs)} paragraphs")
 
     def paragraph_text(self, number: int) -> str:
         """The text of paragraph `number` (1-based, as shown in citations)."""
         start, end = self.paragraphs[number - 1]
         return self.text[start:end]
+
+    def page(self, number: int) -> int | None:
+        """The page paragraph `number` (1-based) is on, or None when unknown."""
+        page = self.pages[number - 1] if self.pages else 0
+        return page or None
+
+    def section(self, number: int) -> str | None:
+        """The heading paragraph `number` (1-based) comes under, or None."""
+        return (self.sections[number - 1] if self.sections else "") or None
 
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -89,12 +129,40 @@ class UnreadableFile(Exception):
 
 
 @dataclass(frozen=True)
+class FileLimits:
+    """What one file may cost to load (see the module docstring)."""
+
+    pdf_pages: int = MAX_PDF_PAGES
+    parse_seconds: float = PARSE_SECONDS
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When parsing one file must have finished; extractors call `check` as they go."""
+
+    at: float  # a time.monotonic() value
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: float) -> "Deadline":
+        return cls(time.monotonic() + seconds, seconds)
+
+    def check(self) -> None:
+        """Raise `UnreadableFile` once the deadline has passed."""
+        if time.monotonic() >= self.at:
+            raise UnreadableFile(f"parsing took longer than {self.seconds:g} s, the limit per file")
+
+
+NO_DEADLINE = Deadline(float("inf"), float("inf"))
+
+
+@dataclass(frozen=True)
 class _Metadata:
     title: str | None = None
     source: str | None = None
 
 
-def load_documents(paths: list[str | Path] | str | Path) -> LoadResult:
+def load_documents(paths: list[str | Path] | str | Path, limits: FileLimits = FileLimits()) -> LoadResult:
     """Load files and directories (walked recursively, in sorted order).
 
     Unsupported, unreadable, binary or empty files are reported in `LoadResult.skipped`
@@ -107,7 +175,7 @@ def load_documents(paths: list[str | Path] | str | Path) -> LoadResult:
     used_ids: set[str] = set()
     for file in find_files(paths, result.skipped):
         try:
-            document = load_file(file)
+            document = load_file(file, limits=limits)
         except UnreadableFile as error:
             result.skipped.append(SkippedFile(str(file), str(error)))
             continue
@@ -127,7 +195,7 @@ def _one_line(error: Exception, limit: int = 200) -> str:
     return f"{type(error).__name__}: {text[:limit]}"
 
 
-def load_file(path: str | Path, doc_id: str | None = None) -> Document:
+def load_file(path: str | Path, doc_id: str | None = None, limits: FileLimits = FileLimits()) -> Document:
     """Load one file; raises `UnreadableFile` with a one-line reason."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -143,30 +211,38 @@ def load_file(path: str | Path, doc_id: str | None = None) -> Document:
     if not raw.strip():
         raise UnreadableFile("file is empty")
     meta_raw, meta = _read_sidecar(path)
+    deadline = Deadline.after(limits.parse_seconds)
+    pages: tuple[int, ...] = ()
+    sections: tuple[str, ...] = ()
     if suffix in TEXT_SUFFIXES:
         if b"\x00" in raw[:8192]:
             raise UnreadableFile("looks binary (contains NUL bytes), not text")
         text, encoding = decode_text(raw)
         paragraphs, boilerplate = _text_paragraphs(text)
-        title = meta.title or _text_title(text, paragraphs, markdown=suffix != ".txt")
+        markdown = suffix != ".txt"
+        title = meta.title or _text_title(text, paragraphs, markdown=markdown)
         source = meta.source or boilerplate.source or path.name
+        if markdown:
+            sections = markdown_sections(text, paragraphs)
     else:
         encoding = "utf-8"
         if suffix in HTML_SUFFIXES:
             from qa.formats import extract_html
 
-            extracted = extract_html(decode_text(raw)[0])
+            extracted = extract_html(decode_text(raw)[0], deadline)
         elif suffix == ".pdf":
             from qa.formats import extract_pdf
 
-            extracted = extract_pdf(raw)
+            extracted = extract_pdf(raw, deadline, limits.pdf_pages)
         else:
             from qa.formats import extract_docx
 
-            extracted = extract_docx(raw)
+            extracted = extract_docx(raw, deadline)
         text, paragraphs = join_paragraphs(extracted.paragraphs)
         title = meta.title or extracted.title or _text_title(text, paragraphs, markdown=False)
         source = meta.source or extracted.source or path.name
+        pages, sections = extracted.pages, extracted.sections
+    deadline.check()
     if not paragraphs:
         raise UnreadableFile("no text content found")
     return Document(
@@ -178,6 +254,8 @@ def load_file(path: str | Path, doc_id: str | None = None) -> Document:
         paragraphs=tuple(paragraphs),
         content_hash=hashlib.sha256(raw + meta_raw).hexdigest(),  # == file_fingerprint(path)
         encoding=encoding,
+        pages=pages if any(pages) else (),
+        sections=tuple(shorten(s, MAX_SECTION_CHARS) for s in sections) if any(sections) else (),
     )
 
 
@@ -352,6 +430,34 @@ def _text_paragraphs(text: str) -> tuple[list[Span], _Boilerplate]:
 
 
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
+# A fenced code block's opening or closing line: "#" lines inside it are code, not headings.
+_MD_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+def markdown_sections(text: str, paragraphs: list[Span]) -> tuple[str, ...]:
+    """Per paragraph, the last Markdown ATX heading (`# …` to `###### …`) at or before its
+    start, outside fenced code blocks; "" before the first heading.
+
+    >>> markdown_sections("# A\n\nx\n\n## B\ny", [(0, 3), (5, 6), (8, 14)])
+    ('A', 'A', 'B')
+    """
+    starts: list[int] = []
+    titles: list[str] = []
+    fenced = False
+    for start, end in _line_spans(text):
+        line = text[start:end]
+        if _MD_FENCE.match(line):
+            fenced = not fenced
+            continue
+        match = None if fenced else _MD_HEADING.match(line)
+        if match:
+            starts.append(start + len(line) - len(line.lstrip()))
+            titles.append(" ".join(match.group("title").split()))
+    sections = []
+    for start, _ in paragraphs:
+        at = bisect.bisect_right(starts, start)
+        sections.append(titles[at - 1] if at else "")
+    return tuple(sections)
 
 
 def _text_title(text: str, paragraphs: list[Span], markdown: bool) -> str:

@@ -1,8 +1,10 @@
 """Text extraction for structured formats: HTML (BeautifulSoup), PDF (pypdf), DOCX (python-docx).
 
 Each extractor returns `Extracted`: the content paragraphs in reading order (whitespace
-collapsed), plus a title and source when the file states them. `qa.documents` joins the
-paragraphs into the `Document` text. Extractors raise `UnreadableFile` with a one-line reason.
+collapsed), plus a title and source when the file states them, and per paragraph the page it
+is on (PDF) and the heading it comes under (HTML h1-h6, DOCX heading styles). `qa.documents`
+joins the paragraphs into the `Document` text. Extractors raise `UnreadableFile` with a
+one-line reason, and check the file's `Deadline` between pages, blocks and paragraphs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qa.documents import UnreadableFile
+from qa.documents import NO_DEADLINE, Deadline, FileLimits, UnreadableFile
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup, Tag
@@ -26,6 +28,7 @@ _BLOCK_TAGS = (
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption",
     "dt", "dd", "td", "th", "caption", "div", "section", "article", "main", "body",
 )
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search"}
 # The name a dropped tag is left with: no search of extract_html asks for it.
 _DROPPED = "qa-dropped"
@@ -38,13 +41,30 @@ class Extracted:
     paragraphs: list[str]
     title: str | None = None
     source: str | None = None
+    pages: tuple[int, ...] = ()  # per paragraph: 1-based page (PDF); empty when none
+    sections: tuple[str, ...] = ()  # per paragraph: the heading it comes under, "" = none
 
 
 def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def extract_html(markup: str) -> Extracted:
+class _Sections:
+    """Collects paragraphs and, for each, the last heading at or before it."""
+
+    def __init__(self) -> None:
+        self.paragraphs: list[str] = []
+        self.sections: list[str] = []
+        self._current = ""
+
+    def add(self, text: str, heading: bool) -> None:
+        if heading:
+            self._current = text
+        self.paragraphs.append(text)
+        self.sections.append(self._current)
+
+
+def extract_html(markup: str, deadline: Deadline = NO_DEADLINE) -> Extracted:
     """Paragraphs of an HTML page, without scripts, styles and navigation boilerplate.
 
     >>> extract_html("<title>T</title><nav>menu</nav><p>Hello <b>world</b></p>").paragraphs
@@ -69,9 +89,11 @@ def extract_html(markup: str) -> Extracted:
         if not tag.decomposed:
             _drop(tag)
     _mark_line_breaks(soup)
+    deadline.check()
     root = soup.find("article") or soup.find("main") or soup.body or soup
-    paragraphs: list[str] = []
+    collected = _Sections()
     for block in root.find_all(_BLOCK_TAGS):
+        deadline.check()
         # Only leaf blocks: a <div> that wraps <p>s contributes through its children.
         if block.find(_BLOCK_TAGS):
             text = _own_text(block)
@@ -79,18 +101,19 @@ def extract_html(markup: str) -> Extracted:
             text = block.get_text()  # inline tags join as a browser shows them
         text = _clean(text)
         if text:
-            paragraphs.append(text)
-    if not paragraphs:
+            collected.add(text, heading=block.name in _HEADING_TAGS)
+    if not collected.paragraphs:
         text = _clean(root.get_text(" "))
         if text:
-            paragraphs.append(text)
+            collected.add(text, heading=False)
     if not title:
         h1 = soup.find("h1")
         title = h1.get_text(" ") if h1 else None
     return Extracted(
-        paragraphs=paragraphs,
+        paragraphs=collected.paragraphs,
         title=_clean(title) if title else None,
         source=_clean(source) if source else None,
+        sections=tuple(collected.sections),
     )
 
 
@@ -130,8 +153,10 @@ def _own_text(block: Tag) -> str:
     )
 
 
-def extract_pdf(raw: bytes) -> Extracted:
-    """Paragraphs of a PDF's text layer (pypdf). Scanned PDFs without text are refused."""
+def extract_pdf(raw: bytes, deadline: Deadline = NO_DEADLINE, max_pages: int = FileLimits().pdf_pages) -> Extracted:
+    """Paragraphs of a PDF's text layer (pypdf), each with its 1-based page number; a
+    paragraph never spans pages. Scanned PDFs without text, and PDFs of more than
+    `max_pages` pages, are refused."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -139,21 +164,29 @@ def extract_pdf(raw: bytes) -> Extracted:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted:
             raise UnreadableFile("PDF is encrypted")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        count = len(reader.pages)
+        if count > max_pages:
+            raise UnreadableFile(f"PDF has {count:,} pages; the limit is {max_pages:,} per file")
+        pages = []
+        for page in reader.pages:
+            deadline.check()
+            pages.append(page.extract_text() or "")
         title = reader.metadata.title if reader.metadata else None
     except (PdfReadError, ValueError, KeyError, TypeError) as error:
         raise UnreadableFile(f"not a readable PDF: {error}") from None
     paragraphs: list[str] = []
-    for page in pages:
+    numbers: list[int] = []
+    for number, page in enumerate(pages, 1):
         # pypdf ends lines inside a paragraph; a blank line or a line ending a sentence
         # followed by a short line is the best paragraph signal a text layer gives.
         for block in re.split(r"\n\s*\n", page):
             text = _clean(block)
             if text:
                 paragraphs.append(text)
+                numbers.append(number)
     if not paragraphs:
         raise UnreadableFile("PDF has no text layer (scanned image?)")
-    return Extracted(paragraphs=paragraphs, title=_clean(title) if title else None)
+    return Extracted(paragraphs=paragraphs, title=_clean(title) if title else None, pages=tuple(numbers))
 
 
 # A .docx is a zip: its XML may inflate far beyond the file's size. Refuse more than this much
@@ -175,8 +208,12 @@ def _refuse_zip_bomb(raw: bytes) -> None:
         )
 
 
-def extract_docx(raw: bytes) -> Extracted:
-    """Paragraphs of a Word document (python-docx), tables included row by row."""
+# Word's built-in styles that mark a heading ("Heading 1" … "Heading 9", "Title").
+_DOCX_HEADING = re.compile(r"^(heading \d|title)$", re.IGNORECASE)
+
+
+def extract_docx(raw: bytes, deadline: Deadline = NO_DEADLINE) -> Extracted:
+    """Paragraphs of a Word document (python-docx) in document order, tables row by row."""
     import zipfile
 
     from docx import Document as load_docx
@@ -186,12 +223,35 @@ def extract_docx(raw: bytes) -> Extracted:
         document = load_docx(io.BytesIO(raw))
     except (zipfile.BadZipFile, KeyError, ValueError) as error:
         raise UnreadableFile(f"not a readable .docx file: {error}") from None
-    paragraphs = [_clean(p.text) for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            paragraphs.append(_clean(" | ".join(cell.text for cell in row.cells)))
+    from docx.table import Table
+
+    collected = _Sections()
+    # Paragraphs and tables in document order, so that a table row comes under its heading.
+    for item in document.iter_inner_content():
+        deadline.check()
+        if isinstance(item, Table):
+            for row in item.rows:
+                deadline.check()
+                text = _clean(" | ".join(cell.text for cell in row.cells))
+                if text:
+                    collected.add(text, heading=False)
+            continue
+        text = _clean(item.text)
+        if text:
+            collected.add(text, heading=_is_docx_heading(item))
     title = document.core_properties.title
     return Extracted(
-        paragraphs=[p for p in paragraphs if p],
+        paragraphs=collected.paragraphs,
         title=_clean(title) if title else None,
+        sections=tuple(collected.sections),
     )
+
+
+def _is_docx_heading(paragraph: object) -> bool:
+    """Whether a python-docx paragraph has a heading style (its own or one it is based on)."""
+    style = getattr(paragraph, "style", None)
+    while style is not None:
+        if _DOCX_HEADING.match(style.name or ""):
+            return True
+        style = getattr(style, "base_style", None)
+    return False

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from qa.retrieval import MAX_QUESTION_CHARS
 
@@ -179,7 +179,17 @@ def paragraphs_text(paragraphs: Sequence[int], first: int | None = None) -> str:
     Consecutive numbers are shown as a range; `first` stands in when `paragraphs` is empty
     (a citation made before `Citation.paragraphs` existed).
     """
-    numbers = sorted(set(paragraphs)) or ([first] if first is not None else [])
+    return numbers_text(paragraphs, first, "paragraph")
+
+
+def pages_text(pages: Sequence[int], first: int | None = None) -> str:
+    """'page 3', 'pages 3 and 4', 'pages 2–5'; "" when the document has no pages."""
+    return numbers_text(pages, first, "page") if pages or first else ""
+
+
+def numbers_text(values: Sequence[int], first: int | None, noun: str) -> str:
+    """`noun` with `values` as in `paragraphs_text` (the plural adds an "s")."""
+    numbers = sorted(set(values)) or ([first] if first is not None else [])
     runs: list[list[int]] = []
     for n in numbers:
         if runs and n == runs[-1][1] + 1:
@@ -190,8 +200,8 @@ def paragraphs_text(paragraphs: Sequence[int], first: int | None = None) -> str:
     for a, b in runs:  # two neighbours read better as "2 and 3" than as "2–3"
         parts += [str(a)] if a == b else [str(a), str(b)] if b == a + 1 else [f"{a}\u2013{b}"]
     if len(parts) == 1:
-        return f"paragraph {parts[0]}" if len(numbers) == 1 else f"paragraphs {parts[0]}"
-    return "paragraphs " + ", ".join(parts[:-1]) + " and " + parts[-1]
+        return f"{noun} {parts[0]}" if len(numbers) == 1 else f"{noun}s {parts[0]}"
+    return f"{noun}s " + ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def source_html(source: str) -> str:
@@ -202,9 +212,34 @@ def source_html(source: str) -> str:
     return escape(source)
 
 
-def citation_card(citation: "Citation", passage: "Passage | None", turn: int) -> str:
-    """A source card: title, source, paragraph, character span and the passage with the
-    quoted sentences (`citation.spans`, exact document offsets) highlighted."""
+def place_html(citation: "Citation") -> str:
+    """Where the quote is in the original, escaped: 'page 3 · section “Results” · ' (the
+    parts the document has), or "" when it has neither pages nor headings."""
+    parts = []
+    pages = pages_text(citation.pages, citation.page)
+    if pages:
+        parts.append(f'<span class="qa-page">{pages}</span>')
+    if citation.section:
+        parts.append(f'<span class="qa-section">section “{escape(citation.section)}”</span>')
+    return "".join(f"{part} · " for part in parts)
+
+
+def original_link(citation: "Citation", url: str) -> str:
+    """A link to the stored original at `url`, opened at the quote's page (`#page=N`, which
+    PDF viewers follow) when it has one."""
+    target = f"{url}#page={citation.page}" if citation.page else url
+    label = f"open the original at page {citation.page}" if citation.page else "open the original"
+    return (
+        f' · <a class="qa-original" href="{escape(target, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer">{label}</a>'
+    )
+
+
+def citation_card(citation: "Citation", passage: "Passage | None", turn: int, original: str | None = None) -> str:
+    """A source card: title, source, page and section (where the document has them),
+    paragraph, character span and the passage with the quoted sentences (`citation.spans`,
+    exact document offsets) highlighted. `original`: the URL the stored original file is
+    served at (uploads), linked from the card."""
     if passage is not None and passage.chunk_id == citation.chunk_id:
         body = highlight(passage.text, passage.start, citation.spans, heading_marks(passage.text))
     else:  # no passage text at hand: the quote itself is all highlighted
@@ -216,9 +251,9 @@ def citation_card(citation: "Citation", passage: "Passage | None", turn: int) ->
         f'<div class="qa-source" id="{anchor(turn, citation.number)}" data-doc="{escape(citation.doc_id, quote=True)}">'
         f'<div class="qa-source-head"><span class="qa-num">[{citation.number}]</span> '
         f'<span class="qa-title">{escape(citation.title)}</span></div>'
-        f'<div class="qa-meta">{source_html(citation.source)} · '
+        f'<div class="qa-meta">{source_html(citation.source)} · {place_html(citation)}'
         f'{paragraphs_text(citation.paragraphs, citation.paragraph)} · '
-        f'characters <code>{spans}</code></div>'
+        f'characters <code>{spans}</code>{original_link(citation, original) if original else ""}</div>'
         f'<blockquote class="qa-passage">{body}</blockquote></div>'
     )
 
@@ -235,14 +270,16 @@ def passage_card(passage: "Passage") -> str:
     )
 
 
-def sources_html(answer: "Answer", turn: int) -> str:
+def sources_html(answer: "Answer", turn: int, originals: Mapping[str, str] | None = None) -> str:
     """The sources of one answer: a card per citation, then the other retrieved passages
-    in a collapsed "also retrieved" section. An abstained answer shows no sources."""
+    in a collapsed "also retrieved" section. An abstained answer shows no sources.
+    `originals`: doc id -> URL of its stored original, for the documents that have one."""
     head = f'<div class="qa-sources" data-turn="{turn}"><div class="qa-sources-q">{escape(answer.question)}</div>'
     if answer.abstained or not answer.citations:
         return f'{head}<p class="qa-none">{escape(NO_SOURCES)}</p></div>'
     by_chunk = {p.chunk_id: p for p in answer.passages}
-    cards = [citation_card(c, by_chunk.get(c.chunk_id), turn) for c in answer.citations]
+    originals = originals or {}
+    cards = [citation_card(c, by_chunk.get(c.chunk_id), turn, originals.get(c.doc_id)) for c in answer.citations]
     cited = {c.chunk_id for c in answer.citations}
     others = [p for p in answer.passages if p.chunk_id not in cited]
     extra = ""
@@ -470,6 +507,7 @@ CSS = """
 .qa-source:target { outline: 2px solid var(--color-accent); }
 .qa-source-head { font-weight: 600; }
 .qa-meta { font-size: 0.85em; opacity: 0.8; margin: 0.2em 0 0.4em; }
+.qa-original { white-space: nowrap; }
 .qa-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary);
   white-space: normal; }
 .qa-passage mark { background: #fde68a; color: inherit; padding: 0 1px; }

@@ -11,7 +11,10 @@ metadata file and maps the rest, and memory grows with what questions touch:
       documents.npy,       the documents' records (id, title, source, path, hash, row ranges),
       doc_strings.*        by column (qa.document_table)
       texts.bin            the documents' texts, UTF-8, one after another
-      paragraphs.npy       int64 (P, 2): paragraph (start, end) character spans
+      paragraphs.npy       int64 (P, 4): paragraph start, end (character span), page (1-based,
+                           0 = unknown) and section (row of the section table, -1 = none)
+      sections.bin,        the segment's distinct section headings, UTF-8, one after another,
+      sections.npy         and int64 (H + 1,) byte offsets: heading h is bin[off[h]:off[h+1]]
       sentences.npy        int64 (S, 4): document row, paragraph number, start, end
       chunks.npy           int64 (C, 6): document row, paragraph, start, end, first and last
                            sentence row (inclusive)
@@ -30,6 +33,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -43,6 +47,8 @@ from qa.store import IndexCorrupted, fsync_tree, rebuild_hint
 SEGMENT_FILE = "segment.json"
 TEXTS = "texts.bin"
 PARAGRAPHS = "paragraphs.npy"
+SECTIONS_TEXT = "sections.bin"
+SECTIONS_OFFSETS = "sections.npy"
 SENTENCES = "sentences.npy"
 CHUNKS = "chunks.npy"
 CHUNK_VECTORS = "chunk_vectors.npy"
@@ -57,6 +63,11 @@ TEXT_CACHE = 256
 
 # Columns of the span arrays.
 DOC, PARAGRAPH, START, END, FIRST_SENTENCE, LAST_SENTENCE = range(6)
+# Columns of paragraphs.npy.
+PARAGRAPH_START, PARAGRAPH_END, PARAGRAPH_PAGE, PARAGRAPH_SECTION = range(4)
+PARAGRAPH_COLUMNS = 4
+NO_PAGE = 0
+NO_SECTION = -1
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[in
     Returns (documents, chunks, sha256 of segment.json) for the manifest's `SegmentEntry`.
     """
     records, encoded, paragraphs = [], [], []
+    headings = _HeadingTable()
     offset = 0
     sentence_first, sentence_counts = _row_ranges(data.sentences, len(data.documents))
     chunk_first, chunk_counts = _row_ranges(data.chunks, len(data.documents))
@@ -120,12 +132,13 @@ def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[in
                 chunks=int(chunk_counts[row]),
             )
         )
-        paragraphs.extend(document.paragraphs)
+        paragraphs.extend(_paragraph_rows(document, headings))
         offset += len(raw)
     (folder / TEXTS).write_bytes(b"".join(encoded))
     write_document_table(folder, records)
+    headings.write(folder)
     dimension = data.chunk_vectors.shape[1] if data.chunk_vectors.ndim == 2 else 0
-    np.save(folder / PARAGRAPHS, np.asarray(paragraphs, dtype=np.int64).reshape(-1, 2))
+    np.save(folder / PARAGRAPHS, np.asarray(paragraphs, dtype=np.int64).reshape(-1, PARAGRAPH_COLUMNS))
     np.save(folder / SENTENCES, np.asarray(data.sentences, dtype=np.int64).reshape(-1, 4))
     np.save(folder / CHUNKS, np.asarray(data.chunks, dtype=np.int64).reshape(-1, 6))
     chunk_vectors = np.ascontiguousarray(data.chunk_vectors, dtype=np.float32).reshape(-1, dimension)
@@ -143,6 +156,55 @@ def write_segment(folder: Path, data: SegmentData, bm25: BM25Config) -> tuple[in
     (folder / SEGMENT_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     fsync_tree(folder)
     return len(records), data.chunk_count, sha256_file(folder / SEGMENT_FILE)
+
+
+class _HeadingTable:
+    """The distinct section headings of a segment being written, numbered as first seen."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+
+    def row(self, heading: str) -> int:
+        if not heading:
+            return NO_SECTION
+        return self.rows.setdefault(heading, len(self.rows))
+
+    def write(self, folder: Path) -> None:
+        encoded = [h.encode("utf-8", "surrogatepass") for h in self.rows]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        (folder / SECTIONS_TEXT).write_bytes(b"".join(encoded))
+        np.save(folder / SECTIONS_OFFSETS, offsets)
+
+
+def _paragraph_rows(document: Document, headings: _HeadingTable) -> list[tuple[int, int, int, int]]:
+    """One paragraphs.npy row per paragraph of `document` (see the module docstring)."""
+    rows = []
+    for number, (start, end) in enumerate(document.paragraphs, 1):
+        section = document.section(number)
+        rows.append((start, end, document.page(number) or NO_PAGE, headings.row(section or "")))
+    return rows
+
+
+class SectionTable:
+    """A written segment's section headings, memory-mapped; one is decoded when asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        self._offsets = np.load(folder / SECTIONS_OFFSETS, mmap_mode="r")
+        path = folder / SECTIONS_TEXT
+        self._text = np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else np.zeros(0, np.uint8)
+        if self._offsets.ndim != 1 or len(self._offsets) < 1 or int(self._offsets[-1]) != len(self._text):
+            raise ValueError(f"section offsets {self._offsets.shape} do not fit {len(self._text)} bytes")
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, row: int) -> str | None:
+        """Heading `row`, or None for `NO_SECTION`."""
+        if row == NO_SECTION:
+            return None
+        start, end = int(self._offsets[row]), int(self._offsets[row + 1])
+        return bytes(self._text[start:end]).decode("utf-8", "surrogatepass")
 
 
 def _row_ranges(rows: np.ndarray, documents: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,6 +227,7 @@ class Segment:
         try:
             self.documents = DocumentTable(folder)
             self.paragraphs = _mapped(folder / PARAGRAPHS)
+            self.sections = SectionTable(folder)
             self.sentences = _mapped(folder / SENTENCES)
             self.chunks = _mapped(folder / CHUNKS)
             self.chunk_vectors = _mapped(folder / CHUNK_VECTORS)
@@ -175,7 +238,8 @@ class Segment:
         except Exception as error:  # any parse failure means a damaged segment
             raise IndexCorrupted(f"segment {folder} is unreadable ({error!r}); {rebuild_hint(root)}") from None
         if (
-            len(self.chunks) != int(meta["chunks"])
+            self.paragraphs.shape[1:] != (PARAGRAPH_COLUMNS,)
+            or len(self.chunks) != int(meta["chunks"])
             or len(self.documents) != int(meta["documents"])
             or len(self.chunk_vectors) != len(self.chunks)
             or len(self.sentence_vectors) != len(self.sentences)
@@ -201,17 +265,31 @@ class Segment:
 
     def document(self, doc_row: int) -> Document:
         record = self.documents[doc_row]
-        spans = self.paragraphs[record.first_paragraph : record.first_paragraph + record.paragraphs]
+        rows = np.asarray(self.paragraphs[record.first_paragraph : record.first_paragraph + record.paragraphs])
+        pages = tuple(rows[:, PARAGRAPH_PAGE].tolist())
+        sections = tuple(self.sections[h] or "" for h in rows[:, PARAGRAPH_SECTION].tolist())
         return Document(
             doc_id=record.doc_id,
             title=record.title,
             source=record.source,
             path=record.path,
             text=self.text(doc_row),
-            paragraphs=tuple((int(s), int(e)) for s, e in spans),
+            paragraphs=tuple((int(s), int(e)) for s, e in rows[:, [PARAGRAPH_START, PARAGRAPH_END]].tolist()),
             content_hash=record.content_hash,
             encoding=record.encoding,
+            pages=pages if any(pages) else (),
+            sections=sections if any(sections) else (),
         )
+
+    def places(self, doc_row: int, paragraphs: Sequence[int]) -> list[tuple[int | None, str | None]]:
+        """(page, section) of each paragraph number (1-based) of document `doc_row`: where a
+        reader finds it in the original. Reads only those paragraphs' rows."""
+        first = self.documents[doc_row].first_paragraph
+        rows = np.asarray(self.paragraphs[[first + p - 1 for p in paragraphs]]).reshape(-1, PARAGRAPH_COLUMNS)
+        return [
+            (page or None, self.sections[section])
+            for page, section in rows[:, [PARAGRAPH_PAGE, PARAGRAPH_SECTION]].tolist()
+        ]
 
 
 def _mapped(path: Path) -> np.ndarray:

@@ -37,7 +37,7 @@ from qa.chunking import ChunkingConfig
 from qa.documents import SkippedFile
 from qa.lexical import BM25Config
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 MANIFEST_PREFIX = "manifest-"
 SEGMENT_PREFIX = "seg-"

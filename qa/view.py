@@ -178,7 +178,8 @@ class IndexView:
         return position, record.first_chunk + int(number)
 
     def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]:
-        """The sentences of a chunk and their stored vectors (float32), for answers."""
+        """The sentences of a chunk (with their paragraphs' page and section) and their stored
+        vectors (float32), for answers."""
         position, row = self.locate_chunk(chunk_id)
         segment = self.segments[position]
         first, last = int(segment.chunks[row, FIRST_SENTENCE]), int(segment.chunks[row, LAST_SENTENCE])
@@ -186,6 +187,9 @@ class IndexView:
         doc_row = int(segment.chunks[row, DOC])
         doc_id = segment.documents[doc_row].doc_id
         text = segment.text(doc_row)
-        sentences = [Sentence(doc_id, int(p), int(s), int(e), text[s:e]) for _, p, s, e in spans.tolist()]
+        rows = spans.tolist()
+        numbers = sorted({p for _, p, _, _ in rows})
+        places = dict(zip(numbers, segment.places(doc_row, numbers)))  # paragraph -> (page, section)
+        sentences = [Sentence(doc_id, p, s, e, text[s:e], *places[p]) for _, p, s, e in rows]
         vectors = np.asarray(segment.sentence_vectors[first : last + 1], dtype=np.float32)
         return sentences, vectors

@@ -51,9 +51,11 @@ from qa.api import (  # noqa: E402,F401 - DEFAULT_* and auth_from_env are this m
     auth_from_env,
     create_app,
     open_listener,
+    original_url,
 )
 from qa.errors import describe_failure  # noqa: E402
 from qa.feedback import feedback_path, rating_of, record_feedback  # noqa: E402
+from qa.answering import Answer  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.retrieval import MAX_QUESTION_CHARS, normalise_question  # noqa: E402
 from qa.uploads import ALLOWED_SUFFIXES, add_uploads, is_upload, max_upload_bytes, remove_document  # noqa: E402
@@ -139,13 +141,25 @@ class ChatApp:
             record.update(
                 text=answer.text,
                 html=rendering.answer_html(answer, number),
-                sources=rendering.sources_html(answer, number),
+                sources=rendering.sources_html(answer, number, self._originals(answer)),
                 abstained=answer.abstained,
                 citations=[asdict(c) for c in answer.citations],
                 error=False,
             )
         turns.append(record)
         yield "", _messages(turns), self._panel(turns), turns, skip
+
+    def _originals(self, answer: Answer) -> dict[str, str]:
+        """Doc id -> URL of the stored original (`qa.api`'s route) of each cited upload."""
+        originals = {}
+        for doc_id in {c.doc_id for c in answer.citations}:
+            try:
+                path = self.index.document(doc_id).path
+            except KeyError:  # removed since it was retrieved
+                continue
+            if is_upload(path):
+                originals[doc_id] = original_url(doc_id)
+        return originals
 
     @staticmethod
     def _panel(turns: Sequence[dict[str, Any]]) -> str:

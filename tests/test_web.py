@@ -417,13 +417,38 @@ def test_source_card_names_every_quoted_paragraph_and_shows_headings_without_mar
     page.get_by_role("tab", name="Chat").click()
     ask(page, ZEBRA_QUESTION)
     card = page.locator("#src-1-1")
-    assert "zebra.md · paragraphs 2 and 4 · characters" in card.locator(".qa-meta").inner_text()
+    assert "zebra.md · section “Farm notes” · paragraphs 2 and 4 · characters" in card.locator(".qa-meta").inner_text()
     passage = card.locator(".qa-passage").inner_text()
     assert passage.startswith("Farm notes") and "#" not in passage
     assert card.locator("mark").all_inner_texts() == [
         "The Lindenhof zebras graze on clover in the north meadow every morning.",
         "At night the Lindenhof zebras sleep in the old stone barn by the river.",
     ]
+
+
+def test_a_pdf_citation_names_its_page_and_opens_the_stored_original_there(page, tmp_path: Path):
+    from test_pages import REPORT_PAGES, SLEDGES, pdf_bytes
+
+    (tmp_path / "tarnwick-report.pdf").write_bytes(pdf_bytes(REPORT_PAGES))
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([str(tmp_path / "tarnwick-report.pdf")])
+    page.wait_for_selector("#qa-notices li")
+    assert "tarnwick-report.pdf: added as “Tarnwick report”" in page.locator("#qa-notices").inner_text()
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, SLEDGES)
+    card = page.locator("#qa-sources .qa-source[data-doc='tarnwick-report']").first
+    assert "page 3 · paragraph 3 · characters" in card.locator(".qa-meta").inner_text()
+    link = card.locator("a.qa-original")
+    assert link.inner_text() == "open the original at page 3"
+    assert link.get_attribute("href") == "/api/documents/tarnwick-report/original#page=3"
+    with page.expect_popup() as opened:
+        link.click()
+    popup = opened.value
+    assert popup.url.endswith("/api/documents/tarnwick-report/original#page=3")
+    popup.close()
+    response = page.request.get(page.url.rstrip("/") + "/api/documents/tarnwick-report/original")
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    assert response.body() == (tmp_path / "tarnwick-report.pdf").read_bytes()
 
 
 def titles(page) -> list[str]:
