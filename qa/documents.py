@@ -31,6 +31,7 @@ HTML page, pypdf reading one page) is bounded by the size limits instead: `MAX_F
 from __future__ import annotations
 
 import bisect
+import codecs
 import hashlib
 import json
 import re
@@ -196,7 +197,30 @@ def _one_line(error: Exception, limit: int = 200) -> str:
 
 
 def load_file(path: str | Path, doc_id: str | None = None, limits: FileLimits = FileLimits()) -> Document:
-    """Load one file; raises `UnreadableFile` with a one-line reason."""
+    """Load one file; raises `UnreadableFile` with a one-line reason, whatever the parser
+    raised (lxml's XMLSyntaxError for a damaged .docx, say): uploads call this directly."""
+    try:
+        return _load_file(path, doc_id, limits)
+    except UnreadableFile as error:
+        reason = _short_reason(str(error))
+        if reason == str(error):
+            raise
+        raise UnreadableFile(reason) from None  # a parser's message quoted whole (raw bytes, lines)
+    except Exception as error:  # noqa: BLE001 - parsers raise anything; one bad file is one reason
+        raise UnreadableFile(f"could not be read ({_one_line(error)})") from None
+
+
+# The longest reason a skipped file is given (a parser's message can quote kilobytes of bytes).
+MAX_REASON_CHARS = 240
+
+
+def _short_reason(reason: str) -> str:
+    """`reason` on one line, cut to MAX_REASON_CHARS with "…" when longer."""
+    line = " ".join(reason.split()) or "no detail"
+    return line if len(line) <= MAX_REASON_CHARS else line[: MAX_REASON_CHARS - 1] + "…"
+
+
+def _load_file(path: str | Path, doc_id: str | None, limits: FileLimits) -> Document:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -215,7 +239,7 @@ def load_file(path: str | Path, doc_id: str | None = None, limits: FileLimits = 
     pages: tuple[int, ...] = ()
     sections: tuple[str, ...] = ()
     if suffix in TEXT_SUFFIXES:
-        if b"\x00" in raw[:8192]:
+        if b"\x00" in raw[:8192] and _bom_decoded(raw) is None:
             raise UnreadableFile("looks binary (contains NUL bytes), not text")
         text, encoding = decode_text(raw)
         paragraphs, boilerplate = _text_paragraphs(text)
@@ -259,8 +283,35 @@ def load_file(path: str | Path, doc_id: str | None = None, limits: FileLimits = 
     )
 
 
+# Byte order marks of UTF-32 and UTF-16 (Notepad's "Unicode"), UTF-32 first: its
+# little-endian mark begins with UTF-16's.
+_UNICODE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _bom_decoded(raw: bytes) -> tuple[str, str] | None:
+    """(text, encoding) of bytes that start with a UTF-16/32 byte order mark and decode
+    without a NUL in that encoding (the mark is dropped), else None."""
+    for bom, encoding in _UNICODE_BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+            return (text, encoding) if "\x00" not in text else None
+    return None
+
+
 def decode_text(raw: bytes) -> tuple[str, str]:
-    """Decode bytes as UTF-8, falling back to cp1252 then latin-1. Returns (text, encoding)."""
+    """Decode bytes as UTF-8, falling back to cp1252 then latin-1. Returns (text, encoding).
+
+    A UTF-16 or UTF-32 byte order mark is honoured first.
+    """
+    decoded = _bom_decoded(raw)
+    if decoded is not None:
+        return decoded
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:

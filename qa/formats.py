@@ -92,10 +92,12 @@ def extract_html(markup: str, deadline: Deadline = NO_DEADLINE) -> Extracted:
     deadline.check()
     root = soup.find("article") or soup.find("main") or soup.body or soup
     collected = _Sections()
-    for block in root.find_all(_BLOCK_TAGS):
+    blocks = root.find_all(_BLOCK_TAGS)
+    holders = _blocks_holding_blocks(blocks)
+    for block in blocks:
         deadline.check()
         # Only leaf blocks: a <div> that wraps <p>s contributes through its children.
-        if block.find(_BLOCK_TAGS):
+        if id(block) in holders:
             text = _own_text(block)
         else:
             text = block.get_text()  # inline tags join as a browser shows them
@@ -115,6 +117,37 @@ def extract_html(markup: str, deadline: Deadline = NO_DEADLINE) -> Extracted:
         source=_clean(source) if source else None,
         sections=tuple(collected.sections),
     )
+
+
+def _blocks_holding_blocks(blocks: list[Tag]) -> set[int]:
+    """The ids of the `blocks` that have another of them inside, in time linear in the page.
+
+    `block.find(...)` per block was quadratic on deep nesting: bs4 finds the end of a tag's
+    descendants by walking down to its last one, so 50,000 nested <div>s took minutes. A block
+    holds a block exactly when it is the nearest block ancestor of one; each element between
+    is walked once, its answer remembered.
+    """
+    block_ids = {id(block) for block in blocks}
+    nearest: dict[int, int | None] = {}  # a non-block element -> its nearest block ancestor
+    holders: set[int] = set()
+    for block in blocks:
+        walked: list[int] = []
+        parent = block.parent
+        found: int | None = None
+        while parent is not None:
+            if id(parent) in block_ids:
+                found = id(parent)
+                break
+            if id(parent) in nearest:
+                found = nearest[id(parent)]
+                break
+            walked.append(id(parent))
+            parent = parent.parent
+        for element in walked:
+            nearest[element] = found
+        if found is not None:
+            holders.add(found)
+    return holders
 
 
 def _drop(tag: Tag) -> None:
