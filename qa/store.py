@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,6 +39,8 @@ from qa.chunking import ChunkingConfig
 from qa.documents import SkippedFile
 from qa.lexical import BM25Config
 
+# numpy reports a short write (a full disk) as "OSError: 3072 requested and 992 written", with no errno.
+SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
 FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 MANIFEST_PREFIX = "manifest-"
@@ -301,6 +305,8 @@ def staging(root: Path) -> Iterator[Path]:
     try:
         yield folder
     except OSError as error:
+        if error.errno is None and SHORT_WRITE.search(str(error)):  # numpy's `tofile` on a full disk
+            raise OSError(errno.ENOSPC, "No space left on device", str(root)) from error
         if error.errno is not None and error.filename is None:  # written via a file object: name the folder
             raise OSError(error.errno, error.strerror, str(root)) from error
         raise

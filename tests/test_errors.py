@@ -58,7 +58,8 @@ def _index_on_small_disk(seed_index: Index, small_disk) -> Path:
     disk, remount = small_disk
     index = disk / "index"
     shutil.copytree(seed_index.path, index)
-    used = sum(p.stat().st_size for p in disk.rglob("*") if p.is_file())
+    stats = os.statvfs(disk)  # what the tmpfs holds, in whole pages (file sizes undercount it)
+    used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
     remount(f"size={used + SPARE_BYTES}")
     return index
 
