@@ -3,6 +3,7 @@
     qa index seeds/ more/ [--index DIR]        (re)build an index
     qa index --compact [--index DIR]           merge the index's segments into one
     qa index docs/ --sentence-vectors late     a faster build, slightly weaker retrieval
+    qa index docs/ --ray [ADDRESS]             embed on a Ray cluster (the index folder shared)
     qa search "what is the US backstop position?" -k 3 [--json] [--rescore]
     qa ask "What is the US backstop position?" [--json]
     qa docs                                    list indexed documents
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from qa.answering import Citation
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
+LOCAL_RAY = "local"  # `--ray` without an address: start a local Ray for the job
 RESCORE_HELP = "re-score the top 20 with all-mpnet-base-v2 (optional packages; slower; see README)"
 
 
@@ -62,14 +64,27 @@ def cmd_index(args: argparse.Namespace) -> int:
         documents, chunks = index.size
         print(f"merged {merged} segment(s): {len(index.segments())} segment(s), {documents} document(s), {chunks} passage(s) in {path}")
         return EXIT_OK
+    ray = _ray_options(args)  # first: `--ray PATH` took the path as an address
     if not args.paths:
         raise ValueError("give the files or folders to index (or --compact)")
-    index = Index.build(args.paths, path, progress=True if args.progress else None, sentence_vectors=args.sentence_vectors)
+    index = Index.build(
+        args.paths, path, progress=True if args.progress else None, sentence_vectors=args.sentence_vectors, **ray
+    )
     for skipped in index.skipped:
         print(f"qa: {skipped}", file=sys.stderr)
     documents, chunks = index.size
     print(f"indexed {documents} document(s), {chunks} passage(s) into {path}")
     return EXIT_OK
+
+
+def _ray_options(args: argparse.Namespace) -> dict:
+    """`Index.build`'s executor arguments for `--ray [ADDRESS]` (none without it)."""
+    if args.ray is None:
+        return {}
+    address = None if args.ray == LOCAL_RAY else args.ray
+    if address is not None and Path(address).exists():
+        raise ValueError(f"--ray took {address!r} as a cluster address; put --ray after the paths, or write --ray=ADDRESS")
+    return {"executor": "ray", "ray_address": address}
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -209,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("separate", "late"),
         help="late: pool sentence vectors from each passage's model pass; ~2.7x faster to build, "
         "SQuAD R@1 .828 instead of .843 (default: separate)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const=LOCAL_RAY,
+        metavar="ADDRESS",
+        help="load and embed on a Ray cluster (ADDRESS, e.g. head:6379; without it a local Ray for the job); "
+        "the index folder must be shared with every worker; needs pip install -e \".[ray]\"",
     )
     p.set_defaults(run=cmd_index)
 
