@@ -85,8 +85,8 @@ class IndexFolderUnreachable(IndexProblem):
 @dataclass(frozen=True)
 class RayOptions:
     """Where and how wide to run: `address` of a running cluster (None: start a local Ray for
-    the job, or use the one this process already started), and `workers` (None: one per CPU of
-    the cluster, or one per GPU when it has GPUs)."""
+    the job; a Ray this process already started or joined is used as it is), and `workers`
+    (None: one per CPU of the cluster, or one per GPU when it has GPUs)."""
 
     address: str | None = None
     workers: int | None = None
@@ -269,8 +269,8 @@ def _size(path: str) -> int:
 @contextlib.contextmanager
 def _ray_session(ray: "ModuleType", address: str | None):
     """Connect to the cluster at `address`, or start a local Ray for this job (shut down after
-    it); a Ray this process already started (a test, a notebook) is used as it is."""
-    if ray.is_initialized() and address is None:
+    it); a Ray this process already started or joined (a test, a notebook) is used as it is."""
+    if ray.is_initialized():
         yield
         return
     common = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
