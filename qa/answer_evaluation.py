@@ -23,6 +23,9 @@ from qa.index import Index
 from qa.store import IndexProblem
 
 SQUAD2_FOLDER = Path("squad2-dev-sample")
+TRAIN = "train"
+HELD_OUT = "held-out"
+RELIABILITY_BINS = 10  # equal-width confidence bins of the reliability table and ECE
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,71 @@ def evaluate_answers(
     )
 
 
+def sentence_has_gold(doc_id: str, start: int, end: int, text: str, question: EvalQuestion) -> bool:
+    """The scorer's label: the sentence holds a gold `answer_start` of the gold document (or,
+    without offsets, contains a gold answer text)."""
+    if not question.answer_starts:
+        return contains_answer(text, question.answers)
+    return doc_id == question.doc_id and any(start <= a < end for a in question.answer_starts)
+
+
+def article_of(question: EvalQuestion) -> int:
+    """Position of a SQuAD question's article in the dev file (doc ids are "squad-<a>-<p>")."""
+    return int((question.doc_id or "").split("-")[1])
+
+
+def squad_split(question: EvalQuestion) -> str:
+    """Issue 12's split of SQuAD v1.1 dev: articles at even positions train, odd ones are held out."""
+    return TRAIN if article_of(question) % 2 == 0 else HELD_OUT
+
+
+def squad2_split(position: int, total: int, question: EvalQuestion) -> str | None:
+    """The SQuAD 2.0 sample's split: the first half (file order) trains, the second half is held
+    out. A first-half question on a held-out article is used for neither: SQuAD 2.0's answerable
+    dev questions are SQuAD v1.1's, so training on it would train on held-out v1.1 questions."""
+    if position >= total // 2:
+        return HELD_OUT
+    return TRAIN if squad_split(question) == TRAIN else None
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """Answers whose confidence fell in [low, high): how many, their mean confidence, and the
+    share whose text contained the gold answer."""
+
+    low: float
+    high: float
+    answers: int
+    mean_confidence: float
+    share_correct: float
+
+
+def reliability_table(confidence: Sequence[float], correct: Sequence[bool], bins: int = RELIABILITY_BINS) -> list[ReliabilityBin]:
+    """Equal-width bins of `confidence` (the last one closed at 1.0); empty bins left out."""
+    table = []
+    values = list(zip(confidence, correct))
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [(c, ok) for c, ok in values if low <= c < high or (b == bins - 1 and c == 1.0)]
+        if inside:
+            table.append(
+                ReliabilityBin(
+                    low, high, len(inside), sum(c for c, _ in inside) / len(inside), sum(ok for _, ok in inside) / len(inside)
+                )
+            )
+    return table
+
+
+def expected_calibration_error(table: Sequence[ReliabilityBin]) -> float:
+    """ECE: the answers-weighted mean gap between confidence and accuracy over the bins."""
+    total = sum(b.answers for b in table)
+    return sum(b.answers * abs(b.mean_confidence - b.share_correct) for b in table) / max(total, 1)
+
+
 def abstention_curve(
     answerable: Sequence[float], unanswerable: Sequence[float], thresholds: Iterable[float]
 ) -> list[AbstentionPoint]:
-    """Trade-off of abstaining when the best sentence relevance is below each threshold."""
+    """Trade-off of abstaining when a score (confidence, or relevance) is below each threshold."""
     points = []
     for t in thresholds:
         points.append(
@@ -132,6 +196,8 @@ def article_indexes(documents: Sequence[Document], cache: Path) -> dict[str, Ind
 class Squad2Question:
     question: EvalQuestion
     answerable: bool
+    position: int = 0  # in the sample's queries.json (file order), for the train/held-out split
+    total: int = 0  # questions in that file
 
 
 def squad2_questions(documents: Sequence[Document], path: str | Path | None = None) -> list[Squad2Question]:
@@ -141,7 +207,7 @@ def squad2_questions(documents: Sequence[Document], path: str | Path | None = No
     truth = json.loads((folder / "ground_truth.json").read_text(encoding="utf-8"))
     by_text = {d.text: d for d in documents}
     found = []
-    for query in queries:
+    for position, query in enumerate(queries):
         document = by_text.get(query["context"])
         if document is None:
             continue
@@ -152,6 +218,8 @@ def squad2_questions(documents: Sequence[Document], path: str | Path | None = No
             Squad2Question(
                 EvalQuestion(query["question"], document.doc_id, answers, starts, document.title, query["id"]),
                 answerable=not gold["is_impossible"],
+                position=position,
+                total=len(queries),
             )
         )
     return found
