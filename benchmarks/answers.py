@@ -1,95 +1,128 @@
-"""Answer quality on SQuAD v1.1 dev (single-article mode) and abstention on the SQuAD 2.0 sample.
+"""Answer quality, calibration and abstention on the held-out half of SQuAD (issue 12's split).
 
-    python benchmarks/answers.py                 # 1,000 questions, default settings
-    python benchmarks/answers.py --sweep         # also try composer variants
-    python benchmarks/answers.py --mmr           # also try MMR for the 2nd and 3rd sentence
-    python benchmarks/answers.py --sample 0      # every question of all 48 articles
+    python benchmarks/answers.py                 # every held-out question (~5,200 + 250 + seed)
+    python benchmarks/answers.py --sample 1000   # 1,000 held-out SQuAD v1.1 questions (random.seed(0))
+    python benchmarks/answers.py --mmr           # also MMR for the 2nd and 3rd sentence
 
-Single-article mode: one index per SQuAD article (cached in benchmarks/.cache/articles), asked
-only that article's questions, like the one-article default corpus. Prints Markdown tables:
-gold answer inside the answer text (SQuAD normalisation), citations covering a gold
-answer_start, abstention, mean answer length, latency; then the abstention trade-off on the
-SQuAD 2.0 sample and on the seed article's on-topic and off-topic questions.
+Held out, never trained or tuned on (benchmarks/train_scorer.py reads only the other half):
+the SQuAD v1.1 dev articles at odd positions in the file, and the second half (file order) of
+the SQuAD 2.0 sample. Single-article mode: one index per SQuAD article (cached in
+benchmarks/.cache/articles-*), asked only that article's questions, like the one-article default
+corpus. Each question is searched once; the hand-tuned composer ("before") and the learned one
+("now") compose from the same search, so the latency columns time composition alone.
+
+Prints Markdown tables: gold answer inside the answer text (SQuAD normalisation), citations
+covering a gold answer_start, abstention, mean answer length; the reliability table and ECE of
+`Answer.confidence`; the abstention curve on SQuAD 2.0's held-out half (all of it, and only its
+questions on held-out articles, since its answerable questions on even articles are training
+questions of SQuAD v1.1); the seed article's questions.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable, Sequence
 
 from qa.answer_evaluation import (
+    HELD_OUT,
     AnswerReport,
+    Squad2Question,
     abstention_curve,
     article_indexes,
     evaluate_answers,
+    expected_calibration_error,
+    reliability_table,
     squad2_questions,
+    squad2_split,
+    squad_split,
 )
-from qa.answering import AnswerConfig, compose_from_search
-from qa.evaluation import sample_questions, squad_documents
+from qa.answering import HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, Answer, AnswerConfig, compose_from_search
+from qa.evaluation import EvalQuestion, contains_answer, sample_questions, squad_documents
 import qa.index as qa_index
 from qa.defaults import settings_outdated
 from qa.index import Index
+from qa.sentence_scoring import load_scorer
 from qa.store import IndexProblem
 
 HERE = Path(__file__).resolve().parent
 SEED_QUESTIONS = json.loads((HERE / "seed_questions.json").read_text())
-NO_ABSTAIN = float("-inf")
+NEVER = float("-inf")
+COMPOSERS = {"hand-tuned (before)": AnswerConfig(scorer=HAND_TUNED), "learned (now)": AnswerConfig(scorer=LEARNED)}
+CURVE = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
+HAND_TUNED_CURVE = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+HEADER = (
+    "| composer | questions | gold in answer | citation covers gold | abstained | mean chars | "
+    "mean sentences | compose p50 ms | compose p95 ms |\n|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def _row(name: str, r: AnswerReport) -> str:
     return (
         f"| {name} | {r.questions} | {r.contains_gold:.3f} | {r.citation_covers_gold:.3f} | "
         f"{r.abstained:.3f} | {r.mean_chars:.0f} | {r.mean_sentences:.2f} | "
-        f"{r.latency.p50_ms:.1f} | {r.latency.p95_ms:.1f} |"
+        f"{r.latency.p50_ms:.2f} | {r.latency.p95_ms:.2f} |"
     )
 
 
-HEADER = (
-    "| composer | questions | gold in answer | citation covers gold | abstained | mean chars | "
-    "mean sentences | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|---|---|"
-)
+Composer = Callable[[EvalQuestion, AnswerConfig], Answer]
 
 
-def _sweep(indexes: dict[str, Index], questions: list) -> None:
-    """Composer settings on the same searches (search once, compose many times).
+def composer_for(indexes: dict[str, Index], questions: Sequence[EvalQuestion]) -> Composer:
+    """Search each question once (its article's index), then compose with any config."""
+    searches = {}
+    started = time.perf_counter()
+    for n, q in enumerate(questions):
+        searches[id(q)] = indexes[q.title].search(q.question, AnswerConfig().passages)
+        if n % 1000 == 999:
+            print(f"  searched {n + 1}/{len(questions)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    return lambda q, config: compose_from_search(indexes[q.title], searches[id(q)], [], config)
 
-    Latency columns here time composition only. Prints the 10 best settings by gold-in-answer
-    among those with mean answers of at most 400 characters.
-    """
-    base = AnswerConfig()
-    searches = {id(q): indexes[q.title].search(q.question, base.passages) for q in questions}
-    results = []
-    for lexical, passage, keep, idf in itertools.product((0.5, 1.0), (0.0, 0.2), (0.6, 0.7, 0.8), (False, True)):
-        config = replace(base, lexical_weight=lexical, passage_weight=passage, keep_ratio=keep, idf_weighted=idf)
-        report = evaluate_answers(
-            lambda q: compose_from_search(indexes[q.title], searches[id(q)], [], config), questions
-        )
-        name = f"lexical {lexical}, passage {passage}, keep {keep}, idf {idf}"
-        results.append((name, report))
-    fitting = [r for r in results if r[1].mean_chars <= 400]
-    fitting.sort(key=lambda r: (-r[1].contains_gold, -r[1].citation_covers_gold))
-    print(f"\n### Sweep: best 10 of {len(results)} settings with mean answer <= 400 chars\n")
+
+def _squad_table(compose: Composer, questions: list[EvalQuestion], mmr: bool) -> None:
+    print(f"\n## SQuAD v1.1 dev, held-out articles (odd positions), single-article: {len(questions)} questions\n")
     print(HEADER)
-    for name, report in fitting[:10]:
-        print(_row(name, report))
+    for name, config in COMPOSERS.items():
+        print(_row(name, evaluate_answers(lambda q: compose(q, config), questions)), flush=True)
+    if mmr:
+        for mmr_lambda in (0.9, 0.7, 0.5, 0.3):
+            config = AnswerConfig(mmr_lambda=mmr_lambda)
+            print(_row(f"learned, MMR lambda {mmr_lambda}", evaluate_answers(lambda q: compose(q, config), questions)))
 
 
-def _mmr_table(indexes: dict[str, Index], questions: list) -> None:
-    """Maximal marginal relevance for the 2nd and 3rd answer sentence, on the same searches."""
-    base = AnswerConfig()
-    searches = {id(q): indexes[q.title].search(q.question, base.passages) for q in questions}
-    print("\n### MMR for the 2nd and 3rd sentence (default settings otherwise)\n")
-    print(HEADER)
-    for mmr_lambda in (1.0, 0.9, 0.8, 0.7, 0.5, 0.3):
-        config = replace(base, mmr_lambda=mmr_lambda)
-        report = evaluate_answers(
-            lambda q: compose_from_search(indexes[q.title], searches[id(q)], [], config), questions
-        )
-        print(_row(f"MMR lambda {mmr_lambda}" + (" (off, default)" if mmr_lambda == 1.0 else ""), report))
+def _calibration(title: str, answers: list[Answer], correct: list[bool]) -> None:
+    table = reliability_table([a.confidence for a in answers], correct)
+    print(f"\n### Reliability of `confidence`: {title} ({len(answers)} answers, abstention off)\n")
+    print("| confidence | answers | mean confidence | share containing gold |\n|---|---|---|---|")
+    for b in table:
+        print(f"| {b.low:.1f}–{b.high:.1f} | {b.answers} | {b.mean_confidence:.3f} | {b.share_correct:.3f} |")
+    print(f"\nECE ({len(table)} non-empty bins of 10): **{expected_calibration_error(table):.3f}**")
+
+
+def _abstention(compose: Composer, items: list[Squad2Question], label: str) -> None:
+    never = AnswerConfig(abstain_below=NEVER)
+    answerable = [compose(i.question, never) for i in items if i.answerable]
+    unanswerable = [compose(i.question, never) for i in items if not i.answerable]
+    hand = AnswerConfig(scorer=HAND_TUNED, abstain_below=NEVER)
+    hand_yes = [compose(i.question, hand).relevance for i in items if i.answerable]
+    hand_no = [compose(i.question, hand).relevance for i in items if not i.answerable]
+    operating = load_scorer().abstain_below
+    print(f"\n### Abstention, SQuAD 2.0 sample held-out half, {label}: {len(answerable)} answerable, {len(unanswerable)} unanswerable\n")
+    print("| composer | threshold | unanswerable abstained | answerable wrongly abstained |\n|---|---|---|---|")
+    thresholds = sorted(set(CURVE) | {operating})
+    for p in abstention_curve([a.confidence for a in answerable], [a.confidence for a in unanswerable], thresholds):
+        mark = " **(default)**" if p.threshold == operating else ""
+        print(f"| learned, confidence | {p.threshold:.2f}{mark} | {p.unanswerable_abstained:.3f} | {p.answerable_abstained:.3f} |")
+    for p in abstention_curve(hand_yes, hand_no, HAND_TUNED_CURVE):
+        mark = " (its default)" if p.threshold == HAND_TUNED_ABSTAIN else ""
+        print(f"| hand-tuned, relevance | {p.threshold:.2f}{mark} | {p.unanswerable_abstained:.3f} | {p.answerable_abstained:.3f} |")
+    gold = [contains_answer(a.text, i.question.answers) for a, i in zip(answerable, [i for i in items if i.answerable])]
+    _calibration(f"SQuAD 2.0 held-out half, {label}", answerable + unanswerable, gold + [False] * len(unanswerable))
 
 
 def _seed_index(cache: Path) -> Index:
@@ -103,12 +136,30 @@ def _seed_index(cache: Path) -> Index:
     return Index.build([HERE.parent / "seeds"], path)
 
 
+def _seed_table(seed: Index) -> None:
+    print("\n## Seed article (benchmarks/seed_questions.json)\n")
+    print("| composer | on-topic citing the expected paragraph | follow-ups citing it | on-topic + follow-ups abstained | off-topic abstained | mean chars |")
+    print("|---|---|---|---|---|---|")
+    on_topic, followups, off_topic = SEED_QUESTIONS["on_topic"], SEED_QUESTIONS["followups"], SEED_QUESTIONS["off_topic"]
+    for name, config in COMPOSERS.items():
+        asked = [(seed.answer(q, config=config), p) for q, p in on_topic]
+        asked += [(seed.answer(q, history=[(h, seed.answer(h, config=config).text)], config=config), p) for h, q, p in followups]
+        right = sum(p in [c.paragraph for c in a.citations] for a, p in asked[: len(on_topic)])
+        followed = sum(p in [c.paragraph for c in a.citations] for a, p in asked[len(on_topic):])
+        wrongly = sum(a.abstained for a, _ in asked)
+        off = sum(seed.answer(q, config=config).abstained for q in off_topic)
+        chars = [len(" ".join(s.text for s in a.sentences)) for a, _ in asked if not a.abstained]
+        print(
+            f"| {name} | {right} of {len(on_topic)} | {followed} of {len(followups)} | {wrongly} of {len(asked)} | "
+            f"{off} of {len(off_topic)} | {sum(chars) / max(len(chars), 1):.0f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sample", type=int, default=1000, help="questions (0 = all 10,570)")
+    parser.add_argument("--sample", type=int, default=0, help="held-out SQuAD v1.1 questions (0 = all)")
     parser.add_argument("--data", help="folder holding squad-v1.1-dev/ and squad2-dev-sample/")
     parser.add_argument("--cache", default=str(HERE / ".cache"))
-    parser.add_argument("--sweep", action="store_true", help="also measure composer variants")
     parser.add_argument("--mmr", action="store_true", help="also measure MMR for answer diversity")
     parser.add_argument(
         "--sentence-vectors", choices=["late", "separate"], help="how new indexes make sentence vectors (default: qa's)"
@@ -120,59 +171,23 @@ def main() -> None:
     data = Path(args.data) if args.data else None
 
     documents, questions = squad_documents(data)
-    chosen = sample_questions(questions, args.sample) if args.sample else questions
+    held_out = [q for q in questions if squad_split(q) == HELD_OUT]
+    chosen = sample_questions(held_out, args.sample) if args.sample else held_out
+    squad2 = [
+        i for i in squad2_questions(documents, (data / "squad2-dev-sample") if data else None)
+        if squad2_split(i.position, i.total, i.question) == HELD_OUT
+    ]
     print(f"building/opening {len({d.title for d in documents})} article indexes…", file=sys.stderr)
     indexes = article_indexes(documents, cache / f"articles-{qa_index.SENTENCE_VECTORS}")
+    compose = composer_for(indexes, [*chosen, *(i.question for i in squad2)])
 
-    print("\n## SQuAD v1.1 dev, single-article mode\n")
-    print(HEADER)
-    report = evaluate_answers(lambda q: indexes[q.title].answer(q.question), chosen)
-    print(_row("default", report), flush=True)
-    if args.sweep:
-        _sweep(indexes, chosen)
-    if args.mmr:
-        _mmr_table(indexes, chosen)
-
-    # Abstention: relevance of the best sentence with abstention switched off, then thresholds.
-    never = replace(AnswerConfig(), abstain_below=NO_ABSTAIN)
-    squad2 = squad2_questions(documents, (data / "squad2-dev-sample") if data else None)
-    relevance = {True: [], False: []}
-    for item in squad2:
-        answer = indexes[item.question.title].answer(item.question.question, config=never)
-        relevance[item.answerable].append(answer.relevance)
-    seed = _seed_index(cache)
-    right = sum(p in [c.paragraph for c in seed.answer(q).citations] for q, p in SEED_QUESTIONS["on_topic"])
-    followed = sum(
-        p in [c.paragraph for c in seed.answer(q, history=[(h, seed.answer(h).text)]).citations]
-        for h, q, p in SEED_QUESTIONS["followups"]
-    )
-    print(
-        f"\nSeed article: {right} of {len(SEED_QUESTIONS['on_topic'])} on-topic answers and {followed} of "
-        f"{len(SEED_QUESTIONS['followups'])} follow-ups cite the expected paragraph "
-        f"(sentence vectors: {seed.settings.sentence_vectors})"
-    )
-    on_topic = [seed.answer(q, config=never).relevance for q, _ in SEED_QUESTIONS["on_topic"]]
-    follow = [
-        seed.answer(q, history=[(h, "")], config=never).relevance for h, q, _ in SEED_QUESTIONS["followups"]
-    ]
-    off_topic = [seed.answer(q, config=never).relevance for q in SEED_QUESTIONS["off_topic"]]
-    thresholds = [round(0.30 + 0.05 * i, 2) for i in range(13)]
-    squad_curve = abstention_curve(relevance[True], relevance[False], thresholds)
-    seed_curve = abstention_curve(on_topic + follow, off_topic, thresholds)
-    print(
-        f"\n## Abstention trade-off (SQuAD 2.0 sample: {len(relevance[True])} answerable, "
-        f"{len(relevance[False])} unanswerable; seed: {len(on_topic) + len(follow)} on-topic, "
-        f"{len(off_topic)} off-topic)\n"
-    )
-    print("| threshold | SQuAD2 unanswerable abstained | SQuAD2 answerable wrongly abstained | seed off-topic abstained | seed on-topic wrongly abstained |")
-    print("|---|---|---|---|---|")
-    default = AnswerConfig().abstain_below
-    for s, o in zip(squad_curve, seed_curve):
-        mark = " **(default)**" if abs(s.threshold - default) < 1e-9 else ""
-        print(
-            f"| {s.threshold:.2f}{mark} | {s.unanswerable_abstained:.3f} | {s.answerable_abstained:.3f} | "
-            f"{o.unanswerable_abstained:.3f} | {o.answerable_abstained:.3f} |"
-        )
+    _squad_table(compose, chosen, args.mmr)
+    never = AnswerConfig(abstain_below=NEVER)
+    answers = [compose(q, never) for q in chosen]
+    _calibration("SQuAD v1.1 held-out articles", answers, [contains_answer(a.text, q.answers) for a, q in zip(answers, chosen)])
+    _abstention(compose, squad2, "all")
+    _abstention(compose, [i for i in squad2 if squad_split(i.question) == HELD_OUT], "on held-out articles only")
+    _seed_table(_seed_index(cache))
 
 
 if __name__ == "__main__":

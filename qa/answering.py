@@ -9,11 +9,17 @@ instead (`abstained=True`, no citations).
     >>> a.citations[0].quote in index.document(a.citations[0].doc_id).text
     True
 
-Sentence relevance = cosine(question, sentence) + lexical_weight * share of the question's
-content words (stemmed, optionally IDF-weighted) found in the sentence; it is absolute, so abstention compares it with a
-fixed threshold. Ranking adds passage_weight * the passage's fused retrieval score, which is
-relative to the other passages. Weights and threshold were picked on SQuAD
-(benchmarks/answers.py).
+By default (`AnswerConfig(scorer="hand-tuned")`) relevance = cosine + lexical_weight *
+IDF-weighted overlap; ranking adds passage_weight * the passage's fused score; further sentences
+within keep_ratio of the best; abstention under relevance 0.6.
+
+`Answer.confidence` is the probability that the answer contains the answer, from the learned
+scorer (`qa.sentence_scoring`: a logistic regression over each candidate's features — cosines,
+IDF-weighted overlap, BM25, the passage's score and rank, position, length, answer-type cues,
+neighbours — then a calibration over the quoted sentences). With `scorer="learned"` (opt-in:
+it still misses a follow-up the default gets) that model also ranks, keeps a 2nd or 3rd
+sentence only when its own probability reaches `keep_probability`, and abstains below its
+operating point. Model, settings and the split they were picked on: benchmarks/train_scorer.py.
 """
 
 from __future__ import annotations
@@ -27,6 +33,14 @@ import numpy as np
 from qa.chunking import Sentence
 from qa.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_question
 from qa.search import SearchResult
+from qa.sentence_scoring import (
+    FEATURE_NAMES,
+    CandidateSentence,
+    SentenceScorer,
+    load_scorer,
+    question_cues,
+    sentence_features,
+)
 
 ABSTAIN_TEXT = "The documents don't say."
 ELLIPSIS = "…"  # ends a quote cut short to fit `AnswerConfig.max_chars`
@@ -38,11 +52,25 @@ Turn = tuple[str, str]  # (question, answer text) of an earlier exchange
 # earlier answer again ("When will military leaders meet?" -> the backstop sentence).
 FOLLOWUP_CONTEXT_CHARS = 100
 _FIRST_SENTENCE = re.compile(r"^.*?[?!](?=\s|$)", re.DOTALL)  # not ".": "Mr. Powell who?"
+LEARNED = "learned"  # AnswerConfig.scorer: rank and abstain with qa.sentence_scoring's model
+HAND_TUNED = "hand-tuned"  # the composer before it, kept to measure against
+HAND_TUNED_ABSTAIN = 0.6  # the hand-tuned composer's relevance threshold
+_COSINE = FEATURE_NAMES.index("question_cosine")
+_FOLLOWUP_COSINE = FEATURE_NAMES.index("followup_cosine")
+_OVERLAP_IDF = FEATURE_NAMES.index("overlap_idf")
+_OVERLAP_PLAIN = FEATURE_NAMES.index("overlap_plain")
 
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    """Knobs of the composer; defaults follow benchmarks/answers.py."""
+    """Knobs of the composer; defaults follow benchmarks/train_scorer.py and benchmarks/answers.py.
+
+    With `scorer="learned"` (opt-in for now: it misses a follow-up the hand-tuned default gets)
+    ranking and abstention come from the packaged scorer;
+    `keep_probability` and `abstain_below` left at None take the operating points shipped with
+    it. `lexical_weight`, `passage_weight`, `keep_ratio` and `idf_weighted` only shape the
+    relevance (and, for "hand-tuned", the ranking) of the earlier composer.
+    """
 
     passages: int = 5  # passages retrieved (and shown as context)
     candidate_passages: int = 3  # passages whose sentences may be quoted
@@ -56,7 +84,10 @@ class AnswerConfig:
     # mmr_lambda * score - (1 - mmr_lambda) * (highest cosine to a chosen sentence).
     # 1.0 ranks by score alone (the default: benchmarks/README.md, "MMR").
     mmr_lambda: float = 1.0
-    abstain_below: float = 0.6  # best sentence relevance under this -> "the documents don't say"
+    # Confidence under this -> "the documents don't say" (hand-tuned: relevance under 0.6).
+    abstain_below: float | None = None
+    keep_probability: float | None = None  # a 2nd/3rd sentence needs this P(contains the answer)
+    scorer: str = HAND_TUNED  # or LEARNED (opt-in until follow-ups are learned: issue 12 note)
     history_turns: int = 1  # earlier questions used to resolve a follow-up
     idf_weighted: bool = True  # lexical overlap weighs question words by IDF
 
@@ -110,7 +141,10 @@ class Answer:
     passages: list[Passage]
     abstained: bool
     sentences: list[AnswerSentence] = field(default_factory=list)
-    relevance: float = 0.0  # best sentence's cosine + lexical overlap; abstention compares it
+    relevance: float = 0.0  # best sentence's cosine + lexical overlap
+    # P(the answer contains the answer to the question), calibrated (qa.sentence_scoring);
+    # abstention compares it with the scorer's operating point. 0 when nothing was quoted.
+    confidence: float = 0.0
 
 
 class AnswerSource(Protocol):
@@ -131,8 +165,9 @@ class _Candidate:
     vector: np.ndarray
     passage: Passage
     passage_rank: int
-    relevance: float  # absolute: cosine + lexical overlap; what abstention compares
-    score: float  # relevance plus the passage's (relative) retrieval score; what ranking uses
+    relevance: float  # absolute: cosine + lexical overlap
+    score: float  # what ranking uses: the probability (learned) or relevance + passage score
+    probability: float  # P(the sentence contains the answer), from the learned scorer
     cut: bool = False  # the sentence is an exact prefix of a longer one (`_fit`)
 
 
@@ -201,59 +236,125 @@ def compose_answer(
 
 
 def compose_from_search(
-    index: AnswerSource, result: SearchResult, extra_queries: Sequence[str], config: AnswerConfig
-) -> Answer:
-    """The composition step alone, for a search already made (benchmarks sweep settings with it)."""
-    passages = result.passages
-    query_vectors = [result.query_vector, *result.extra_vectors]
-    terms = set(index.query_terms(" ".join([result.question, *extra_queries])))
-    question_terms = index.term_weights(sorted(terms)) if config.idf_weighted else dict.fromkeys(terms, 1.0)
-    candidates = _candidates(
-        index, passages[: config.candidate_passages], query_vectors, question_terms, config
-    )
-    relevance = max((c.relevance for c in candidates), default=0.0)
-    if relevance < config.abstain_below:
-        return Answer(result.question, ABSTAIN_TEXT, [], passages, True, [], relevance)
-    chosen = _select(candidates, config)
-    return _assemble(result.question, chosen, passages, relevance)
-
-
-def _candidates(
     index: AnswerSource,
-    passages: list[Passage],
-    query_vectors: list[np.ndarray],
-    question_terms: dict[str, float],
+    result: SearchResult,
+    extra_queries: Sequence[str],
     config: AnswerConfig,
-) -> list[_Candidate]:
+    scorer: SentenceScorer | None = None,
+) -> Answer:
+    """The composition step alone, for a search already made (benchmarks sweep settings with it).
+
+    `scorer` defaults to the packaged one; benchmarks/train_scorer.py passes the one it fits.
+    """
+    scorer = scorer or load_scorer()
+    passages = result.passages
+    candidates = _candidates(index, result, extra_queries, config, scorer)
+    relevance = max((c.relevance for c in candidates), default=0.0)
+    if not candidates:
+        return Answer(result.question, ABSTAIN_TEXT, [], passages, True, [], relevance)
+    chosen = _select(candidates, config, scorer)
+    every = [c.probability for c in candidates]
+    confidence = scorer.confidence([c.probability for c in chosen], every, relevance)
+    if _abstains(config, scorer, relevance, confidence):
+        return Answer(result.question, ABSTAIN_TEXT, [], passages, True, [], relevance, confidence)
+    return _assemble(result.question, chosen, passages, relevance, confidence)
+
+
+def _abstains(config: AnswerConfig, scorer: SentenceScorer, relevance: float, confidence: float) -> bool:
+    if config.scorer == HAND_TUNED:
+        threshold = HAND_TUNED_ABSTAIN if config.abstain_below is None else config.abstain_below
+        return relevance < threshold
+    threshold = scorer.abstain_below if config.abstain_below is None else config.abstain_below
+    return confidence < threshold
+
+
+@dataclass(frozen=True)
+class CandidateRows:
+    """Every candidate sentence of a search and its row of `qa.sentence_scoring.FEATURE_NAMES`
+    (what benchmarks/train_scorer.py learns from)."""
+
+    sentences: list[Sentence]
+    vectors: list[np.ndarray]
+    passages: list[Passage]
+    ranks: list[int]
+    features: np.ndarray
+
+
+def candidate_rows(
+    index: AnswerSource, result: SearchResult, extra_queries: Sequence[str], config: AnswerConfig
+) -> CandidateRows:
+    """The sentences of the best `config.candidate_passages` passages, each once, in passage
+    order, with their features."""
+    passages = result.passages[: config.candidate_passages]
+    query_vector = np.asarray(result.query_vector, dtype=np.float32)
+    followup = np.mean(result.extra_vectors, axis=0) if result.extra_vectors else query_vector
+    terms = set(index.query_terms(" ".join([result.question, *extra_queries])))
+    cues = question_cues(result.question, index.term_weights(sorted(terms)), bool(result.extra_vectors))
     seen: set[tuple[str, int]] = set()
-    found: list[_Candidate] = []
-    total_weight = sum(question_terms.values())
-    queries = np.vstack(query_vectors)
+    sentences: list[Sentence] = []
+    vectors: list[np.ndarray] = []
+    owners: list[Passage] = []
+    ranks: list[int] = []
+    inputs: list[CandidateSentence] = []
     for rank, passage in enumerate(passages):
-        sentences, vectors = index.chunk_sentences(passage.chunk_id)
-        if not sentences:
-            continue
-        cosines = (vectors @ queries.T).mean(axis=1)
-        for sentence, vector, cosine in zip(sentences, vectors, cosines):
+        chunk_sentences, chunk_vectors = index.chunk_sentences(passage.chunk_id)
+        for position, (sentence, vector) in enumerate(zip(chunk_sentences, chunk_vectors)):
             key = (sentence.doc_id, sentence.start)
             if key in seen:  # overlapping chunks share sentences
                 continue
             seen.add(key)
-            terms = set(index.query_terms(sentence.text))
-            shared = sum(w for t, w in question_terms.items() if t in terms)
-            overlap = shared / total_weight if total_weight else 0.0
-            relevance = float(cosine) + config.lexical_weight * overlap
-            score = relevance + config.passage_weight * passage.score
-            found.append(_Candidate(sentence, vector, passage, rank, relevance, score))
+            sentences.append(sentence)
+            vectors.append(vector)
+            owners.append(passage)
+            ranks.append(rank)
+            inputs.append(
+                CandidateSentence(
+                    text=sentence.text,
+                    terms=tuple(index.query_terms(sentence.text)),
+                    question_cosine=float(vector @ query_vector),
+                    followup_cosine=float(vector @ followup),
+                    passage_score=passage.score,
+                    passage_rank=rank,
+                    position=position,
+                    passage_sentences=len(chunk_sentences),
+                    paragraph=sentence.paragraph,
+                )
+            )
+    return CandidateRows(sentences, vectors, owners, ranks, sentence_features(cues, inputs))
+
+
+def _candidates(
+    index: AnswerSource,
+    result: SearchResult,
+    extra_queries: Sequence[str],
+    config: AnswerConfig,
+    scorer: SentenceScorer,
+) -> list[_Candidate]:
+    rows = candidate_rows(index, result, extra_queries, config)
+    features = rows.features
+    cosine = (features[:, _COSINE] + features[:, _FOLLOWUP_COSINE]) / 2 if len(features) else np.zeros(0)
+    overlap = features[:, _OVERLAP_IDF if config.idf_weighted else _OVERLAP_PLAIN] if len(features) else cosine
+    relevance = cosine + config.lexical_weight * overlap
+    probability = scorer.sentence_probabilities(features)
+    found = []
+    for i, sentence in enumerate(rows.sentences):
+        passage = rows.passages[i]
+        if config.scorer == HAND_TUNED:
+            score = float(relevance[i]) + config.passage_weight * passage.score
+        else:
+            score = float(probability[i])
+        found.append(
+            _Candidate(sentence, rows.vectors[i], passage, rows.ranks[i], float(relevance[i]), score, float(probability[i]))
+        )
     found.sort(key=lambda c: (-c.score, c.passage_rank, c.sentence.start))
     return found
 
 
-def _select(candidates: list[_Candidate], config: AnswerConfig) -> list[_Candidate]:
+def _select(candidates: list[_Candidate], config: AnswerConfig, scorer: SentenceScorer) -> list[_Candidate]:
     best = _fit(candidates[0], config.max_chars)
     chosen = [best]
     length = len(best.sentence.text)
-    pool = [c for c in candidates[1:] if c.score >= config.keep_ratio * best.score]
+    pool = [c for c in candidates[1:] if _worth_keeping(c, best, config, scorer)]
     while pool and len(chosen) < config.max_sentences:
         # max() keeps the first of equals, so with mmr_lambda 1 this is score order.
         candidate = max(pool, key=lambda c: _marginal_relevance(c, chosen, config.mmr_lambda))
@@ -269,6 +370,15 @@ def _select(candidates: list[_Candidate], config: AnswerConfig) -> list[_Candida
     for c in chosen:
         doc_rank.setdefault(c.sentence.doc_id, len(doc_rank))
     return sorted(chosen, key=lambda c: (doc_rank[c.sentence.doc_id], c.sentence.start))
+
+
+def _worth_keeping(candidate: _Candidate, best: _Candidate, config: AnswerConfig, scorer: SentenceScorer) -> bool:
+    """Whether a further sentence may join the best one: learned, when it is itself likely to
+    carry the answer; hand-tuned, when it scores within `keep_ratio` of the best."""
+    if config.scorer == HAND_TUNED:
+        return candidate.score >= config.keep_ratio * best.score
+    floor = scorer.keep_probability if config.keep_probability is None else config.keep_probability
+    return candidate.probability >= floor
 
 
 def _fit(candidate: _Candidate, max_chars: int) -> _Candidate:
@@ -297,7 +407,7 @@ def _marginal_relevance(candidate: _Candidate, chosen: list[_Candidate], mmr_lam
 
 
 def _assemble(
-    question: str, chosen: list[_Candidate], passages: list[Passage], relevance: float
+    question: str, chosen: list[_Candidate], passages: list[Passage], relevance: float, confidence: float
 ) -> Answer:
     numbers: dict[str, int] = {}
     for c in chosen:
@@ -336,4 +446,4 @@ def _assemble(
         for c in chosen
     ]
     text = " ".join(f"{s.text}{ELLIPSIS if c.cut else ''} [{s.citation}]" for s, c in zip(sentences, chosen))
-    return Answer(question, text, citations, passages, False, sentences, relevance)
+    return Answer(question, text, citations, passages, False, sentences, relevance, confidence)

@@ -237,6 +237,7 @@ def answer_payload(answer: "Answer") -> dict[str, Any]:
         "question": answer.question,
         "text": answer.text,
         "abstained": answer.abstained,
+        "confidence": round(answer.confidence, 4),
         "citations": [asdict(c) for c in answer.citations],
     }
 

@@ -107,6 +107,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             "question": answer.question,
             "text": answer.text,
             "abstained": answer.abstained,
+            "confidence": round(answer.confidence, 4),
             "citations": [asdict(c) for c in answer.citations],
         }
         print(json.dumps(payload, ensure_ascii=False, indent=1))

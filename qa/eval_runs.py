@@ -29,7 +29,7 @@ from qa.answer_evaluation import (
     evaluate_answers,
     squad2_questions,
 )
-from qa.answering import Answer, AnswerConfig
+from qa.answering import HAND_TUNED_ABSTAIN, Answer
 from qa.defaults import settings_outdated
 from qa.paths import data_dir
 from qa.documents import Document
@@ -187,8 +187,8 @@ def _squad2(documents: list[Document], data: Path | None, cache: Path, sample: i
     answerable = [i.question for i in items if i.answerable]
     for item in items:
         answer = indexes[item.question.title].answer(item.question.question)
-        relevance[item.answerable].append(answer.relevance)
-    point = abstention_curve(relevance[True], relevance[False], [AnswerConfig().abstain_below])[0]
+        relevance[item.answerable].append(answer.relevance)  # the default composer abstains on relevance
+    point = abstention_curve(relevance[True], relevance[False], [HAND_TUNED_ABSTAIN])[0]
     answers = evaluate_answers(lambda q: indexes[q.title].answer(q.question), answerable)
     passages = sum(i.size[1] for i in indexes.values())
     return EvalReport("squad2", len(documents), passages, None, answers, abstention=point)

@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
 Span = tuple[int, int]
 
 NO_SOURCES = "No sources: the documents don't say."
+# Answers at or above this confidence (P(the answer contains the answer), qa.sentence_scoring)
+# are tagged "likely", those below "uncertain": a quiet hint, not a score to read closely.
+LIKELY_CONFIDENCE = 0.5
 _URL = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
 # A Markdown ATX heading's marks: the opening run of 1-6 "#" (and an optional closing run).
 # Passages are exact document text, so a heading arrives as "# Title"; cards show "Title".
@@ -69,7 +72,21 @@ def answer_html(answer: "Answer", turn: int, upto: int | None = None) -> str:
         f'title="Source {s.citation}">[{s.citation}]</a>'
         for s in sentences
     ]
-    return f'<div class="qa-answer"><p>{" ".join(parts)}</p></div>'
+    return f'<div class="qa-answer"><p>{" ".join(parts)}{confidence_html(answer.confidence)}</p></div>'
+
+
+def confidence_html(confidence: float) -> str:
+    """The small "likely" / "uncertain" tag after an answer; its tooltip gives the percentage.
+
+    Why a word and not the number: the probability is calibrated on SQuAD-like questions, so
+    it is a fair hint of whether to check the source, not a precise figure for every corpus.
+    """
+    likely = confidence >= LIKELY_CONFIDENCE
+    word = "likely" if likely else "uncertain"
+    tip = f"Estimated chance that this answer contains the answer: {round(100 * confidence)}%"
+    return (
+        f' <span class="qa-confidence qa-{word}" title="{escape(tip, quote=True)}">{escape(word)}</span>'
+    )
 
 
 def message_html(message: str, kind: str = "error") -> str:
@@ -498,6 +515,9 @@ CSS = """
 .qa-docs th[aria-sort="ascending"] .qa-sort-mark::after { content: " \\25B2"; }
 .qa-docs th[aria-sort="descending"] .qa-sort-mark::after { content: " \\25BC"; }
 .qa-abstained { font-style: italic; }
+.qa-confidence { font-size: 0.75em; opacity: 0.65; margin-left: 0.3em; padding: 0 0.35em;
+  border: 1px solid var(--border-color-primary); border-radius: 999px; white-space: nowrap; }
+.qa-uncertain { font-style: italic; }
 .qa-panel { max-height: 640px; overflow-y: auto; }
 .qa-panel-title { font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.05em; opacity: 0.7; }
 .qa-sources { margin-bottom: 1.2em; }

@@ -200,7 +200,8 @@ class ChatApp:
         """Answer a question from the indexed documents.
 
         Returns {"text": answer with [n] markers, "citations": [{number, doc_id, title,
-        source, paragraph, start, end, quote, spans, chunk_id}], "abstained": bool}.
+        source, paragraph, start, end, quote, spans, chunk_id}], "abstained": bool,
+        "confidence": P(the answer contains the answer)}.
         """
         try:
             answer = self.index.answer(question)
@@ -212,6 +213,7 @@ class ChatApp:
             "text": answer.text,
             "citations": [asdict(c) for c in answer.citations],
             "abstained": answer.abstained,
+            "confidence": round(answer.confidence, 4),
         }
 
     # --- documents -----------------------------------------------------------------------

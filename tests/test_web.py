@@ -148,14 +148,17 @@ def test_api_answers_through_gradio_client(server):
 
     client = Client(server[0], verbose=False)
     result = client.predict(BACKSTOP, api_name="/ask")
-    assert set(result) == {"text", "citations", "abstained"}
+    assert set(result) == {"text", "citations", "abstained", "confidence"}
     assert result["abstained"] is False and result["text"].endswith("[1]")
     citation = result["citations"][0]
     assert citation["number"] == 1 and citation["paragraph"] == 6
     assert SEED_FILE.read_text(encoding="utf-8")[citation["start"] : citation["end"]] == citation["quote"]
     assert "backstop" in citation["quote"]
     nothing = client.predict("Who won the 2022 World Cup?", api_name="/ask")
-    assert nothing == {"text": "The documents don't say.", "citations": [], "abstained": True}
+    assert {k: v for k, v in nothing.items() if k != "confidence"} == {
+        "text": "The documents don't say.", "citations": [], "abstained": True
+    }
+    assert 0.0 <= nothing["confidence"] <= 1.0
     with pytest.raises(Exception, match="question is empty"):
         client.predict("   ", api_name="/ask")
     assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/ask"]
