@@ -45,9 +45,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _index(args: argparse.Namespace):
+    """The index a question goes to; the question is checked first, so a bad one costs no
+    index build or load."""
     from qa.defaults import default_index
     from qa.index import Index
+    from qa.retrieval import check_question
 
+    if getattr(args, "question", None) is not None:  # `qa docs` has none
+        check_question(args.question)
     return Index.open(args.index) if args.index else default_index()
 
 

@@ -168,7 +168,8 @@ class Index:
         loaded = load_documents(_as_list(paths))
         if not loaded.documents:
             reasons = "; ".join(str(s) for s in loaded.skipped) or "no files found"
-            raise ValueError(f"no documents to index under {paths}: {reasons}")
+            named = ", ".join(str(p) for p in _as_list(paths))
+            raise ValueError(f"no documents to index under {named}: {reasons}")
         inputs = tuple(_resolved(paths))
         bookkeeping = Bookkeeping(inputs, (), _fingerprints(inputs, set()), tuple(loaded.skipped))
         settings = _settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)

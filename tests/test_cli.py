@@ -77,6 +77,19 @@ def test_index_sentence_vectors_late_is_recorded_and_kept_by_adds(tmp_path: Path
     assert exit_code.value.code == 2 and "invalid choice: 'fast'" in capsys.readouterr().err
 
 
+def test_a_bad_question_is_refused_before_any_index_is_built(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("QA_INDEX", str(tmp_path / "default-index"))
+    assert main(["ask", "   "]) == 2
+    assert capsys.readouterr().err.strip() == "qa: error: question is empty: type a question"
+    assert not (tmp_path / "default-index").exists()
+
+
+def test_nothing_to_index_names_the_paths_plainly(tmp_path: Path, capsys):
+    assert main(["index", str(tmp_path / "missing"), "--index", str(tmp_path / "index")]) == 2
+    err = capsys.readouterr().err
+    assert f"no documents to index under {tmp_path / 'missing'}: skipped" in err and "['" not in err
+
+
 def test_index_with_nothing_loadable_exits_2(tmp_path: Path, embedder, capsys):
     (tmp_path / "empty.txt").write_text("")
     assert main(["index", str(tmp_path), "--index", str(tmp_path / "index")]) == 2
