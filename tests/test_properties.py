@@ -46,6 +46,7 @@ from qa.documents import (
 from qa.index import Index
 
 from conftest import PROJECT
+from test_chunking import _CountingText
 from test_documents import _tiny_pdf
 
 # --- profiles ---------------------------------------------------------------------------------
@@ -164,17 +165,6 @@ def test_extracted_paragraphs_chunk_into_exact_spans(paragraphs: list[str], conf
 @given(text=document_texts, config=configs)
 def test_sentences_and_chunks_are_exact_spans_many_examples(text: str, config: ChunkingConfig):
     _check_document(text, config)
-
-
-class _CountingText(str):
-    """A document text that counts the characters read out of it by indexing or slicing."""
-
-    read = 0
-
-    def __getitem__(self, key: int | slice) -> str:
-        piece = str.__getitem__(self, key)
-        _CountingText.read += len(piece)
-        return piece
 
 
 class _CountingSentences(list):
