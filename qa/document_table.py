@@ -17,6 +17,7 @@ whole column (the doc ids, to find a document by id) is read only when it is nee
 
 from __future__ import annotations
 
+import functools
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -26,6 +27,9 @@ import numpy as np
 NUMBERS_FILE = "documents.npy"
 STRINGS_FILE = "doc_strings.bin"
 OFFSETS_FILE = "doc_strings.npy"
+# Records kept built per segment: a question reads the same few documents several times
+# (passages, chunk ids, sentences), ~19 record reads per answer on the seed article.
+RECORD_CACHE = 1024
 ENCODING = "utf-8"
 ERRORS = "surrogatepass"  # texts may carry lone surrogates; they must survive a round trip
 
@@ -82,6 +86,7 @@ class DocumentTable(Sequence[DocumentRecord]):
         self._strings = np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else np.zeros(0, np.uint8)
         if self._numbers.shape[1:] != (len(NUMBERS),) or self._offsets.shape != (len(STRINGS), len(self._numbers) + 1):
             raise ValueError(f"document table shapes {self._numbers.shape} and {self._offsets.shape} disagree")
+        self._record = functools.lru_cache(maxsize=RECORD_CACHE)(self._build_record)
 
     def __len__(self) -> int:
         return len(self._numbers)
@@ -89,7 +94,9 @@ class DocumentTable(Sequence[DocumentRecord]):
     def __getitem__(self, row: int) -> DocumentRecord:  # type: ignore[override]
         if not -len(self) <= row < len(self):
             raise IndexError(f"document row {row} of {len(self)}")
-        row %= len(self)
+        return self._record(row % len(self))
+
+    def _build_record(self, row: int) -> DocumentRecord:
         offsets = self._offsets[:, row : row + 2].tolist()
         strings = [self._string(start, end) for start, end in offsets]
         return DocumentRecord(*strings, *self._numbers[row].tolist())
