@@ -25,7 +25,7 @@ operating point. Model, settings and the split they were picked on: benchmarks/t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -214,6 +214,21 @@ def _gist(question: str) -> str:
         return first
     cut = first[: FOLLOWUP_CONTEXT_CHARS + 1]
     return (cut.rsplit(None, 1)[0] if " " in cut else cut[:FOLLOWUP_CONTEXT_CHARS]).rstrip()
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    """The JSON shape of an answer, one for `qa ask --json`, `POST /api/ask` and Gradio `/ask`.
+
+        >>> answer_json(index.answer("What is the US backstop position?"))["citations"][0]["paragraph"]
+        6
+    """
+    return {
+        "question": answer.question,
+        "text": answer.text,
+        "abstained": answer.abstained,
+        "confidence": round(answer.confidence, 4),
+        "citations": [asdict(c) for c in answer.citations],
+    }
 
 
 def nothing_indexed(question: str) -> Answer:

@@ -232,14 +232,10 @@ def exposure_warning(host: str, share: bool, auth: tuple[str, str] | None) -> st
 
 
 def answer_payload(answer: "Answer") -> dict[str, Any]:
-    """The JSON shape of an answer: the same fields as `qa ask --json`."""
-    return {
-        "question": answer.question,
-        "text": answer.text,
-        "abstained": answer.abstained,
-        "confidence": round(answer.confidence, 4),
-        "citations": [asdict(c) for c in answer.citations],
-    }
+    """The JSON shape of an answer (`qa.answering.answer_json`: the same as `qa ask --json`)."""
+    from qa.answering import answer_json
+
+    return answer_json(answer)
 
 
 def original_url(doc_id: str) -> str:

@@ -108,13 +108,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     answer = _index(args).answer(args.question)
     if args.json:
-        payload = {
-            "question": answer.question,
-            "text": answer.text,
-            "abstained": answer.abstained,
-            "confidence": round(answer.confidence, 4),
-            "citations": [asdict(c) for c in answer.citations],
-        }
+        from qa.answering import answer_json
+
+        payload = answer_json(answer)
         print(json.dumps(payload, ensure_ascii=False, indent=1))
         return EXIT_OK
     print(answer.text)

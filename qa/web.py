@@ -53,6 +53,7 @@ from qa.api import (  # noqa: E402,F401 - DEFAULT_* and auth_from_env are this m
     open_listener,
     original_url,
 )
+from qa.answering import answer_json  # noqa: E402
 from qa.errors import describe_failure  # noqa: E402
 from qa.feedback import feedback_path, rating_of, record_feedback  # noqa: E402
 from qa.answering import Answer  # noqa: E402
@@ -209,12 +210,7 @@ class ChatApp:
             raise gr.Error(str(error), print_exception=False) from None
         except Exception as error:  # noqa: BLE001
             raise gr.Error(describe_failure(error, "answering an /ask call"), print_exception=False) from None
-        return {
-            "text": answer.text,
-            "citations": [asdict(c) for c in answer.citations],
-            "abstained": answer.abstained,
-            "confidence": round(answer.confidence, 4),
-        }
+        return {key: value for key, value in answer_json(answer).items() if key != "question"}
 
     # --- documents -----------------------------------------------------------------------
 
