@@ -52,7 +52,7 @@ from qa.store import IndexProblem
 HERE = Path(__file__).resolve().parent
 SEED_QUESTIONS = json.loads((HERE / "seed_questions.json").read_text())
 NEVER = float("-inf")
-COMPOSERS = {"hand-tuned (before)": AnswerConfig(scorer=HAND_TUNED), "learned (now)": AnswerConfig(scorer=LEARNED)}
+COMPOSERS = {"hand-tuned (default)": AnswerConfig(scorer=HAND_TUNED), "learned (opt-in)": AnswerConfig(scorer=LEARNED)}
 CURVE = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 HAND_TUNED_CURVE = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 

@@ -32,7 +32,6 @@ import contextlib
 import hmac
 import ipaddress
 import json
-import logging
 import os
 import socket
 import sys
@@ -49,14 +48,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from qa.answering import answer_json
 from qa.errors import describe_failure
 from qa.uploads import add_uploads, is_upload, max_upload_bytes, remove_document
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qa.answering import Answer
     from qa.index import Index
 
-log = logging.getLogger("qa.api")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -231,13 +229,6 @@ def exposure_warning(host: str, share: bool, auth: tuple[str, str] | None) -> st
 # --- request handling ------------------------------------------------------------------------
 
 
-def answer_payload(answer: "Answer") -> dict[str, Any]:
-    """The JSON shape of an answer (`qa.answering.answer_json`: the same as `qa ask --json`)."""
-    from qa.answering import answer_json
-
-    return answer_json(answer)
-
-
 def original_url(doc_id: str) -> str:
     """The path the stored original of document `doc_id` is served at (`ORIGINAL_ROUTE`)."""
     return ORIGINAL_ROUTE.format(doc_id=urllib.parse.quote(doc_id, safe=""))
@@ -394,7 +385,7 @@ class JsonApi:
             answer = await self._run(self.index.answer, question, history)
         except (ValueError, TypeError) as error:  # the library's refusal, one line with the reason
             raise BadRequest(str(error)) from None
-        return JSONResponse(answer_payload(answer))
+        return JSONResponse(answer_json(answer))
 
     async def documents(self, request: Request) -> Response:
         entries = await self._run(self.index.documents)

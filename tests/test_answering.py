@@ -9,8 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answering import ABSTAIN_TEXT, HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, Answer, AnswerConfig, followup_queries
-from qa.api import answer_payload
+from qa.answering import (
+    ABSTAIN_TEXT,
+    HAND_TUNED,
+    HAND_TUNED_ABSTAIN,
+    LEARNED,
+    Answer,
+    AnswerConfig,
+    answer_json,
+    followup_queries,
+)
 from qa.cli import main
 from qa.index import Index
 from qa.rendering import LIKELY_CONFIDENCE, answer_html
@@ -216,7 +224,7 @@ def test_confidence_is_a_probability_that_abstention_follows(seed_index: Index):
 
 def test_confidence_in_cli_json_and_api_payload(seed_index: Index, capsys):
     answer = seed_index.answer("What is the US backstop position?")
-    assert answer_payload(answer)["confidence"] == round(answer.confidence, 4)
+    assert answer_json(answer)["confidence"] == round(answer.confidence, 4)
     assert main(["ask", "What is the US backstop position?", "--json", "--index", str(seed_index.path)]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["confidence"] == round(answer.confidence, 4) and 0.0 < payload["confidence"] <= 1.0

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answering import Citation
-from qa.api import answer_payload, original_url
+from qa.answering import Citation, answer_json
+from qa.api import original_url
 from qa.chunking import split_sentences
 from qa.cli import main
 from qa.documents import FileLimits, load_documents, load_file, markdown_sections
@@ -250,7 +250,7 @@ def test_merges_carry_pages_and_sections(embedder, tmp_path: Path):
 
 
 def test_json_outputs_and_the_cli_name_the_page_and_section(paged_index: Index, capsys):
-    payload = json.loads(json.dumps(answer_payload(paged_index.answer(SLEDGES))))
+    payload = json.loads(json.dumps(answer_json(paged_index.answer(SLEDGES))))
     cited = next(c for c in payload["citations"] if c["doc_id"] == "report")
     assert (cited["page"], cited["pages"], cited["section"]) == (3, [3], None)
 
