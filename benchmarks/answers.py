@@ -47,7 +47,7 @@ import qa.index as qa_index
 from qa.defaults import settings_outdated
 from qa.index import Index
 from qa.sentence_scoring import load_scorer
-from qa.store import IndexProblem
+from qa.store import VECTOR_METHODS, IndexProblem
 
 HERE = Path(__file__).resolve().parent
 SEED_QUESTIONS = json.loads((HERE / "seed_questions.json").read_text())
@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--cache", default=str(HERE / ".cache"))
     parser.add_argument("--mmr", action="store_true", help="also measure MMR for answer diversity")
     parser.add_argument(
-        "--sentence-vectors", choices=["late", "separate"], help="how new indexes make sentence vectors (default: qa's)"
+        "--sentence-vectors", choices=VECTOR_METHODS, help="how new indexes make sentence vectors (default: qa's)"
     )
     args = parser.parse_args()
     if args.sentence_vectors:

@@ -1,15 +1,16 @@
 """Indexing speed: `qa.Index.from_documents` against one plain fp32 encode of the same paragraphs.
 
-    python benchmarks/indexing.py [--paragraphs 600] [--rounds 2]
+    python benchmarks/indexing.py [--paragraphs 600] [--rounds 2] [--methods sentence-pass late separate]
 
 The first 600 SQuAD v1.1 dev paragraphs, in one process, each way timed `--rounds` times in
 turn (so load from other jobs falls on every row alike):
 
 - baseline: `SentenceTransformer.encode` of the paragraphs, fp32, batch 32 — what "one plain
   model pass" costs;
-- qa build, sentence vectors "separate" (the default): split, chunk, embed chunks and sentences
-  (bf16 where the CPU has it), BM25, write a segment;
-- qa build, sentence vectors "late": the same with sentences pooled from the chunk's pass.
+- qa build, vectors "sentence-pass" (the default): split, chunk, embed the sentences (bf16
+  where the CPU has it) and pool each chunk's vector from its sentences, BM25, write a segment;
+- qa build, vectors "late": one pass over the chunks, sentences pooled from it;
+- qa build, vectors "separate": two passes, the chunks and then the sentences.
 
 Prints a Markdown table with seconds (median of the rounds), paragraphs/s, the ratio to the
 baseline, and the load average. Issue 9's bar: a build ≤ 0.6x the baseline.
@@ -28,6 +29,7 @@ import qa.index as qa_index
 from qa.embedding import load_embedder
 from qa.evaluation import squad_documents
 from qa.index import Index
+from qa.store import VECTOR_METHODS
 
 BATCH = 32
 
@@ -48,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paragraphs", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--methods", nargs="+", choices=VECTOR_METHODS, default=list(VECTOR_METHODS), help="ways to build")
     args = parser.parse_args()
     documents = squad_documents()[0][: args.paragraphs]
     texts = [d.text for d in documents]
@@ -55,8 +58,10 @@ def main() -> None:
     embedder.encode(texts[:8])  # warm-up: weights paged in, kernels chosen
     ways = {
         "baseline: plain fp32 encode of the paragraphs": lambda: baseline(texts),
-        f"qa build, sentence vectors separate ({embedder.precision})": lambda: build(documents, "separate"),
-        f"qa build, sentence vectors late ({embedder.precision})": lambda: build(documents, "late"),
+        **{
+            f"qa build, vectors {method} ({embedder.precision})": lambda m=method: build(documents, m)
+            for method in args.methods
+        },
     }
     seconds: dict[str, list[float]] = {name: [] for name in ways}
     load_before = os.getloadavg()[0]

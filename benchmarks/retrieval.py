@@ -5,7 +5,7 @@
     python benchmarks/retrieval.py --rrf-sweep     # the RRF constant k, min-max for comparison
     python benchmarks/retrieval.py --rescore       # the optional mpnet second stage (qa.rescoring)
     python benchmarks/retrieval.py --depth-sweep   # candidates per signal (fusion over their union)
-    python benchmarks/retrieval.py --sentence-vectors late|separate   # how sentence vectors are made
+    python benchmarks/retrieval.py --sentence-vectors sentence-pass|late|separate   # how vectors are made
 
 Prints Markdown tables (stdout; progress goes to stderr). Questions are the 2,000 drawn by
 `qa.evaluation.sample_questions` (random.seed(0)), the protocol of shared/FINDINGS.md, so the
@@ -50,7 +50,7 @@ from qa.evaluation import (
     squad_documents,
 )
 from qa.retrieval import FusionConfig
-from qa.store import IndexProblem
+from qa.store import VECTOR_METHODS, IndexProblem
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
 SWEEP_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -451,7 +451,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--depths", type=int, nargs="+", default=[25, 50, 100, 200, 400], help="candidate depths")
     parser.add_argument(
         "--sentence-vectors",
-        choices=["late", "separate"],
+        choices=VECTOR_METHODS,
         default=None,
         help="how a new index makes sentence vectors (default: qa's)",
     )

@@ -250,6 +250,32 @@ def check_spans(texts: list[str], spans: list[list[tuple[int, int]]]) -> None:
                 raise ValueError(f"span ({start}, {end}) of text {number} is outside 0..{len(text)}")
 
 
+def check_groups(count: int, groups: list[tuple[int, int]]) -> None:
+    """ValueError unless each (first, last) group names rows 0 <= first <= last < `count`."""
+    for first, last in groups:
+        if not 0 <= first <= last < count:
+            raise ValueError(f"group ({first}, {last}) is outside rows 0..{count - 1}")
+
+
+def group_means(token_sums: np.ndarray, token_counts: np.ndarray, groups: list[tuple[int, int]]) -> np.ndarray:
+    """Per (first, last) group of rows: the sum of their token vectors over the sum of their
+    token counts, L2-normalised (one vector per group; a group of one row is that row's mean).
+
+        >>> group_means(np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([2.0, 2.0]), [(0, 1)])
+        array([[0.4472136, 0.8944272]], dtype=float32)
+    """
+    if not groups:
+        return np.zeros((0, token_sums.shape[1]), dtype=np.float32)
+    # Cumulative sums make each group two subtractions, however long it is.
+    sums = np.concatenate([np.zeros((1, token_sums.shape[1])), np.cumsum(token_sums, axis=0, dtype=np.float64)])
+    counts = np.concatenate([[0.0], np.cumsum(token_counts, dtype=np.float64)])
+    first = np.array([g[0] for g in groups])
+    after = np.array([g[1] for g in groups]) + 1
+    means = (sums[after] - sums[first]) / np.maximum(counts[after] - counts[first], 1.0)[:, None]
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    return means.astype(np.float32)
+
+
 def pool_spans(
     tokens: np.ndarray, offsets: np.ndarray, text: str, spans: list[tuple[int, int]]
 ) -> tuple[np.ndarray, list[int]]:
@@ -520,6 +546,35 @@ class Embedder:
             self._encode_spans_separately(texts, spans, missing, span_vectors, settings)
         return vectors, span_vectors
 
+    def encode_groups(
+        self, texts: list[str], groups: list[tuple[int, int]], progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Embed `texts` one by one, and each group of consecutive texts from the same pass.
+
+        Returns the texts' vectors (as `encode` gives them) and one vector per (first, last)
+        group of text rows: the mean of all the group's token vectors, L2-normalised, i.e. the
+        model's mean pooling over the group's texts, each having attended only to itself. This is
+        how a build embeds a chunk from its sentences' pass instead of a second pass over the
+        chunk (`IndexSettings.sentence_vectors` "sentence-pass"; benchmarks/README.md).
+
+            >>> vectors, groups = embedder.encode_groups(["Hi.", "Bye.", "Later."], [(0, 1), (2, 2)])
+            >>> vectors.shape, groups.shape
+            ((3, 384), (2, 384))
+        """
+        check_groups(len(texts), groups)
+        dimension = self.dimension
+        vectors = np.zeros((len(texts), dimension), dtype=np.float32)
+        token_sums = np.zeros((len(texts), dimension), dtype=np.float32)
+        token_counts = np.zeros(len(texts), dtype=np.float32)
+
+        def work(rows: list[int], precision: str, threads: int) -> None:
+            vectors[rows], token_sums[rows], token_counts[rows] = self._token_sums(
+                [texts[i] for i in rows], precision, threads
+            )
+
+        self._run(texts, work, self._settings(len(texts)), progress)
+        return vectors, group_means(token_sums, token_counts, groups)
+
     def _encode_spans_separately(
         self,
         texts: list[str],
@@ -591,6 +646,26 @@ class Embedder:
                 show_progress_bar=False,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _token_sums(
+        self, texts: list[str], precision: str, threads: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One forward pass over `texts` (the caller holds the lock): their vectors, the sum of
+        each text's token vectors and its token count (special tokens included, padding not,
+        as the model's mean pooling counts them)."""
+        import torch
+
+        self._use_threads(threads)
+        features = self._model.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        )
+        inputs = {key: value.to(self.device) for key, value in features.items()}
+        with torch.inference_mode(), self._autocast(precision):
+            output = self._model(inputs)
+        vectors = torch.nn.functional.normalize(output["sentence_embedding"].float(), p=2, dim=1)
+        mask = inputs["attention_mask"].unsqueeze(-1).float()
+        sums = (output["token_embeddings"].float() * mask).sum(dim=1)
+        return vectors.cpu().numpy(), sums.cpu().numpy(), mask.sum(dim=(1, 2)).cpu().numpy()
 
     def _late_chunk(
         self, texts: list[str], spans: list[list[tuple[int, int]]], precision: str, threads: int

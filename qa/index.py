@@ -37,7 +37,20 @@ from qa.lexical import BM25Config
 from qa.retrieval import FusionConfig, Passage
 from qa.search import Searcher, SearchResult
 from qa.segments import SegmentData, write_segment
-from qa.store import Bookkeeping, CommitConflict, IndexCorrupted, IndexMismatch, IndexProblem, IndexSettings, Manifest, SegmentEntry
+from qa.store import (
+    LATE,
+    SENTENCE_PASS,
+    SEPARATE,
+    VECTOR_METHODS,
+    Bookkeeping,
+    CommitConflict,
+    IndexCorrupted,
+    IndexMismatch,
+    IndexProblem,
+    IndexSettings,
+    Manifest,
+    SegmentEntry,
+)
 from qa.view import DocumentEntry, IndexView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,12 +64,12 @@ RELOAD_ATTEMPTS = 3
 OPTIMISTIC_ATTEMPTS = 3
 # A build writes one segment per this many characters of text (~150k chunks of 1,000 characters).
 BUILD_BATCH_CHARS = 150_000_000
-# How sentence vectors are made for new indexes: "separate" (each sentence encoded on its own)
-# or "late" (pooled from its chunk's pass: 2.7x faster builds, but SQuAD R@1 .828 instead of
-# .843, because such vectors echo their chunk; benchmarks/README.md, "Quality after the
-# redesign").
-SENTENCE_VECTORS = "separate"
-SENTENCE_VECTOR_METHODS = ("separate", "late")
+# How new indexes make their vectors (qa.ingest): "sentence-pass", one model pass over the
+# sentences with chunk vectors pooled from them, builds in about half the time of "separate"
+# (chunks and sentences each encoded) at the same SQuAD R@1; "late" (one pass over chunks)
+# is as fast but R@1 .838 (benchmarks/README.md, "One model pass").
+SENTENCE_VECTORS = SENTENCE_PASS
+SENTENCE_VECTOR_METHODS = VECTOR_METHODS
 
 __all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike"]
 
@@ -105,7 +118,10 @@ def _settings_for(
     method = sentence_vectors or SENTENCE_VECTORS
     if method not in SENTENCE_VECTOR_METHODS:
         raise ValueError(f"sentence vectors must be made one of {SENTENCE_VECTOR_METHODS} ways, not {method!r}")
-    late = method == "late" and hasattr(embedder, "encode_passages")
+    if method == SENTENCE_PASS and (embed_titles or not hasattr(embedder, "encode_groups")):
+        method = SEPARATE  # a title is no sentence of the chunk; a plain embedder has one way
+    if method == LATE and not hasattr(embedder, "encode_passages"):
+        method = SEPARATE
     return IndexSettings(
         model=embedder.name,
         model_id=getattr(embedder, "model_id", embedder.name),
@@ -113,7 +129,7 @@ def _settings_for(
         chunking=chunking,
         bm25=bm25,
         embed_titles=embed_titles,
-        sentence_vectors="late" if late else "separate",
+        sentence_vectors=method,
     )
 
 
@@ -151,9 +167,10 @@ class Index:
     ) -> "Index":
         """Load, chunk and embed every file under `paths`; replace the index at `path`.
 
-        `sentence_vectors="late"` pools sentence vectors from their chunk's model pass: builds
-        about 2.7x faster, retrieval a little worse (SQuAD R@1 .828 instead of .843); the
-        default, "separate", encodes each sentence on its own (`SENTENCE_VECTORS`).
+        `sentence_vectors` picks how vectors are made (`SENTENCE_VECTORS`, `qa.ingest`): the
+        default "sentence-pass" encodes the sentences and pools chunk vectors from them (one
+        model pass); "separate" encodes chunks too (two passes, the same SQuAD R@1); "late"
+        encodes the chunks and pools sentence vectors from them (one pass, R@1 .838).
         `executor="ray"` loads and embeds on a Ray cluster (`ray_address`, else a local Ray for
         the job; `workers` actors, one model each) and commits their segments at once; `path`
         must be shared with every worker (`qa.distributed`; needs the `ray` extra).

@@ -1,10 +1,17 @@
 """`Document`s -> a `SegmentData`: sentences, chunks and their vectors, ready to write.
 
 The one place where documents are split, chunked and embedded, for a build, an add or an
-update alike. Sentence vectors come either from the chunk's own model pass ("late chunking":
-each sentence's tokens mean-pooled inside its chunk, one pass instead of two) or from encoding
-every sentence on its own; `IndexSettings.sentence_vectors` says which, and the choice is
-measured in benchmarks/README.md.
+update alike. `IndexSettings.sentence_vectors` names one of three ways to get the vectors:
+
+- "sentence-pass" (the default): one model pass over the sentences; a chunk's vector is the
+  mean of its sentences' token vectors. One pass, and the best sentences;
+- "late": one pass over the chunks; a sentence's vector is the mean of its tokens inside the
+  chunk ("late chunking"). One pass, but sentence vectors that echo their chunk;
+- "separate": both passes (the chunks, then the sentences), twice the model time.
+
+Each is measured in benchmarks/README.md ("One model pass"). An embedder without
+`encode_groups` (or `encode_passages` for "late") gets two passes, as does "sentence-pass" when
+titles are embedded with chunks, since the title is not one of the chunk's sentences.
 
     >>> data = embed_documents(documents, settings, embedder)
     >>> data.chunks.shape[1], data.chunk_vectors.shape[1]
@@ -22,7 +29,7 @@ from qa.chunking import Chunk, Sentence, chunk_document, split_sentences
 from qa.documents import Document
 from qa.embedding import TextEmbedder
 from qa.segments import SENTENCE_DTYPE, SegmentData
-from qa.store import IndexSettings
+from qa.store import LATE, SENTENCE_PASS, IndexSettings
 
 # Embedding more texts than this at once shows a progress bar (when not told otherwise).
 PROGRESS_THRESHOLD = 500
@@ -83,7 +90,13 @@ def _vectors(
     progress: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Chunk vectors and sentence vectors, by the method `settings.sentence_vectors` names."""
-    if settings.sentence_vectors == "late" and hasattr(embedder, "encode_passages"):
+    sentence_texts = [documents[d].text[s:e] for d, _, s, e in sentence_rows]
+    if settings.sentence_vectors == SENTENCE_PASS and hasattr(embedder, "encode_groups") and not settings.embed_titles:
+        # A chunk is a run of whole sentences: its vector is pooled from their tokens.
+        groups = [(row[4], row[5]) for row in chunk_rows]
+        sentence_vectors, chunk_vectors = embedder.encode_groups(sentence_texts, groups, progress=progress)
+        return chunk_vectors, sentence_vectors
+    if settings.sentence_vectors == LATE and hasattr(embedder, "encode_passages"):
         spans = []
         for text, row, sentences in zip(chunk_texts, chunk_rows, chunk_sentences):
             shift = len(text) - (row[3] - row[2]) - row[2]  # chunk text may start with the title
@@ -97,7 +110,6 @@ def _vectors(
             sentence_vectors[rows[fresh]] = vectors[fresh]
             filled[rows] = True
         return chunk_vectors, sentence_vectors
-    sentence_texts = [documents[d].text[s:e] for d, _, s, e in sentence_rows]
     return _encode(embedder, chunk_texts, progress), _encode(embedder, sentence_texts, progress)
 
 

@@ -71,13 +71,19 @@ class CommitConflict(Exception):
     """Another writer committed since this one read the manifest: re-read and re-plan."""
 
 
+# How an index's vectors are made (`IndexSettings.sentence_vectors`; qa.ingest embeds them).
+SENTENCE_PASS, LATE, SEPARATE = "sentence-pass", "late", "separate"
+VECTOR_METHODS = (SENTENCE_PASS, LATE, SEPARATE)
+
+
 @dataclass(frozen=True)
 class IndexSettings:
     """Everything that changes the stored vectors or tokens; a change means a rebuild.
 
     `model` is the embedder's name, `model_id` its exact version (for the packaged models, name
-    plus package version); `sentence_vectors` says how sentence vectors were made: "late"
-    (pooled from the chunk's own pass) or "separate" (each sentence encoded on its own).
+    plus package version); `sentence_vectors` says how the chunk and sentence vectors were made,
+    one of `VECTOR_METHODS` (see `qa.ingest`): "sentence-pass" (sentences encoded, chunks pooled
+    from them), "late" (chunks encoded, sentences pooled from them) or "separate" (both encoded).
     """
 
     model: str
@@ -86,7 +92,7 @@ class IndexSettings:
     chunking: ChunkingConfig = ChunkingConfig()
     bm25: BM25Config = BM25Config()
     embed_titles: bool = False
-    sentence_vectors: str = "separate"
+    sentence_vectors: str = SEPARATE
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from qa.embedding import (
     ModelUnavailable,
     TextEmbedder,
     encode_slices,
+    group_means,
     load_embedder,
     resolve_precision,
     slice_chars,
@@ -205,3 +206,40 @@ def test_spans_must_fit_their_texts(embedder):
         embedder.encode_passages(["a", "b"], [[(0, 1)]])
     with pytest.raises(ValueError, match=r"span \(0, 9\) of text 0 is outside 0..3"):
         embedder.encode_passages(["abc"], [[(0, 9)]])
+
+
+def test_group_means_weigh_each_row_by_its_token_count():
+    sums = np.array([[2.0, 0.0], [0.0, 4.0], [3.0, 3.0]])  # rows of 2, 2 and 3 tokens
+    counts = np.array([2.0, 2.0, 3.0])
+    means = group_means(sums, counts, [(0, 1), (2, 2), (0, 2)])
+    expected = np.array([[1.0, 2.0], [1.0, 1.0], [5.0, 7.0]])
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(means, expected, rtol=1e-6)
+    assert group_means(sums, counts, []).shape == (0, 2)
+
+
+def test_group_vectors_pool_the_token_vectors_of_their_texts(embedder):
+    """A group's vector is the model's mean pooling over all its texts' tokens (each text
+    encoded alone): checked against sentence-transformers' own token vectors, and a group of
+    one text is that text's vector."""
+    texts, spans = _seed_paragraphs()
+    sentences = [texts[0][start:end] for start, end in spans[0]]
+    assert len(sentences) >= 2
+    vectors, groups = embedder.encode_groups(sentences, [(0, len(sentences) - 1), (1, 1)])
+    assert vectors.shape == (len(sentences), 384) and groups.shape == (2, 384)
+    assert np.min(np.sum(vectors * embedder.encode(sentences), axis=1)) > SAME_TEXT_MIN_COSINE
+    assert groups[1] @ vectors[1] > SAME_TEXT_MIN_COSINE
+    tokens = embedder._model.encode(sentences, output_value="token_embeddings", convert_to_numpy=False)
+    pooled = np.concatenate([t.float().numpy() for t in tokens]).mean(axis=0)
+    assert groups[0] @ (pooled / np.linalg.norm(pooled)) > BF16_MIN_COSINE
+    # The whole group is not any one sentence: it differs from each of them.
+    assert np.max(vectors @ groups[0]) < SAME_TEXT_MIN_COSINE
+
+
+def test_groups_must_name_rows_of_the_texts(embedder):
+    with pytest.raises(ValueError, match=r"group \(1, 2\) is outside rows 0..1"):
+        embedder.encode_groups(["a", "b"], [(1, 2)])
+    with pytest.raises(ValueError, match=r"group \(1, 0\)"):
+        embedder.encode_groups(["a", "b"], [(1, 0)])
+    vectors, groups = embedder.encode_groups([], [])
+    assert vectors.shape == (0, 384) and groups.shape == (0, 384)

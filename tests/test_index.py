@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa import segments, store
@@ -305,3 +306,30 @@ def test_an_add_reads_only_the_files_it_adds(tmp_path: Path, embedder, monkeypat
     index.add([_write(tmp_path / "tide.txt", "The spring tide flooded the harbour road.")])
     assert [p.name for p in read] == ["tide.txt"]
     assert index.stale_reason() is None
+
+
+def test_default_build_pools_passage_vectors_from_one_sentence_pass(tmp_path: Path, seed_index: Index, embedder):
+    """The default ("sentence-pass") stores each sentence's own vector and, per passage, the
+    pooled vector of its sentences: close to, but not the same as, encoding the passage."""
+    assert seed_index.settings.sentence_vectors == "sentence-pass"
+    segment = seed_index.view().segments[0]
+    _, _, start, end, first, last = (int(x) for x in segment.chunks[0])
+    full = segment.text(int(segment.chunks[0, 0]))
+    sentence_texts = [full[s:e] for _, _, s, e in segment.sentences[first : last + 1]]
+    stored_sentences = np.asarray(segment.sentence_vectors[first : last + 1], dtype=np.float32)
+    assert np.min(np.sum(stored_sentences * embedder.encode(sentence_texts), axis=1)) > 0.999
+    _, pooled = embedder.encode_groups(sentence_texts, [(0, len(sentence_texts) - 1)])
+    chunk_vector = np.asarray(segment.chunk_vectors[0], dtype=np.float32)
+    assert chunk_vector @ pooled[0] > 0.999
+    passage = full[start:end]
+    assert 0.8 < chunk_vector @ embedder.encode([passage])[0] < 0.9999
+
+
+@pytest.mark.parametrize("asked, titles, recorded", [("sentence-pass", True, "separate"), ("late", False, "late"), ("separate", False, "separate")])
+def test_each_vector_method_is_recorded_as_built(tmp_path: Path, embedder, asked: str, titles: bool, recorded: str):
+    """Embedding titles with passages needs a pass over the passages: "sentence-pass" then
+    falls back to two passes and says so in the manifest."""
+    index = Index.build([SEEDS], tmp_path / "index", sentence_vectors=asked, embed_titles=titles)
+    assert index.settings.sentence_vectors == recorded
+    assert Index.open(tmp_path / "index").settings.sentence_vectors == recorded
+    assert index.retrieve("what is the US backstop position?", k=1)[0].paragraph == 6
