@@ -215,7 +215,17 @@ class Index:
             raise ValueError("executor='ray' embeds on the workers with a packaged model (model=...), not an embedder object")
         options = distributed.RayOptions(address, workers, progress is not False)
         built = distributed.build_with_ray(_as_list(paths), root, settings, options)
-        return cls(IndexView.open(root, built.manifest, {}), load_embedder(model), fusion)
+        index = cls(IndexView.open(root, built.manifest, {}), load_embedder(model), fusion)
+        index._merge_to_build_layout()
+        return index
+
+    def _merge_to_build_layout(self) -> None:
+        """Merge a distributed build's batch segments into the segments a one-process build
+        writes (`merging.plan_build_layout`): the same rankings, and fewer segments to search.
+        Nothing is embedded again; each run is one merge commit."""
+        with self._write_lock:
+            for names in merging.plan_build_layout(self.view(), BUILD_BATCH_CHARS):
+                self._merge(self.view(), names)
 
     @classmethod
     def from_documents(

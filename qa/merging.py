@@ -55,6 +55,26 @@ def plan_merge(segments: tuple[SegmentEntry, ...], full: bool = False) -> tuple[
     return ()
 
 
+def plan_build_layout(view: IndexView, limit: int) -> list[tuple[str, ...]]:
+    """Runs of consecutive segments to merge so that each holds up to `limit` bytes of text,
+    as a build on one machine cuts them (`qa.index.BUILD_BATCH_CHARS`); only runs of two or
+    more. A Ray build writes a segment per batch; merged this way, it has the layout, and so the
+    BM25 length normalisation and the rankings, of a one-process build of the same files.
+
+        >>> plan_build_layout(view, limit=150_000_000)   # three small batch segments
+        [('seg-a', 'seg-b', 'seg-c')]
+    """
+    runs: list[list[str]] = [[]]
+    filled = 0
+    for entry, segment in zip(view.manifest.segments, view.segments):
+        if runs[-1] and filled + segment.text_bytes > limit:
+            runs.append([])
+            filled = 0
+        runs[-1].append(entry.name)
+        filled += segment.text_bytes
+    return [tuple(run) for run in runs if len(run) > 1]
+
+
 def merged_data(view: IndexView, names: tuple[str, ...]) -> tuple[SegmentData, dict[tuple[str, int], int]]:
     """The live rows of the named segments as one `SegmentData`, and where each old
     (segment name, document row) went in it."""

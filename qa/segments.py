@@ -248,6 +248,11 @@ class Segment:
         self.text = lru_cache(maxsize=TEXT_CACHE)(self._text)
         self.chunk_docs = np.asarray(self.chunks[:, DOC]) if len(self.chunks) else np.zeros(0, np.int64)
 
+    @property
+    def text_bytes(self) -> int:
+        """Bytes of UTF-8 text this segment stores (its documents' texts)."""
+        return int(self._texts.size)
+
     @functools.cached_property
     def doc_rows(self) -> dict[str, int]:
         """Doc id -> document row, built on first use and kept (a segment never changes)."""

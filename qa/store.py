@@ -8,7 +8,7 @@ Layout of an index folder (the Lucene/tantivy model):
       manifest-0000000007.json    generation 7: settings, segments and their deleted documents,
                                   bookkeeping, and a sha256 of its own content
       seg-<id>/                   one immutable segment (qa.segments)
-      .building-<pid>-<id>/       a segment being written (removed when its process is gone)
+      .building-<pid>@<host>-<id>/ a segment being written (removed when its process is gone)
       .lock                       held only for the instant of a commit
 
 A writer reads the live manifest (generation g), does its slow work (loading, embedding,
@@ -30,6 +30,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -46,6 +48,8 @@ CURRENT = "CURRENT"
 MANIFEST_PREFIX = "manifest-"
 SEGMENT_PREFIX = "seg-"
 BUILDING_PREFIX = ".building-"
+# A staging folder written from another machine is removed only after this long untouched.
+ABANDONED_ELSEWHERE_SECONDS = 24 * 3600
 # Manifests (and the segments they name) kept besides the live one, for readers that read
 # CURRENT just before a commit replaced it.
 KEPT_GENERATIONS = 2
@@ -289,14 +293,41 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def staging_name(host: str | None = None, pid: int | None = None) -> str:
+    """`.building-<pid>@<host>-<id>`: the writer's process and machine, so that a cleaner on
+    another machine sharing the folder (a Ray worker, a replica) never takes a live build for a
+    dead one because that pid is free on its own machine."""
+    host = host if host is not None else socket.gethostname()
+    pid = pid if pid is not None else os.getpid()
+    return f"{BUILDING_PREFIX}{pid}@{host}-{uuid.uuid4().hex[:12]}"
+
+
+def _staging_owner(name: str) -> tuple[int, str | None]:
+    """(pid, host) of a staging folder's name; host None for names without one (older qa),
+    pid -1 when the name is not one of ours."""
+    owner = name[len(BUILDING_PREFIX) :].rpartition("-")[0]
+    pid, at, host = owner.partition("@")
+    try:
+        return int(pid), (host if at else None)
+    except ValueError:
+        return -1, None
+
+
 def remove_abandoned_builds(root: Path) -> None:
-    """Delete `.building-*` folders whose process has died (a crash or kill mid-write)."""
+    """Delete `.building-*` folders whose writer is gone: on this machine, when its process has
+    died (a crash or kill mid-write); from another machine, only once untouched for
+    `ABANDONED_ELSEWHERE_SECONDS` (its process cannot be asked from here)."""
+    this_host = socket.gethostname()
     for folder in root.glob(BUILDING_PREFIX + "*"):
-        try:
-            pid = int(folder.name.split("-")[1])
-        except (IndexError, ValueError):
-            pid = -1
-        if pid == os.getpid() or (pid > 0 and _pid_alive(pid)):
+        pid, host = _staging_owner(folder.name)
+        if host is not None and host != this_host:
+            try:
+                idle = time.time() - folder.stat().st_mtime
+            except OSError:
+                continue
+            if idle < ABANDONED_ELSEWHERE_SECONDS:
+                continue
+        elif pid == os.getpid() or (pid > 0 and _pid_alive(pid)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -306,7 +337,7 @@ def staging(root: Path) -> Iterator[Path]:
     """A private folder to write one segment into; removed on exit unless `commit` took it."""
     root.mkdir(parents=True, exist_ok=True)
     remove_abandoned_builds(root)
-    folder = root / f"{BUILDING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    folder = root / staging_name()
     folder.mkdir()
     try:
         yield folder

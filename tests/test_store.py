@@ -181,3 +181,30 @@ def test_old_generations_and_unreferenced_segments_are_collected(tmp_path: Path,
         named |= {s["name"] for s in __import__("json").loads(generation_file.read_text())["segments"]}
     on_disk = {p.name for p in (tmp_path / "index").glob(store.SEGMENT_PREFIX + "*")}
     assert on_disk <= named
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_staging_folders_of_another_machine_are_left_until_long_idle(tmp_path: Path):
+    """On a folder shared by several machines a pid means nothing elsewhere: a staging folder
+    named with another host is kept while recent, whatever that pid is here."""
+    import os
+    import socket
+
+    dead = _dead_pid()
+    here = tmp_path / store.staging_name(host=socket.gethostname(), pid=dead)
+    elsewhere = tmp_path / store.staging_name(host="worker-7.cluster", pid=dead)
+    stale_elsewhere = tmp_path / store.staging_name(host="worker-8.cluster", pid=os.getpid())
+    older_qa = tmp_path / f"{store.BUILDING_PREFIX}{dead}-0123456789ab"
+    mine = tmp_path / store.staging_name()
+    for folder in (here, elsewhere, stale_elsewhere, older_qa, mine):
+        folder.mkdir()
+    idle_since = stale_elsewhere.stat().st_mtime - store.ABANDONED_ELSEWHERE_SECONDS - 60
+    os.utime(stale_elsewhere, (idle_since, idle_since))
+    store.remove_abandoned_builds(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([elsewhere.name, mine.name])
