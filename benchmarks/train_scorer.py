@@ -153,6 +153,12 @@ class CachedSource:
             self._terms[text] = self._index.query_terms(text)
         return self._terms[text]
 
+    def many_query_terms(self, texts):
+        missing = [t for t in dict.fromkeys(texts) if t not in self._terms]
+        for text, terms in zip(missing, self._index.many_query_terms(missing)):
+            self._terms[text] = terms
+        return [tuple(self._terms[t]) for t in texts]
+
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         return self._index.term_weights(terms)
 

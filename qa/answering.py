@@ -154,6 +154,8 @@ class AnswerSource(Protocol):
 
     def query_terms(self, text: str) -> list[str]: ...
 
+    def many_query_terms(self, texts: Sequence[str]) -> list[tuple[str, ...]]: ...
+
     def term_weights(self, terms: list[str]) -> dict[str, float]: ...
 
     def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]: ...
@@ -310,7 +312,7 @@ def candidate_rows(
     vectors: list[np.ndarray] = []
     owners: list[Passage] = []
     ranks: list[int] = []
-    inputs: list[CandidateSentence] = []
+    places: list[tuple[int, int]] = []  # (position in its passage, sentences in the passage)
     for rank, passage in enumerate(passages):
         chunk_sentences, chunk_vectors = index.chunk_sentences(passage.chunk_id)
         for position, (sentence, vector) in enumerate(zip(chunk_sentences, chunk_vectors)):
@@ -322,19 +324,24 @@ def candidate_rows(
             vectors.append(vector)
             owners.append(passage)
             ranks.append(rank)
-            inputs.append(
-                CandidateSentence(
-                    text=sentence.text,
-                    terms=tuple(index.query_terms(sentence.text)),
-                    question_cosine=float(vector @ query_vector),
-                    followup_cosine=float(vector @ followup),
-                    passage_score=passage.score,
-                    passage_rank=rank,
-                    position=position,
-                    passage_sentences=len(chunk_sentences),
-                    paragraph=sentence.paragraph,
-                )
-            )
+            places.append((position, len(chunk_sentences)))
+    sentence_terms = index.many_query_terms([s.text for s in sentences])
+    inputs = [
+        CandidateSentence(
+            text=sentence.text,
+            terms=terms,
+            question_cosine=float(vector @ query_vector),
+            followup_cosine=float(vector @ followup),
+            passage_score=passage.score,
+            passage_rank=rank,
+            position=position,
+            passage_sentences=count,
+            paragraph=sentence.paragraph,
+        )
+        for sentence, terms, vector, passage, rank, (position, count) in zip(
+            sentences, sentence_terms, vectors, owners, ranks, places
+        )
+    ]
     return CandidateRows(sentences, vectors, owners, ranks, sentence_features(cues, inputs))
 
 

@@ -420,6 +420,9 @@ class Index:
     def query_terms(self, text: str) -> list[str]:
         return self.pinned().query_terms(text)
 
+    def many_query_terms(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
+        return self.pinned().many_query_terms(texts)
+
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         return self.pinned().term_weights(terms)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.lexical import BM25Config, LexicalIndex, lucene_idf, query_terms
+from qa.lexical import BM25Config, LexicalIndex, lucene_idf, many_query_terms, query_terms
 
 TEXTS = ["The cats were sleeping on the mat.", "A dog barked at the postman.", "Markets fell sharply."]
 
@@ -57,3 +57,9 @@ def test_save_and_load_give_the_same_scores(tmp_path: Path):
     loaded = LexicalIndex.load(tmp_path / "bm25", BM25Config(), len(TEXTS))
     terms = query_terms("markets fell")
     np.testing.assert_array_equal(loaded.scores(terms, loaded.idf(terms)), bm25.scores(terms, bm25.idf(terms)))
+
+
+def test_many_query_terms_equal_one_call_per_text():
+    texts = ["The cat sat on the mat.", "", "Running runners ran quickly; U.S. backstop!", "the and of", "naïve café rates 2025"]
+    assert many_query_terms(texts) == [query_terms(t) for t in texts]
+    assert many_query_terms([]) == []
