@@ -511,8 +511,47 @@ def markdown_sections(text: str, paragraphs: list[Span]) -> tuple[str, ...]:
     return tuple(sections)
 
 
+# News saved as text often opens with lines that name no content: a photo credit, a byline, a
+# timestamp. Such a paragraph (at most `CREDIT_LINE_CHARS` long) is not taken for the title.
+CREDIT_LINE_CHARS = 120
+_NO_TITLE_LINE = re.compile(
+    r"""^(?:
+        (?:photo|image|picture|video|illustration)s?\s*(?:credit|courtesy|by)?s?\s*[:\-–—]
+      | credits?\s*:
+      | source\s*:
+      | copyright\b | © | \(c\)\s
+      | by\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+)+\s*(?:[,|]|$)
+      | (?:updated|published|posted|last\s+modified)\b
+      | (?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?
+        (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}\s*$
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# A dateline before the first sentence: "New York (CNN Business) —", "LONDON (Reuters) -",
+# "CNN —", "WASHINGTON —". A name in Title Case followed by a dash is left alone ("Sir Keir
+# Starmer — the prime minister — said"): only an outlet in brackets or a word in capitals
+# marks a dateline.
+_DATELINE = re.compile(
+    r"""^(?:
+        (?:[A-Z][\w.'’]*(?:[ ,]+[A-Z][\w.'’]*){0,3}\s*)?\([A-Z][^()]{0,38}\)\s*[—–-]{1,2}
+      | [A-Z][A-Z.&'’]+(?:[ ,]+[A-Z][A-Z.&'’]+){0,3}\s*(?:[—–]|\s-{1,2})
+    )\s*""",
+    re.VERBOSE,
+)
+# Where a title's first sentence ends: a stop, then a capital or an opening quote ("U.S. stocks
+# rose" stays whole).
+_FIRST_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“‘'(])")
+# Paragraphs looked at for a title before giving up on skipping credit lines.
+TITLE_PARAGRAPHS = 5
+
+
 def _text_title(text: str, paragraphs: list[Span], markdown: bool) -> str:
-    """A heading if there is one, else the first sentence of the first paragraph, shortened."""
+    """A heading if there is one, else the first sentence of the first paragraph that is not a
+    credit line, byline or timestamp, without a leading dateline, shortened.
+
+        >>> _text_title("Photo credit: x.com\nLONDON (Reuters) - Rates rose. More.", [(0, 19), (20, 56)], False)
+        'Rates rose.'
+    """
     if not paragraphs:
         return ""
     if markdown:
@@ -520,10 +559,16 @@ def _text_title(text: str, paragraphs: list[Span], markdown: bool) -> str:
             match = _MD_HEADING.match(text[start:end].splitlines()[0])
             if match:
                 return match.group("title")
+    for start, end in paragraphs[:TITLE_PARAGRAPHS]:
+        paragraph = " ".join(text[start:end].split())
+        if len(paragraph) <= CREDIT_LINE_CHARS and _NO_TITLE_LINE.match(paragraph):
+            continue
+        content = _DATELINE.sub("", paragraph, count=1)
+        if content:
+            return shorten(_FIRST_SENTENCE_END.split(content, maxsplit=1)[0], 90)
     start, end = paragraphs[0]
     first = " ".join(text[start:end].split())
-    sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
-    return shorten(sentence, 90)
+    return shorten(_FIRST_SENTENCE_END.split(first, maxsplit=1)[0], 90)
 
 
 def shorten(text: str, limit: int) -> str:

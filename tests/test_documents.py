@@ -36,6 +36,30 @@ def test_title_is_derived_without_a_sidecar(tmp_path: Path):
     assert doc.source == "story.txt"
 
 
+@pytest.mark.parametrize(
+    "opening, title",
+    [
+        ("Photo credit: www.bbc.com\nSir Keir spoke on Saturday. He was upbeat.", "Sir Keir spoke on Saturday."),
+        ("CNN —\nStocks fell sharply on Monday. Oil rose.", "Stocks fell sharply on Monday."),
+        ("New York (CNN Business) — Bumble unveiled a drone. It ships in May.", "Bumble unveiled a drone."),
+        ("LONDON (Reuters) - The Bank of England held rates. Markets rose.", "The Bank of England held rates."),
+        ("WASHINGTON — Congress passed the bill. It goes to the Senate.", "Congress passed the bill."),
+        ("By Jane Doe, CNN\nUpdated 10:32 AM EDT, Sat March 15, 2025\nThe harbour reopened. Ferries run.", "The harbour reopened."),
+        ("March 15, 2025\nRain fell on Paris. Streets flooded.", "Rain fell on Paris."),
+        # Content that looks a little like a credit or a dateline stays the title.
+        ("Sir Keir Starmer — the prime minister — spoke. More followed.", "Sir Keir Starmer — the prime minister — spoke."),
+        ("By 2030 the city will have grown by half. Planners worry.", "By 2030 the city will have grown by half."),
+        ("U.S. stocks rose on Friday. Bonds fell.", "U.S. stocks rose on Friday."),
+    ],
+)
+def test_titles_skip_credits_bylines_and_datelines(tmp_path: Path, opening: str, title: str):
+    """News saved as text opens with a credit line or a dateline; the title (source card, BM25
+    text) is the first sentence of content instead."""
+    path = tmp_path / "story.txt"
+    path.write_text(opening + "\n", encoding="utf-8")
+    assert load_file(path).title == title
+
+
 def test_blank_line_paragraphs_and_markdown_heading(tmp_path: Path):
     path = tmp_path / "notes.md"
     path.write_text("# Garden notes\n\nTomatoes need sun\nand water.\n\nBasil likes heat.\n")
