@@ -13,6 +13,7 @@ of the `n` highest inner products, exact scores included.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -56,6 +57,9 @@ class HnswSearch:
     """A FAISS HNSW graph over 8-bit codes, results re-scored exactly from `vectors`."""
 
     def __init__(self, graph, vectors: np.ndarray) -> None:
+        import faiss
+
+        self._faiss = faiss
         self._graph = graph
         self._vectors = vectors
 
@@ -64,11 +68,22 @@ class HnswSearch:
         if n <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         self._graph.hnsw.efSearch = max(HNSW_SEARCH_DEPTH, n * ANN_OVERSAMPLE)
+        # One question is one walk: OpenMP threads only wait on each other (1M chunks, quiet:
+        # retrieve p50 30.7 ms with two, 27.3 ms with one). The setting is per calling thread.
+        self._faiss.omp_set_num_threads(1)
         _, found = self._graph.search(vector.reshape(1, -1).astype(np.float32), n * ANN_OVERSAMPLE)
         rows = np.unique(found[0][found[0] >= 0])
         scores = np.asarray(self._vectors[rows] @ vector, dtype=np.float32)
         order = np.lexsort((rows, -scores))[:n]
         return scores[order], rows[order].astype(np.int64)
+
+
+def default_openmp_threads() -> int:
+    """The OpenMP threads a new thread gets: $OMP_NUM_THREADS, else one per core."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return os.cpu_count() or 1
 
 
 def build_graph(vectors: np.ndarray, folder: Path) -> None:
@@ -81,6 +96,7 @@ def build_graph(vectors: np.ndarray, folder: Path) -> None:
         vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT
     )
     graph.hnsw.efConstruction = HNSW_BUILD_DEPTH
+    faiss.omp_set_num_threads(default_openmp_threads())  # this thread may have searched (one thread)
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     graph.train(data)
     graph.add(data)

@@ -128,3 +128,44 @@ def test_exact_search_ranks_by_inner_product_with_ties_by_row():
     scores, rows = ann.ExactSearch(vectors).top(np.array([1, 0], dtype=np.float32), 3)
     assert list(rows) == [0, 2, 1] and scores[0] == pytest.approx(1.0)
     assert len(ann.ExactSearch(vectors).top(np.array([1, 0], dtype=np.float32), 10)[1]) == 4
+
+
+def test_document_weight_lifts_the_passages_of_the_best_documents(tmp_path: Path):
+    """With `document_weight` a passage borrows from its document's best passage: at 1.0 every
+    candidate of the document that holds the best passage ties with it, so they lead."""
+    from dataclasses import replace
+
+    from qa.retrieval import FusionConfig
+
+    filler = " The records go back two centuries and are kept in the parish halls of every valley."
+    alps = _document("alps", [  # each paragraph long enough to be a passage of its own
+        "Glaciers in the Alps retreat faster every summer as the snow line climbs." + filler * 2,
+        "Villages below keep records of floods from meltwater lakes and of lost pastures." + filler * 2,
+        "Tourism offices sell tickets for the cable cars and the mountain huts." + filler * 2,
+    ])
+    andes = _document("andes", ["Farmers in the Andes measure meltwater in irrigation channels each spring."])
+    index = Index.from_documents([alps, andes, *RIVERS], tmp_path / "index", embedder=WordHashEmbedder())
+    question = "How fast do glaciers in the Alps retreat, and what about meltwater floods?"
+    plain = index.retrieve(question, k=3)
+    assert plain[0].doc_id == "alps"
+    index.fusion = replace(FusionConfig(), document_weight=1.0)
+    lifted = index.retrieve(question, k=3)
+    assert [p.doc_id for p in lifted] == ["alps", "alps", "alps"]
+    assert lifted[0].chunk_id == plain[0].chunk_id
+
+
+def test_a_graph_search_runs_on_one_openmp_thread_and_a_build_on_all(tmp_path: Path, monkeypatch):
+    """OpenMP threads are set per calling thread: searching keeps to one, and a graph built
+    later on the same thread (an upload after questions) gets every core back."""
+    import faiss
+
+    monkeypatch.setattr(ann, "ANN_MIN_CHUNKS", 10)
+    vectors = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ann.build_graph(vectors, tmp_path)
+    search = ann.open_search(tmp_path, vectors)
+    assert isinstance(search, ann.HnswSearch)
+    scores, rows = search.top(vectors[3], 5)
+    assert rows[0] == 3 and faiss.omp_get_max_threads() == 1
+    ann.build_graph(vectors, tmp_path)
+    assert faiss.omp_get_max_threads() == ann.default_openmp_threads()
