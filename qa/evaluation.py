@@ -29,7 +29,7 @@ import random
 import re
 import string
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
@@ -40,6 +40,8 @@ from qa.retrieval import Passage
 DATA_ENV = "QA_BENCH_DATA"
 SQUAD_DEV_FILE = Path("squad-v1.1-dev") / "dev-v1.1.json"
 SQUAD_SOURCE = "SQuAD v1.1 dev"
+# Between the paragraphs of an article made one document (`squad_article_documents`).
+ARTICLE_PARAGRAPH_BREAK = "\n\n"
 # The protocol FINDINGS.md used: 2,000 (question, paragraph) pairs drawn with random.seed(0).
 DEFAULT_SAMPLE = 2000
 DEFAULT_SEED = 0
@@ -139,6 +141,47 @@ def squad_documents(path: str | Path | None = None) -> tuple[list[Document], lis
                     )
                 )
     return documents, questions
+
+
+def squad_article_documents(path: str | Path | None = None) -> tuple[list[Document], list[EvalQuestion]]:
+    """Every SQuAD article as one `Document` (its paragraphs joined by blank lines, ~40 each),
+    and every question with its answer offsets moved into the article's text.
+
+    The long-document case of issue 12: a question's article holds many passages, and only the
+    one covering the answer counts (`holds_answer`).
+    """
+    paragraphs, questions = squad_documents(path)
+    by_article: dict[str, list[Document]] = {}
+    for document in paragraphs:
+        by_article.setdefault(document.doc_id.rsplit("-", 1)[0], []).append(document)
+    articles: list[Document] = []
+    moved: dict[str, tuple[str, int]] = {}  # paragraph doc id -> (article doc id, offset)
+    for article_id, members in by_article.items():
+        parts, spans, offset = [], [], 0
+        for member in members:
+            moved[member.doc_id] = (article_id, offset)
+            start, end = member.paragraphs[0]
+            spans.append((offset + start, offset + end))
+            parts.append(member.text)
+            offset += len(member.text) + len(ARTICLE_PARAGRAPH_BREAK)
+        text = ARTICLE_PARAGRAPH_BREAK.join(parts)
+        articles.append(
+            Document(
+                doc_id=article_id,
+                title=members[0].title,
+                source=SQUAD_SOURCE,
+                path=members[0].path.rsplit("/", 1)[0],
+                text=text,
+                paragraphs=tuple(spans),
+                content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            )
+        )
+    shifted = []
+    for question in questions:
+        article_id, offset = moved[question.doc_id]
+        starts = tuple(s + offset for s in question.answer_starts)
+        shifted.append(replace(question, doc_id=article_id, answer_starts=starts))
+    return articles, shifted
 
 
 def sample_questions(

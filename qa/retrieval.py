@@ -64,6 +64,10 @@ class FusionConfig:
     sentence_weight: float = 0.45
     rrf_k: int = 60
     candidates: int = 100
+    # A passage's fused score moves this share of the way to the best fused score among the
+    # candidates of its document (issue 12: a long article's best passage lends the others
+    # weight). 0 keeps passages independent. See benchmarks/README.md, "Document signal".
+    document_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in ("minmax", "rrf"):
@@ -73,6 +77,8 @@ class FusionConfig:
             raise ValueError("dense_weight and sentence_weight must be >= 0 and sum to at most 1")
         if self.candidates < 1:
             raise ValueError("candidates must be at least 1")
+        if not 0.0 <= self.document_weight <= 1.0:
+            raise ValueError("document_weight must be between 0 and 1")
 
     @property
     def lexical_weight(self) -> float:
@@ -143,6 +149,21 @@ def fuse(dense: np.ndarray, sentence: np.ndarray, lexical: np.ndarray, config: F
         fused = sum(w * rank_scores(x, config.rrf_k) for x, w in signals if w)
         return fused / (1.0 / (config.rrf_k + 1))  # scaled so that rank 1 everywhere is 1.0
     return sum(w * minmax(x) for x, w in signals if w) + np.zeros_like(dense)
+
+
+def with_document_signal(fused: np.ndarray, documents: np.ndarray, weight: float) -> np.ndarray:
+    """Each score moved `weight` of the way to the best score of its document (`documents`:
+    one integer key per score).
+
+        >>> with_document_signal(np.array([1.0, 0.2, 0.5]), np.array([7, 7, 9]), 0.5)
+        array([1. , 0.6, 0.5])
+    """
+    if not weight or not len(fused):
+        return fused
+    keys, inverse = np.unique(documents, return_inverse=True)
+    best = np.full(len(keys), -np.inf)
+    np.maximum.at(best, inverse, fused)
+    return (1.0 - weight) * fused + weight * best[inverse]
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 
 from qa.chunking import Sentence
 from qa.lexical import many_query_terms, query_terms
-from qa.retrieval import FusionConfig, Passage, check_k, check_question, fuse, top_k
+from qa.retrieval import FusionConfig, Passage, check_k, check_question, fuse, top_k, with_document_signal
 from qa.segments import DOC, END, FIRST_SENTENCE, LAST_SENTENCE, PARAGRAPH, START
 from qa.view import IndexView
 
@@ -149,7 +149,18 @@ def rank(
             first = signals
         fused += fuse(signals.dense, signals.sentence, signals.lexical, fusion)
     fused /= len(queries)
+    if fusion.document_weight:
+        fused = with_document_signal(fused, _document_keys(view, ordered), fusion.document_weight)
     return [(ordered[i], float(fused[i]), first, int(i)) for i in top_k(fused, k)]
+
+
+def _document_keys(view: IndexView, candidates: list[tuple[int, int]]) -> np.ndarray:
+    """One integer per candidate chunk naming its document (segment and document row)."""
+    rows_per_segment = 1 << 32
+    return np.asarray(
+        [position * rows_per_segment + int(view.segments[position].chunk_docs[row]) for position, row in candidates],
+        dtype=np.int64,
+    )
 
 
 def passage_of(view: IndexView, location: tuple[int, int], score: float, signals: Signals, i: int) -> Passage:

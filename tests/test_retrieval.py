@@ -86,3 +86,15 @@ def test_questions_are_normalised_before_the_tokenizer(raw: str, expected: str):
 def test_a_question_of_control_characters_only_is_empty():
     with pytest.raises(ValueError, match="empty"):
         check_question("\x00\x01\x02")
+
+
+def test_document_signal_moves_scores_towards_the_documents_best():
+    from qa.retrieval import with_document_signal
+
+    fused = np.array([0.9, 0.1, 0.4, 0.3])
+    documents = np.array([1, 1, 2, 3])
+    np.testing.assert_allclose(with_document_signal(fused, documents, 0.0), fused)
+    np.testing.assert_allclose(with_document_signal(fused, documents, 0.5), [0.9, 0.5, 0.4, 0.3])
+    np.testing.assert_allclose(with_document_signal(fused, documents, 1.0), [0.9, 0.9, 0.4, 0.3])
+    with pytest.raises(ValueError, match="document_weight"):
+        FusionConfig(document_weight=1.5)
