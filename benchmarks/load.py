@@ -339,11 +339,13 @@ def main() -> None:
     for r in rows:
         for line in (r.errors + r.wrong)[:5]:
             print(f"  {r.name}: {line}", file=sys.stderr)
-    met = all(
-        not r.errors and not r.wrong and len(r.latencies) / r.seconds >= BAR_RPS
-        and percentile(r.latencies, 95) * 1000 <= BAR_P95_MS for r in rows
-    )
-    print(f"\nbar (0 errors, 0 wrong, >= {BAR_RPS:.0f} requests/s, p95 <= {BAR_P95_MS:.0f} ms): {'met' if met else 'MISSED'}")
+    # Issue 10's bar is the plain load; during uploads the answers must stay right, and the
+    # rate and latency are reported.
+    plain = rows[0]
+    fast = len(plain.latencies) / plain.seconds >= BAR_RPS and percentile(plain.latencies, 95) * 1000 <= BAR_P95_MS
+    correct = all(not r.errors and not r.wrong for r in rows)
+    print(f"\nbar ({plain.name}: >= {BAR_RPS:.0f} requests/s, p95 <= {BAR_P95_MS:.0f} ms; every phase: 0 errors, "
+          f"0 wrong): {'met' if fast and correct else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -61,12 +61,16 @@ DEFAULT_PORT = 7860
 # A question is at most 2,000 characters; the rest is history. 1 MiB leaves room for a long
 # conversation and still refuses a body that could only be a mistake or an attack.
 MAX_BODY_BYTES = 1024 * 1024
-# Threads that compute answers ($QA_ANSWER_THREADS). ~70% of an answer is the ONNX question
-# encoder, which releases the GIL: threads, not processes (each process would hold its own
-# index and models). On the shared 2-core machine 8 threads served ~80 requests/s against
-# 58-72 with 2 (one per core) at the same CPU per request; 32 made p95 erratic
-# (benchmarks/README.md, "Load").
-ANSWER_THREADS = 8
+# Threads that compute answers ($QA_ANSWER_THREADS): two per core, at most
+# `MAX_DEFAULT_ANSWER_THREADS`. ~half of an answer is the ONNX question encoder, which releases
+# the GIL; the rest holds it, so many more threads than cores only contend. On this 2-core
+# machine with nothing else running (benchmarks/README.md, "Load"), 32 clients got 121-130
+# requests/s from 2 threads, 112-134 from 4 and 93-107 from 8; during an upload 4 threads kept
+# the most (96 requests/s, p95 492 ms, against 66-83 with 2). On a machine busy with other jobs
+# more threads win more of the CPU, which is why an earlier, loaded run favoured 8.
+ANSWER_THREADS_PER_CORE = 2
+MAX_DEFAULT_ANSWER_THREADS = 8
+ANSWER_THREADS = max(1, min(ANSWER_THREADS_PER_CORE * (os.cpu_count() or 1), MAX_DEFAULT_ANSWER_THREADS))
 # Index writers (upload, remove, rebuild) run at this niceness: questions come first.
 WRITER_NICENESS = 10
 REALM = "qa"

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -51,41 +53,63 @@ def _stemmer(stemming: bool):
     return Stemmer.Stemmer("english").stemWords
 
 
-# The answer composer tokenizes the same sentences again and again; cache them.
-@lru_cache(maxsize=100_000)
+# Texts whose terms are remembered: the answer composer tokenizes the same sentences again and
+# again (the passages of popular topics), as does a chat asking the same question twice.
+TERMS_CACHE_SIZE = 100_000
+
+
+class _TermsCache:
+    """The BM25 terms of recently tokenized (text, settings) pairs, least recently used first
+    out; safe to share between threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, BM25Config], tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, BM25Config]) -> tuple[str, ...] | None:
+        with self._lock:
+            terms = self._items.get(key)
+            if terms is not None:
+                self._items.move_to_end(key)
+            return terms
+
+    def put(self, key: tuple[str, BM25Config], terms: tuple[str, ...]) -> None:
+        with self._lock:
+            self._items[key] = terms
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_TERMS = _TermsCache(TERMS_CACHE_SIZE)
+
+
 def query_terms(text: str, config: BM25Config = BM25Config()) -> tuple[str, ...]:
     """BM25 terms of `text`: lower-cased, stop words removed, stemmed."""
-    import bm25s
-
-    terms = bm25s.tokenize(
-        text,
-        stopwords=config.stopwords,
-        stemmer=_stemmer(config.stemming),
-        return_ids=False,
-        show_progress=False,
-    )[0]
-    return tuple(terms)
+    return many_query_terms([text], config)[0]
 
 
 def many_query_terms(texts: Sequence[str], config: BM25Config = BM25Config()) -> list[tuple[str, ...]]:
-    """`query_terms` of each text, tokenized in one bm25s call.
+    """`query_terms` of each text: remembered ones from the cache, the others tokenized in one
+    bm25s call (each call has a fixed cost, and composing an answer tokenizes ~10 sentences)."""
+    found = [_TERMS.get((text, config)) for text in texts]
+    missing = list(dict.fromkeys(text for text, terms in zip(texts, found) if terms is None))
+    if missing:
+        import bm25s
 
-    Why: each bm25s call has a fixed cost (it sets up a progress bar even when hidden) larger
-    than tokenizing one sentence; composing an answer tokenizes ~10 sentences, so one call for
-    all of them saved ~3 ms of ~17 ms per answer (benchmarks/README.md, "Load").
-    """
-    if not texts:
-        return []
-    import bm25s
-
-    tokenized = bm25s.tokenize(
-        list(texts),
-        stopwords=config.stopwords,
-        stemmer=_stemmer(config.stemming),
-        return_ids=False,
-        show_progress=False,
-    )
-    return [tuple(terms) for terms in tokenized]
+        tokenized = bm25s.tokenize(
+            missing,
+            stopwords=config.stopwords,
+            stemmer=_stemmer(config.stemming),
+            return_ids=False,
+            show_progress=False,
+        )
+        fresh = {text: tuple(terms) for text, terms in zip(missing, tokenized)}
+        for text, terms in fresh.items():
+            _TERMS.put((text, config), terms)
+        found = [terms if terms is not None else fresh[text] for text, terms in zip(texts, found)]
+    return found  # type: ignore[return-value]
 
 
 def lucene_idf(document_frequency: int, documents: int) -> float:

@@ -8,7 +8,7 @@ Presentation lives in `qa.rendering` (everything from documents is escaped there
 Environment:
     QA_HOST, QA_PORT                       where to listen when not given (127.0.0.1, 7860)
     QA_AUTH_USER, QA_AUTH_PASSWORD         both set: a login on every route (page: Gradio's form; API: HTTP Basic)
-    QA_ANSWER_THREADS                      threads answering JSON API questions (default 8)
+    QA_ANSWER_THREADS                      threads answering JSON API questions (default: two per core, at most 8)
     QA_MAX_UPLOAD_MB                       upload size limit per file (default 10)
     QA_INDEX, QA_SEEDS, QA_DATA            see `qa.defaults`
 

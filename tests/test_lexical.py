@@ -63,3 +63,18 @@ def test_many_query_terms_equal_one_call_per_text():
     texts = ["The cat sat on the mat.", "", "Running runners ran quickly; U.S. backstop!", "the and of", "naïve café rates 2025"]
     assert many_query_terms(texts) == [query_terms(t) for t in texts]
     assert many_query_terms([]) == []
+    unseen = ["Glaciers retreated quickly.", "Glaciers retreated quickly.", "Barges sailed."]
+    assert many_query_terms(unseen) == [("glacier", "retreat", "quick")] * 2 + [("barg", "sail")]
+
+
+def test_terms_cache_keeps_the_most_recent_texts():
+    from qa.lexical import _TermsCache
+
+    cache = _TermsCache(2)
+    config = BM25Config()
+    cache.put(("a", config), ("a",))
+    cache.put(("b", config), ("b",))
+    assert cache.get(("a", config)) == ("a",)  # "a" is now the most recent
+    cache.put(("c", config), ("c",))
+    assert cache.get(("b", config)) is None and cache.get(("a", config)) == ("a",)
+    assert cache.get(("a", BM25Config(stemming=False))) is None  # other settings, other terms
