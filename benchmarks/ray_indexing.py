@@ -10,7 +10,8 @@ one per .txt file, then indexed in turn each round (so load from other jobs fall
   machine two OpenMP threads spin against other jobs; benchmarks/README.md);
 - Ray: `qa.distributed.build_with_ray` on a local cluster of `--workers` CPUs started before
   the clock (a cluster exists before a job is sent to it), with `--workers` actors. Timed whole
-  (workers started, models loaded, files loaded, embedded, segments written, one commit), and
+  (workers started, models loaded, files loaded, embedded, segments written, one commit, the
+  batch segments merged into a one-process layout), and
   its parts: worker start, the batches, the commit; per task, the round trip minus the time
   inside the task is Ray's overhead.
 
@@ -32,6 +33,7 @@ from qa.distributed import RayBuildReport, RayOptions, build_with_ray, import_ra
 from qa.embedding import DEFAULT_MODEL, MODELS, Embedder, TextEmbedder, load_embedder
 from qa.evaluation import squad_documents
 from qa.index import Index, _settings_for
+from qa.view import IndexView
 from qa.chunking import ChunkingConfig
 from qa.lexical import BM25Config
 
@@ -58,6 +60,8 @@ def on_ray(corpus: Path, target: Path, workers: int) -> tuple[float, RayBuildRep
     settings = _settings_for(load_embedder(), ChunkingConfig(), BM25Config(), False, None)
     started = time.perf_counter()
     built = build_with_ray([corpus], target, settings, RayOptions(workers=workers, progress=False))
+    # As `Index.build(executor="ray")` does: the batch segments merged into a one-process layout.
+    Index(IndexView.open(target, built.manifest, {}), load_embedder())._merge_to_build_layout()
     return time.perf_counter() - started, built.report
 
 
