@@ -49,6 +49,9 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # 4,000-character budget 0.42x). The character budget only stops a slice of very long texts
 # holding the model for long: a question waiting behind an upload waits ~0.5 s at most.
 ENCODE_SLICE = 32
+# On a CUDA GPU a forward pass of 32 short texts takes well under a millisecond: bigger slices
+# keep it busy (benchmarks/README.md, "GPU").
+GPU_ENCODE_SLICE = 256
 ENCODE_SLICE_CHARS = 16_000
 PRIORITY_TEXTS = 4
 # bf16 embeds ~2.2x the text per second of fp32 on AMX, so a bf16 slice of twice the characters
@@ -218,8 +221,13 @@ def _detected_precision(device: str) -> str:
     return BF16 if cpu_has_native_bf16() else FP32
 
 
-def encode_slices(texts: list[str], max_chars: int = ENCODE_SLICE_CHARS) -> list[list[int]]:
-    """Row numbers of `texts`, longest first, in slices of at most `ENCODE_SLICE` texts and
+def slice_texts(device: str) -> int:
+    """Texts per slice: `GPU_ENCODE_SLICE` on a CUDA GPU, else `ENCODE_SLICE`."""
+    return GPU_ENCODE_SLICE if device == "cuda" else ENCODE_SLICE
+
+
+def encode_slices(texts: list[str], max_chars: int = ENCODE_SLICE_CHARS, max_texts: int = ENCODE_SLICE) -> list[list[int]]:
+    """Row numbers of `texts`, longest first, in slices of at most `max_texts` texts and
     `max_chars` characters (a slice holds at least one text): one hold of the model lock each,
     and one batch, since a slice is never larger than a batch.
 
@@ -231,7 +239,7 @@ def encode_slices(texts: list[str], max_chars: int = ENCODE_SLICE_CHARS) -> list
     current: list[int] = []
     chars = 0
     for i in order:
-        if current and (len(current) >= ENCODE_SLICE or chars + len(texts[i]) > max_chars):
+        if current and (len(current) >= max_texts or chars + len(texts[i]) > max_chars):
             slices.append(current)
             current, chars = [], 0
         current.append(int(i))
@@ -507,7 +515,8 @@ class Embedder:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
 
         def work(rows: list[int], precision: str, threads: int) -> None:
-            vectors[rows] = self._encode([texts[i] for i in rows], batch_size, precision, threads)
+            batch = max(batch_size, len(rows))  # a slice is one forward pass
+            vectors[rows] = self._encode([texts[i] for i in rows], batch, precision, threads)
 
         self._run(texts, work, self._settings(len(texts)), progress)
         return vectors
@@ -588,7 +597,7 @@ class Embedder:
         separate = np.zeros((len(pieces), self.dimension), dtype=np.float32)
 
         def work(rows: list[int], precision: str, threads: int) -> None:
-            separate[rows] = self._encode([pieces[r] for r in rows], ENCODE_SLICE, precision, threads)
+            separate[rows] = self._encode([pieces[r] for r in rows], len(rows), precision, threads)
 
         self._run(pieces, work, settings, progress=False)
         for (i, k), vector in zip(missing, separate):
@@ -613,7 +622,7 @@ class Embedder:
         from tqdm import tqdm
 
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
-            for rows in encode_slices(texts, self.slice_chars):
+            for rows in encode_slices(texts, self.slice_chars, slice_texts(self.device)):
                 while self._short_waiting:
                     time.sleep(0.002)
                 with self._lock:

@@ -243,3 +243,13 @@ def test_groups_must_name_rows_of_the_texts(embedder):
         embedder.encode_groups(["a", "b"], [(1, 0)])
     vectors, groups = embedder.encode_groups([], [])
     assert vectors.shape == (0, 384) and groups.shape == (0, 384)
+
+
+def test_a_gpu_takes_bigger_slices():
+    from qa.embedding import GPU_ENCODE_SLICE, slice_texts
+
+    assert slice_texts("cpu") == 32 and slice_texts("cuda") == GPU_ENCODE_SLICE > 32
+    texts = ["x" * (i % 7 + 1) for i in range(600)]
+    slices = encode_slices(texts, max_chars=10**9, max_texts=GPU_ENCODE_SLICE)
+    assert [len(s) for s in slices] == [256, 256, 88]
+    assert sorted(i for s in slices for i in s) == list(range(600))
