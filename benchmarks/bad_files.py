@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT / "tests"))  # the tests' hand-written PDF
+from pdf_files import one_page_pdf  # noqa: E402
 SEED_STEM = "000_56409ce4796d023f"
 DEFAULT_BOMB_MB = 500
 MIB = 1024 * 1024
@@ -38,30 +40,6 @@ GOOD_FILES = (f"{SEED_STEM}.txt", "harbour.md", "council.html", "minutes.docx", 
 BAD_FILES = ("malformed.docx", "bomb.docx", "truncated.pdf", "binary.txt")
 _SKIPPED_LINE = re.compile(r"^qa: skipped (?P<path>.+?): (?P<reason>.*)$")
 _INDEXED_LINE = re.compile(r"indexed (?P<documents>\d+) document\(s\), (?P<passages>\d+) passage\(s\)")
-
-
-def tiny_pdf(text: str) -> bytes:
-    """A one-page PDF with `text` in its text layer, written by hand (no PDF writer needed)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = io.BytesIO(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % n + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
 
 
 def _docx(paragraphs: list[str]) -> bytes:
@@ -117,7 +95,7 @@ def build_folder(folder: Path, bomb_bytes: int = DEFAULT_BOMB_MB * MIB) -> None:
         "</article></body></html>"
     )
     (folder / "minutes.docx").write_bytes(_docx(["The minutes record a long debate.", "Nobody objected."]))
-    good_pdf = tiny_pdf("Exports grew by four percent last year.")
+    good_pdf = one_page_pdf("Exports grew by four percent last year.")
     (folder / "exports.pdf").write_bytes(good_pdf)
 
     _write_docx_with(folder / "malformed.docx", lambda stream: stream.write(b"<w:document><w:body><w:p>unclosed"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from qa.documents import UnreadableFile, decode_text, load_documents, load_file
 
 from conftest import SEED_FILE, SEEDS
+from pdf_files import one_page_pdf
 
 
 def test_seed_keeps_file_text_and_drops_boilerplate_from_paragraphs():
@@ -146,33 +146,9 @@ def test_docx_is_loaded(tmp_path: Path):
     ]
 
 
-def _tiny_pdf(text: str) -> bytes:
-    """A one-page PDF with `text` in its text layer, written by hand (no PDF writer needed)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = io.BytesIO(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % n + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
-
-
 def test_pdf_text_layer_is_loaded(tmp_path: Path):
     path = tmp_path / "report.pdf"
-    path.write_bytes(_tiny_pdf("Exports grew by four percent."))
+    path.write_bytes(one_page_pdf("Exports grew by four percent."))
     doc = load_file(path)
     assert "Exports grew by four percent." in doc.text
 

@@ -10,7 +10,6 @@ hundred bytes of PDF syntax with a text layer pypdf reads, no PDF writer needed.
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import uuid
 from pathlib import Path
@@ -26,6 +25,7 @@ from qa.documents import FileLimits, load_documents, load_file, markdown_section
 from qa.index import Index
 from qa.rendering import citation_card, pages_text, sources_html
 from qa.segments import PARAGRAPH_COLUMNS, PARAGRAPHS, SectionTable
+from pdf_files import pdf_bytes
 from test_api import LOGIN, PASSWORD, USER, running_server  # noqa: F401 - the real-server fixture, shared
 
 # What each page of the report says; page 3 alone answers the sledge question.
@@ -49,41 +49,6 @@ Emperor penguins of the Tarnwick colony huddle together to survive the winter co
 """
 PENGUINS = "How do the emperor penguins of the Tarnwick colony survive the winter?"
 EVIL_SECTION = '<img src=x onerror=alert(1)> & "quotes"'
-
-
-def pdf_bytes(pages: tuple[tuple[str, ...], ...], title: str = "Tarnwick report") -> bytes:
-    """A PDF whose page n shows the lines of `pages[n - 1]` (Helvetica, plain ASCII text)."""
-    count = len(pages)
-    font = 3 + 2 * count
-    kids = " ".join(f"{3 + 2 * n} 0 R" for n in range(count))
-    objects = {
-        1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        2: f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
-        font: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        font + 1: f"<< /Title ({title}) >>".encode(),
-    }
-    for n, lines in enumerate(pages):
-        stream = "\n".join(["BT /F1 12 Tf 72 720 Td 14 TL", *(f"({line}) Tj T*" for line in lines), "ET"]).encode()
-        objects[3 + 2 * n] = (
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * n} 0 R "
-            f"/Resources << /Font << /F1 {font} 0 R >> >> >>"
-        ).encode()
-        objects[4 + 2 * n] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream)
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number in sorted(objects):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, objects[number]))
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(
-        b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-        % (len(objects) + 1, font + 1, xref)
-    )
-    return out.getvalue()
 
 
 def _docx(path: Path) -> Path:

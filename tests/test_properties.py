@@ -47,7 +47,7 @@ from qa.index import Index
 
 from conftest import PROJECT
 from test_chunking import _CountingText
-from test_documents import _tiny_pdf
+from pdf_files import one_page_pdf
 
 # --- profiles ---------------------------------------------------------------------------------
 
@@ -255,7 +255,7 @@ def _docx_bytes(document_xml: bytes | None = None) -> bytes:
     return out.getvalue()
 
 
-_VALID_PDF = _tiny_pdf("Exports grew by four percent.")
+_VALID_PDF = one_page_pdf("Exports grew by four percent.")
 _VALID_DOCX = _docx_bytes()
 _VALID_HTML = b"<html><head><title>T</title></head><body><p>Exports grew.</p></body></html>"
 _VALID = {".pdf": _VALID_PDF, ".docx": _VALID_DOCX, ".html": _VALID_HTML, ".txt": b"Exports grew.", ".md": b"# H\n\nBody."}
