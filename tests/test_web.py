@@ -118,6 +118,14 @@ def page(browser, server):
     context.close()
 
 
+def upload_in_page(page, paths: list[Path]) -> str:
+    """Upload `paths` through the Documents tab and wait for the notices; returns their text."""
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([str(p) for p in paths])
+    page.wait_for_selector("#qa-notices li")
+    return page.locator("#qa-notices").inner_text()
+
+
 def ask(page, question: str) -> float:
     """Type and submit `question`; wait for its answer. Returns ms from submit to first text."""
     answers = page.locator("#qa-chat .qa-answer, #qa-chat .qa-notice").count()
@@ -416,10 +424,7 @@ def test_error_replies_are_marked_and_get_no_feedback_buttons(page):
 
 def test_source_card_names_every_quoted_paragraph_and_shows_headings_without_marks(page, tmp_path: Path):
     (tmp_path / "zebra.md").write_text(ZEBRA_MD, encoding="utf-8")
-    page.get_by_role("tab", name="Documents").click()
-    page.locator("#qa-upload input[type=file]").set_input_files([str(tmp_path / "zebra.md")])
-    page.wait_for_selector("#qa-notices li")
-    assert "zebra.md: added as “Farm notes”" in page.locator("#qa-notices").inner_text()
+    assert "zebra.md: added as “Farm notes”" in upload_in_page(page, [tmp_path / "zebra.md"])
     page.get_by_role("tab", name="Chat").click()
     ask(page, ZEBRA_QUESTION)
     card = page.locator("#src-1-1")
@@ -433,13 +438,11 @@ def test_source_card_names_every_quoted_paragraph_and_shows_headings_without_mar
 
 
 def test_a_pdf_citation_names_its_page_and_opens_the_stored_original_there(page, tmp_path: Path):
-    from test_pages import REPORT_PAGES, SLEDGES, pdf_bytes
+    from pdf_files import pdf_bytes
+    from test_pages import REPORT_PAGES, SLEDGES
 
     (tmp_path / "tarnwick-report.pdf").write_bytes(pdf_bytes(REPORT_PAGES))
-    page.get_by_role("tab", name="Documents").click()
-    page.locator("#qa-upload input[type=file]").set_input_files([str(tmp_path / "tarnwick-report.pdf")])
-    page.wait_for_selector("#qa-notices li")
-    assert "tarnwick-report.pdf: added as “Tarnwick report”" in page.locator("#qa-notices").inner_text()
+    assert "tarnwick-report.pdf: added as “Tarnwick report”" in upload_in_page(page, [tmp_path / "tarnwick-report.pdf"])
     page.get_by_role("tab", name="Chat").click()
     ask(page, SLEDGES)
     card = page.locator("#qa-sources .qa-source[data-doc='tarnwick-report']").first
@@ -469,9 +472,7 @@ def added_stamps(page) -> list[str]:
 
 def test_documents_table_is_newest_first_and_sorts_by_any_column(page, tmp_path: Path):
     (tmp_path / "heron.txt").write_text(HERON_TXT, encoding="utf-8")
-    page.get_by_role("tab", name="Documents").click()
-    page.locator("#qa-upload input[type=file]").set_input_files([str(tmp_path / "heron.txt")])
-    page.wait_for_selector("#qa-notices li")
+    upload_in_page(page, [tmp_path / "heron.txt"])
     shown = titles(page)  # the seed, what earlier tests uploaded, the heron note
     assert shown[0].startswith("A grey heron") and shown[-1].startswith("Starmer")
     assert added_stamps(page) == sorted(added_stamps(page), reverse=True)  # newest first
@@ -504,9 +505,7 @@ def choose_to_remove(page, label_part: str) -> None:
 def test_remove_asks_first_then_deletes_the_stored_upload(page, server, tmp_path: Path):
     uploads = server[1] / "uploads"
     (tmp_path / "pond.txt").write_text(POND_TXT, encoding="utf-8")
-    page.get_by_role("tab", name="Documents").click()
-    page.locator("#qa-upload input[type=file]").set_input_files([str(tmp_path / "pond.txt")])
-    page.wait_for_selector("#qa-notices li")
+    upload_in_page(page, [tmp_path / "pond.txt"])
     assert (uploads / "pond.txt").exists()
     rows = page.locator("#qa-documents tbody tr").count()
 
