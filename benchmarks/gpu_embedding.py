@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,7 @@ def main() -> None:
     device_embedder = embedder(args.model_folder, None)
     cpu = embedder(args.model_folder, "fp32")
     cpu.loaded().model.to("cpu")
-    cpu._loaded = embedding.LoadedModel(**{**cpu.loaded().__dict__, "device": "cpu", "precision": "fp32", "slice_chars": embedding.ENCODE_SLICE_CHARS})
+    cpu._loaded = replace(cpu.loaded(), device="cpu", slice_chars=embedding.slice_chars("cpu", embedding.FP32))
     name = torch.cuda.get_device_name() if device_embedder.device == "cuda" else "CPU"
     print(f"\n### Embedding on {name} ({device_embedder.device}, {device_embedder.precision}), "
           f"{len(many_paragraphs):,} paragraphs / {sum(len(s) for s in many_spans):,} sentences\n")

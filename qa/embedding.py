@@ -315,6 +315,18 @@ def pool_spans(
     return pooled, missing
 
 
+@dataclass(frozen=True)
+class ForwardPass:
+    """One batch through the model: unit text vectors (n, d), token vectors (n, tokens, d) in
+    fp32, the attention mask (n, tokens) and, when asked, the character offsets (n, tokens, 2).
+    Tensors stay on the model's device."""
+
+    vectors: Any
+    tokens: Any
+    attention_mask: Any
+    offsets: np.ndarray | None
+
+
 # What a slice of work gets: the rows of the call's texts, a precision and a torch thread count.
 SliceWork = Callable[[list[int], str, int], None]
 
@@ -656,35 +668,10 @@ class Embedder:
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def _token_sums(
-        self, texts: list[str], precision: str, threads: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One forward pass over `texts` (the caller holds the lock): their vectors, the sum of
-        each text's token vectors and its token count (special tokens included, padding not,
-        as the model's mean pooling counts them)."""
-        import torch
-
-        self._use_threads(threads)
-        features = self._model.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
-        )
-        inputs = {key: value.to(self.device) for key, value in features.items()}
-        with torch.inference_mode(), self._autocast(precision):
-            output = self._model(inputs)
-        vectors = torch.nn.functional.normalize(output["sentence_embedding"].float(), p=2, dim=1)
-        mask = inputs["attention_mask"].unsqueeze(-1).float()
-        sums = (output["token_embeddings"].float() * mask).sum(dim=1)
-        return vectors.cpu().numpy(), sums.cpu().numpy(), mask.sum(dim=(1, 2)).cpu().numpy()
-
-    def _late_chunk(
-        self, texts: list[str], spans: list[list[tuple[int, int]]], precision: str, threads: int
-    ) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
-        """One forward pass over `texts` (the caller holds the lock): per text its vector, its
-        pooled span vectors and the spans left for a separate encoding (`pool_spans`).
-
-        Tokenised as sentence-transformers does (padding, truncation at `max_tokens`), plus the
-        character offsets, so the text vectors are those `encode` gives for the same batch.
-        """
+    def _forward(self, texts: list[str], precision: str, threads: int, offsets: bool = False) -> ForwardPass:
+        """One forward pass over `texts` (the caller holds the lock), tokenised as
+        sentence-transformers does (padding, truncation at `max_tokens`), so the text vectors
+        are those `encode` gives for the same batch; with the character `offsets` when asked."""
         import torch
 
         self._use_threads(threads)
@@ -694,18 +681,37 @@ class Embedder:
             truncation=True,
             max_length=self.max_tokens,
             return_tensors="pt",
-            return_offsets_mapping=True,
+            return_offsets_mapping=offsets,
         )
-        offsets = features.pop("offset_mapping").numpy()
+        token_offsets = features.pop("offset_mapping").numpy() if offsets else None
         inputs = {key: value.to(self.device) for key, value in features.items()}
         with torch.inference_mode(), self._autocast(precision):
             output = self._model(inputs)
         vectors = torch.nn.functional.normalize(output["sentence_embedding"].float(), p=2, dim=1)
-        tokens = output["token_embeddings"].float().cpu().numpy()
+        return ForwardPass(vectors, output["token_embeddings"].float(), inputs["attention_mask"], token_offsets)
+
+    def _token_sums(
+        self, texts: list[str], precision: str, threads: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per text its vector, the sum of its token vectors and its token count (special tokens
+        included, padding not, as the model's mean pooling counts them)."""
+        forward = self._forward(texts, precision, threads)
+        mask = forward.attention_mask.unsqueeze(-1).float()
+        sums = (forward.tokens * mask).sum(dim=1)
+        return forward.vectors.cpu().numpy(), sums.cpu().numpy(), mask.sum(dim=(1, 2)).cpu().numpy()
+
+    def _late_chunk(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], precision: str, threads: int
+    ) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
+        """Per text its vector, its pooled span vectors and the spans left for a separate
+        encoding (`pool_spans`)."""
+        forward = self._forward(texts, precision, threads, offsets=True)
+        vectors = forward.vectors.cpu().numpy()
+        tokens = forward.tokens.cpu().numpy()
         results = []
         for row, (text, text_spans) in enumerate(zip(texts, spans)):
-            pooled, missing = pool_spans(tokens[row], offsets[row], text, text_spans)
-            results.append((vectors[row].cpu().numpy(), pooled, missing))
+            pooled, missing = pool_spans(tokens[row], forward.offsets[row], text, text_spans)
+            results.append((vectors[row], pooled, missing))
         return results
 
 
