@@ -340,7 +340,7 @@ def run_sweep(documents: list[Document], questions: list[EvalQuestion], args: ar
     print(f"|---|---|---{QUALITY_RULE}")
     passages = {c.record.max_chars: c.record.passages for c in builds}
     for max_chars, weight, report in results:
-        print(f"| {max_chars} | {passages[max_chars]:,} | {weight:.1f} {quality_cells(report)}")
+        print(f"| {max_chars} | {passages[max_chars]:,} | {weight:g} {quality_cells(report)}")
     print()
     for label, key in (
         ("R@1", lambda r: r.metrics.recall_at(1)),
@@ -348,7 +348,7 @@ def run_sweep(documents: list[Document], questions: list[EvalQuestion], args: ar
         ("MRR@10", lambda r: r.metrics.mrr_at_10),
     ):
         max_chars, weight, best = max(results, key=lambda item: key(item[2]))
-        print(f"- best {label}: {key(best):.3f} at max_chars={max_chars}, dense_weight={weight:.1f}")
+        print(f"- best {label}: {key(best):.3f} at max_chars={max_chars}, dense_weight={weight:g}")
     print()
     for cached in builds:
         print(f"- {build_line(cached)}")
