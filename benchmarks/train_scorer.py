@@ -148,6 +148,15 @@ class CachedSource:
     def search(self, question, k=5, *, extra_queries=()):
         return self._index.search(question, k, extra_queries=extra_queries)
 
+    def search_encoded(self, query, vector, k=5):
+        return self._index.search_encoded(query, vector, k)
+
+    def titles_mention(self, name: str) -> bool:
+        return self._index.titles_mention(name)
+
+    def encode_queries(self, texts):
+        return self._index.encode_queries(texts)
+
     def query_terms(self, text: str) -> list[str]:
         if text not in self._terms:
             self._terms[text] = self._index.query_terms(text)

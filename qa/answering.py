@@ -25,11 +25,13 @@ operating point. Model, settings and the split they were picked on: benchmarks/t
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol, Sequence
 
 import numpy as np
 
+from qa.bridging import hop_names, unanswered_words
 from qa.chunking import Sentence
 from qa.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_question
 from qa.search import SearchResult
@@ -89,6 +91,10 @@ class AnswerConfig:
     keep_probability: float | None = None  # a 2nd/3rd sentence needs this P(contains the answer)
     scorer: str = HAND_TUNED  # or LEARNED (opt-in until follow-ups are learned: issue 12 note)
     history_turns: int = 1  # earlier questions used to resolve a follow-up
+    # 2: when the quoted sentences introduce a name (or leave one of the question's names
+    # uncovered), search again with it and quote the best sentence of another document about
+    # it (multi-hop questions; qa.bridging). 1: one search only.
+    hops: int = 2
     idf_weighted: bool = True  # lexical overlap weighs question words by IDF
 
 
@@ -159,6 +165,12 @@ class AnswerSource(Protocol):
     def term_weights(self, terms: list[str]) -> dict[str, float]: ...
 
     def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]: ...
+
+    def search_encoded(self, query: str, vector: np.ndarray, k: int = 5) -> list[Passage]: ...
+
+    def titles_mention(self, name: str) -> bool: ...
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -274,7 +286,86 @@ def compose_from_search(
     confidence = scorer.confidence([c.probability for c in chosen], every, relevance)
     if _abstains(config, scorer, relevance, confidence):
         return Answer(result.question, ABSTAIN_TEXT, [], passages, True, [], relevance, confidence)
+    if config.hops > 1:
+        chosen, passages = _with_second_hop(index, result, chosen, config, scorer)
     return _assemble(result.question, chosen, passages, relevance, confidence)
+
+
+# Passages a second hop retrieves per name, among which it looks for documents titled with it.
+HOP_PASSAGES = 10
+MIN_HOP_CHARS = 80  # a hop's sentence is cut to fit the answer, but not shorter than this
+
+
+def _with_second_hop(
+    index: AnswerSource, result: SearchResult, chosen: list[_Candidate], config: AnswerConfig, scorer: SentenceScorer
+) -> tuple[list[_Candidate], list[Passage]]:
+    """`chosen` plus the best sentence of a second hop, and the passages plus the hop's, when a
+    name of `qa.bridging.hop_names` leads to another document about it (its title names it)
+    that answers well enough (the same abstention rule as the answer's) and fits
+    (`_make_room`). Names are tried in order; the first that does wins.
+
+    The hop's query is the name and the question's words the quotes did not match
+    (`qa.bridging.unanswered_words`), encoded in one model call for all names tried; its quote
+    is scored against that query.
+
+    Why "its title names it": a document that merely mentions the name is usually about
+    something else: a development probe that accepted any mention added a sentence from
+    another article to a large share of pooled SQuAD answers (single-hop questions); with
+    titles the hop changes 2.6 % of them and none loses its gold (benchmarks/second_hop.py).
+    `confidence` stays the first hop's: the calibration was fitted on one-hop answers."""
+    quoted = [c.sentence.text for c in chosen]
+    titles = [c.passage.title for c in chosen]
+    answered = {c.sentence.doc_id for c in chosen}
+    unanswered = unanswered_words(result.question, quoted, index.many_query_terms)
+    names = hop_names(result.question, quoted, titles, index.query_terms, index.term_weights)
+    names = [n for n in names if index.titles_mention(n)]  # no document about it: no search
+    if not names:
+        return chosen, result.passages
+    queries = [f"{name} {unanswered or result.question}"[:MAX_QUESTION_CHARS] for name in names]
+    for name, query, vector in zip(names, queries, index.encode_queries(queries)):
+        found_by = index.search_encoded(query, vector, HOP_PASSAGES)
+        about = [p for p in found_by if p.doc_id not in answered and name.lower() in p.title.lower()]
+        if not about:
+            continue
+        hop = SearchResult(query, about, vector)
+        found = _candidates(index, hop, [], replace(config, candidate_passages=len(about)), scorer)
+        if not found:
+            continue
+        best = found[0]
+        confidence = scorer.confidence([best.probability], [c.probability for c in found], best.relevance)
+        if _abstains(config, scorer, best.relevance, confidence):
+            continue
+        known = {p.chunk_id for p in result.passages}
+        bridge = [c for c in chosen if name.lower() in c.sentence.text.lower()][:1]
+        answer = _make_room(chosen, best, bridge, config.max_chars)
+        if answer is not None:
+            return answer, [*result.passages, *(p for p in about if p.chunk_id not in known)]
+    return chosen, result.passages
+
+
+def _make_room(
+    chosen: list[_Candidate], extra: _Candidate, bridge: list[_Candidate], max_chars: int
+) -> list[_Candidate] | None:
+    """`chosen` plus `extra` within `max_chars`: the lowest-scored supporting sentences are
+    dropped first, then `extra` is cut to the room left (`_fit`). Never dropped: the best
+    sentence, the `bridge` (the sentence that named what the hop searched for: without it the
+    hop's quote would not follow) and a document's only quote (the first hop may have found
+    the second document already). None when fewer than `MIN_HOP_CHARS` are left."""
+    protected = {id(max(chosen, key=lambda c: c.score)), *(id(c) for c in bridge)}
+    kept = list(chosen)
+
+    def room() -> int:
+        return max_chars - sum(len(c.sentence.text) + 1 for c in kept)
+
+    def droppable() -> list[_Candidate]:
+        quotes = Counter(c.sentence.doc_id for c in kept)
+        return [c for c in kept if id(c) not in protected and quotes[c.sentence.doc_id] > 1]
+
+    while room() < len(extra.sentence.text) and droppable():
+        kept.remove(min(droppable(), key=lambda c: c.score))
+    if room() < min(len(extra.sentence.text), MIN_HOP_CHARS):
+        return None
+    return [*kept, _fit(extra, room())]
 
 
 def _abstains(config: AnswerConfig, scorer: SentenceScorer, relevance: float, confidence: float) -> bool:

@@ -193,7 +193,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         h = report.multi_hop
         print(
             f"multi-hop: both gold in top 5 {h.both_in_top5:.3f}  top 10 {h.both_in_top10:.3f}  "
-            f"answers citing both {h.answers_cite_both:.3f}"
+            f"top 10 with the second hop {h.both_in_top10_with_hop:.3f}  answers citing both {h.answers_cite_both:.3f}"
         )
     return EXIT_OK
 

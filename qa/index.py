@@ -399,6 +399,17 @@ class Index:
         """`retrieve` plus the query vectors (see `qa.search.Searcher.search`)."""
         return self.pinned().search(question, k, extra_queries=extra_queries)
 
+    def search_encoded(self, query: str, vector: np.ndarray, k: int = 5) -> list[Passage]:
+        """Passages for `query`'s words and a given query vector (see `qa.search.Searcher`)."""
+        return self.pinned().search_encoded(query, vector, k)
+
+    def titles_mention(self, name: str) -> bool:
+        return self.pinned().titles_mention(name)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Query vectors of `texts`, in one model call."""
+        return self.pinned().encode_queries(texts)
+
     def retrieve(self, question: str, k: int = 5) -> list[Passage]:
         """The `k` passages that best match `question`, best first.
 

@@ -225,6 +225,19 @@ class Searcher:
         passages = [passage_of(self.view, loc, score, sig, i) for loc, score, sig, i in ranked]
         return SearchResult(question, passages, vectors[0], list(vectors[1:]))
 
+    def search_encoded(self, query: str, vector: np.ndarray, k: int = 5) -> list[Passage]:
+        """The top `k` passages for `query`'s words (BM25) and an already encoded `vector` (the
+        dense signals), without a model call: a second hop searches a name's words with the
+        question's meaning (`qa.bridging`)."""
+        query = check_question(query)
+        vectors = np.asarray(vector, dtype=np.float32)[None, :]
+        ranked = rank(self.view, [query], vectors, check_k(k), self.fusion)
+        return [passage_of(self.view, loc, score, sig, i) for loc, score, sig, i in ranked]
+
+    def titles_mention(self, name: str) -> bool:
+        """Whether some live document's title contains `name` (see `IndexView.titles_mention`)."""
+        return self.view.titles_mention(name)
+
     def query_terms(self, text: str) -> list[str]:
         """The BM25 terms of `text` (lower-cased, stemmed, stop words removed)."""
         return list(query_terms(text, self.view.settings.bm25))

@@ -130,6 +130,17 @@ class IndexView:
         return entries
 
     @functools.cached_property
+    def _titles_text(self) -> str:
+        """Every live document's title, lower-cased, one per line: one substring search over
+        all titles then runs at C speed (built on first use, like `locations`)."""
+        return "\n".join(self.segments[position].documents[row].title.lower() for position, row in self.locations.values())
+
+    def titles_mention(self, name: str) -> bool:
+        """Whether some live document's title contains `name` (case-insensitive): a second hop
+        (`qa.answering`) searches only names that a document is titled with."""
+        return name.lower() in self._titles_text
+
+    @functools.cached_property
     def by_path(self) -> dict[str, str]:
         """Resolved file path -> doc id of every live document (how an add finds updates)."""
         return {

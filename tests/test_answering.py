@@ -20,6 +20,7 @@ from qa.answering import (
     followup_queries,
 )
 from qa.cli import main
+from qa.documents import Document
 from qa.index import Index
 from qa.rendering import LIKELY_CONFIDENCE, answer_html
 from qa.sentence_scoring import load_scorer
@@ -260,3 +261,69 @@ def test_the_hand_tuned_composer_is_kept_for_comparison(seed_index: Index):
     answer = seed_index.answer("What is the US backstop position?", config=AnswerConfig(scorer=HAND_TUNED))
     assert answer.text.startswith("When asked about crucial US military support") and not answer.abstained
     assert answer.relevance >= HAND_TUNED_ABSTAIN
+
+
+def _titled(title: str, text: str) -> Document:
+    doc_id = re.sub(r"\W+", "-", title.lower()).strip("-")
+    return Document(doc_id, title, "test", f"/nowhere/{doc_id}.txt", text, ((0, len(text)),), doc_id)
+
+
+HUMBERT = _titled(
+    "Dick Humbert",
+    'Richard Elmer "Dick" Humbert (December 31, 1918 – May 23, 2007) was a professional American '
+    "football end in the National Football League. He played for the Philadelphia Eagles (1941, 1945–1949).",
+)
+EAGLES = _titled(
+    "Philadelphia Eagles",
+    "The Philadelphia Eagles are a professional American football franchise based in Philadelphia, "
+    "Pennsylvania. The Eagles compete in the National Football League as a member of the NFC East division.",
+)
+DODGERS = _titled(
+    "Brooklyn Dodgers (football)",
+    "The Brooklyn Dodgers were a National Football League team based in Brooklyn, New York, from 1930 to 1944.",
+)
+STADIUM = _titled(
+    "Stadium notes",
+    "Lincoln Financial Field in South Philadelphia hosts the Philadelphia Eagles on Sundays in the autumn.",
+)
+# Unrelated documents, so that IDF weighs names as it does in a real collection.
+FILLER = [
+    _titled("Danube", "The Danube flows through ten countries before it reaches the Black Sea."),
+    _titled("Rhine", "The Rhine carries barges from Basel to Rotterdam, past vineyards and castles."),
+    _titled("Thames", "The Thames floods the tidal flats below London twice a day."),
+    _titled("Loire", "The Loire is the longest river in France and passes many castles."),
+]
+BRIDGE_QUESTION = "From 1945-1949 Dick Humbert played for an NFL team based in what state?"
+
+
+def test_a_second_hop_quotes_the_document_about_a_name_the_first_answer_introduced(tmp_path: Path, embedder):
+    index = Index.from_documents([HUMBERT, EAGLES, DODGERS, *FILLER], tmp_path / "index", embedder=embedder)
+    one_hop = index.answer(BRIDGE_QUESTION, config=AnswerConfig(hops=1))
+    assert EAGLES.doc_id not in {c.doc_id for c in one_hop.citations}
+
+    answer = index.answer(BRIDGE_QUESTION)
+    cited = [c.doc_id for c in answer.citations]
+    assert HUMBERT.doc_id in cited and EAGLES.doc_id in cited
+    assert "based in Philadelphia, Pennsylvania" in answer.text
+    assert "He played for the Philadelphia Eagles" in answer.text  # the bridge stays quoted
+    assert EAGLES.doc_id in {p.doc_id for p in answer.passages}
+    assert len(" ".join(s.text for s in answer.sentences)) <= AnswerConfig().max_chars
+    _check_citations(index, answer)
+
+
+def test_no_hop_to_a_document_that_only_mentions_the_name(tmp_path: Path, embedder):
+    index = Index.from_documents([HUMBERT, STADIUM, DODGERS, *FILLER], tmp_path / "index", embedder=embedder)
+    answer = index.answer(BRIDGE_QUESTION)
+    assert STADIUM.doc_id not in {c.doc_id for c in answer.citations}
+    assert answer.text == index.answer(BRIDGE_QUESTION, config=AnswerConfig(hops=1)).text
+
+
+def test_a_hop_sentence_is_cut_to_the_room_the_answer_has_left(tmp_path: Path, embedder):
+    index = Index.from_documents([HUMBERT, EAGLES, DODGERS, *FILLER], tmp_path / "index", embedder=embedder)
+    first = index.answer(BRIDGE_QUESTION, config=AnswerConfig(hops=1))
+    limit = len(" ".join(s.text for s in first.sentences)) + 90  # room for a cut hop sentence only
+    answer = index.answer(BRIDGE_QUESTION, config=AnswerConfig(max_chars=limit))
+    assert EAGLES.doc_id in {c.doc_id for c in answer.citations}
+    assert len(" ".join(s.text for s in answer.sentences)) <= limit
+    eagles = next(c for c in answer.citations if c.doc_id == EAGLES.doc_id)
+    assert EAGLES.text[eagles.start : eagles.end] == eagles.quote

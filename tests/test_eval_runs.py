@@ -66,3 +66,38 @@ def test_long_document_paths_get_distinct_cache_folders():
     base = "/data/" + "very-long-shared-prefix-" * 4
     first, second = _cache_key(Path(base + "a")), _cache_key(Path(base + "b"))
     assert first != second and first.endswith(first[-12:]) and len(first) <= 60
+
+
+def _hotpot_sample(data: Path) -> None:
+    """A HotpotQA-shaped sample: one bridge question over two gold paragraphs and fillers."""
+    folder = data / "hotpotqa-sample"
+    folder.mkdir(parents=True)
+    corpus = {
+        "Dick Humbert": [
+            'Richard Elmer "Dick" Humbert (December 31, 1918 – May 23, 2007) was a professional American '
+            "football end in the National Football League.",
+            " He played for the Philadelphia Eagles (1941, 1945–1949).",
+        ],
+        "Philadelphia Eagles": [
+            "The Philadelphia Eagles are a professional American football franchise based in Philadelphia, Pennsylvania.",
+        ],
+        "Danube": ["The Danube flows through ten countries before it reaches the Black Sea."],
+        "Rhine": ["The Rhine carries barges from Basel to Rotterdam, past vineyards and castles."],
+        "Thames": ["The Thames floods the tidal flats below London twice a day."],
+    }
+    question = {
+        "_id": "q1", "type": "bridge", "level": "easy", "answer": "Pennsylvania", "context": [],
+        "question": "From 1945-1949 Dick Humbert played for an NFL team based in what state?",
+        "supporting_facts": [["Dick Humbert", 1], ["Philadelphia Eagles", 0]],
+    }
+    (folder / "hotpotqa_train_corpus.json").write_text(json.dumps(corpus))
+    (folder / "hotpotqa_train.json").write_text(json.dumps([question]))
+
+
+def test_hotpot_counts_answers_that_cite_both_hops(tmp_path: Path, embedder):
+    _hotpot_sample(tmp_path / "data")
+    report = run_eval(EvalRequest("hotpot", data=tmp_path / "data", cache=tmp_path / "cache"))
+    hops = report.multi_hop
+    assert hops.answers_cite_both == 1.0
+    assert hops.both_in_top10 == hops.both_in_top10_with_hop == 1.0
+    assert report.answers.contains_gold == 1.0

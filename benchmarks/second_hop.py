@@ -1,0 +1,101 @@
+"""The second retrieval hop (`AnswerConfig.hops`): what it buys on multi-hop questions and what
+it costs on single-hop ones.
+
+    python benchmarks/second_hop.py [--squad-questions 1000]
+
+HotpotQA sample (100 questions, 994 pooled paragraphs): answers citing both gold paragraphs,
+both gold paragraphs among the first 10 passages a reader is shown (the answer's passages,
+then the rest of the retrieval's top 10), gold in answer, mean length, answer latency.
+Pooled SQuAD v1.1 dev (2,067 paragraphs, 48 articles; single-hop questions, seed 0): gold in
+answer, mean length, the share of answers the hop changed, latency. Indexes are cached in
+the eval cache (`qa eval` builds the same ones). Data: `../shared/data/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from qa.answer_evaluation import evaluate_answers
+from qa.answering import Answer, AnswerConfig
+from qa.eval_runs import cached_index, hotpot_corpus
+from qa.evaluation import EvalQuestion, sample_questions, squad_documents
+from qa.index import Index
+from qa.paths import data_dir
+
+HOPS = (1, 2)
+
+
+@dataclass(frozen=True)
+class HopRow:
+    hops: int
+    cite_both: float
+    shown_both: float
+    gold_in_answer: float
+    mean_chars: float
+    p50_ms: float
+
+
+def timed_answers(answer: Callable[[str], Answer], questions: Sequence[str]) -> tuple[list[Answer], float]:
+    """Every answer and the median milliseconds per answer."""
+    answers, times = [], []
+    for question in questions:
+        start = time.perf_counter()
+        answers.append(answer(question))
+        times.append((time.perf_counter() - start) * 1000)
+    return answers, statistics.median(times)
+
+
+def hotpot_row(index: Index, items: list[tuple[EvalQuestion, tuple[str, str]]], hops: int) -> HopRow:
+    config = AnswerConfig(hops=hops)
+    answers, p50 = timed_answers(lambda q: index.answer(q, config=config), [q.question for q, _ in items])
+    cite_both = shown_both = 0
+    for (question, gold), answer in zip(items, answers):
+        cite_both += set(gold) <= {c.doc_id for c in answer.citations}
+        ranked = index.retrieve(question.question, k=10)
+        shown = {p.chunk_id: p.doc_id for p in [*answer.passages, *ranked]}
+        shown_both += set(gold) <= set(list(shown.values())[:10])
+    report = evaluate_answers(lambda q: index.answer(q.question, config=config), [q for q, _ in items])
+    n = len(items)
+    return HopRow(hops, cite_both / n, shown_both / n, report.contains_gold, report.mean_chars, p50)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad-questions", type=int, default=1000)
+    args = parser.parse_args()
+    cache = data_dir() / "eval-cache"
+
+    documents, items = hotpot_corpus()
+    index = cached_index(documents, cache, "hotpot")
+    print(f"HotpotQA: {len(items)} questions, {len(documents)} paragraphs")
+    print("| hops | answers cite both gold | both among the first 10 shown | gold in answer | mean chars | answer p50 ms |")
+    print("|---|---|---|---|---|---|")
+    for hops in HOPS:
+        r = hotpot_row(index, items, hops)
+        print(f"| {r.hops} | {r.cite_both:.2f} | {r.shown_both:.2f} | {r.gold_in_answer:.2f} | {r.mean_chars:.0f} | {r.p50_ms:.1f} |")
+
+    documents, questions = squad_documents()
+    index = cached_index(documents, cache, "squad-pooled")
+    chosen = sample_questions(questions, args.squad_questions)
+    print(f"\nPooled SQuAD: {len(chosen)} questions, {len(documents)} paragraphs")
+    print("| hops | gold in answer | citation covers gold | mean chars | answers changed by the hop | answer p50 ms |")
+    print("|---|---|---|---|---|---|")
+    texts: dict[int, list[str]] = {}
+    for hops in HOPS:
+        config = AnswerConfig(hops=hops)
+        answers, p50 = timed_answers(lambda q: index.answer(q, config=config), [q.question for q in chosen])
+        texts[hops] = [a.text for a in answers]
+        changed = sum(a != b for a, b in zip(texts[hops], texts[HOPS[0]])) / len(chosen)
+        report = evaluate_answers(lambda q: index.answer(q.question, config=config), chosen)
+        print(
+            f"| {hops} | {report.contains_gold:.3f} | {report.citation_covers_gold:.3f} | "
+            f"{report.mean_chars:.0f} | {changed:.3f} | {p50:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

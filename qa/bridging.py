@@ -1,0 +1,104 @@
+"""Which names a second retrieval hop follows, for questions that need two documents.
+
+"From 1945-1949 Dick Humbert played for an NFL team based in what state?" is answered by two
+documents: the first says "He played for the Philadelphia Eagles", the second where the Eagles
+are based. A question alone rarely finds the second, because it never names it; the first
+answer does. So the composer (`qa.answering`) takes the names its quoted sentences introduce
+(names the question does not use) and the names of the question that its quotes leave
+uncovered ("Which singer is American, Mark King or Nick Hexum?" answered about Hexum only), and
+searches again with each (`hop_names` gives them in the order to try).
+
+A name is a run of capitalised words, optionally joined by "of", "the", "de" …, or a quoted
+title; function words that open a sentence ("In", "The", "What") are not part of it. Dates
+("May 30", "June 1961") and bare numbers are not names to follow. Names are tried rarest
+first (the highest index-wide IDF of their words): "Philadelphia Eagles" before "American".
+
+    >>> names_in('He played for the Philadelphia Eagles (1941, 1945–1949).')
+    ['Philadelphia Eagles']
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Sequence
+
+MAX_HOP_NAMES = 6  # names tried per question; each try is one search without a model call
+_CONNECTORS = ("of", "the", "de", "von", "van", "du", "la", "le")
+_WORD = r"[A-Z][\w'’\-.]*"
+_NAME = re.compile(
+    r'"[^"]{2,60}"|' + _WORD + r"(?:\s+(?:(?:" + "|".join(_CONNECTORS) + r")\s+)*(?:" + _WORD + r"|\d[\w\-]*))*"
+)
+# Capitalised only because they open a sentence or a clause, never the start of a name.
+_FUNCTION_WORDS = frozenset(
+    "what who whom whose which when where why how in the a an he she it they his her its their "
+    "this that these those at on from for by though as after before besides during while".split()
+)
+_DATE_OR_NUMBER = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|December)\b|^[\d\W]+$"
+)
+
+Terms = Callable[[str], Sequence[str]]  # text -> its BM25 terms (qa.lexical.query_terms)
+Weights = Callable[[list[str]], dict[str, float]]  # terms -> index-wide IDF
+ManyTerms = Callable[[list[str]], Sequence[Sequence[str]]]  # texts -> the BM25 terms of each
+_QUESTION_WORD = re.compile(r"[\w'’\-]+")
+
+
+def names_in(text: str) -> list[str]:
+    """The names in `text`, in order, each once, without leading function words or dates."""
+    found: list[str] = []
+    for match in _NAME.finditer(text):
+        words = match.group(0).strip('"').rstrip(".").split()
+        while words and words[0].lower() in _FUNCTION_WORDS:
+            words = words[1:]
+        name = " ".join(words)
+        if name and not _DATE_OR_NUMBER.search(name) and name not in found:
+            found.append(name)
+    return found
+
+
+def hop_names(question: str, quoted: Sequence[str], titles: Sequence[str], terms: Terms, weights: Weights) -> list[str]:
+    """Names worth a second search, best first: the question's names that `quoted` (the
+    answer's sentences) and their documents' `titles` do not cover, then the names the quotes
+    introduce, each group rarest first; at most `MAX_HOP_NAMES`.
+
+        >>> hop_names("Which team did Dick Humbert play for?", ["He played for the Philadelphia Eagles."],
+        ...           ["Dick Humbert"], index.query_terms, index.term_weights)
+        ['Philadelphia Eagles']
+    """
+    asked = set(terms(question))
+    answered = {t for text in [*quoted, *titles] for t in terms(text)}
+    title_terms = {t for title in titles for t in terms(title)}
+    uncovered = [n for n in names_in(question) if _terms_beyond(n, answered, terms)]
+    introduced = [
+        n for text in quoted for n in names_in(text) if _terms_beyond(n, asked | title_terms, terms)
+    ]
+    chosen = list(dict.fromkeys(_rarest_first(uncovered + introduced, terms, weights)))
+    return chosen[:MAX_HOP_NAMES]
+
+
+def unanswered_words(question: str, quoted: Sequence[str], many_terms: ManyTerms) -> str:
+    """The question's words whose terms no quoted sentence has, in order: what a second hop
+    still has to find ("… played for an NFL team based in what state?" answered "He played for
+    the Philadelphia Eagles" leaves "NFL team based state"). The hop's quote is scored
+    against these and the name, not against words the first answer already matched.
+
+        >>> unanswered_words("Where is the team Humbert played for based?", ["Humbert played for the Eagles."], terms)
+        'team based'
+    """
+    words = _QUESTION_WORD.findall(question)
+    answered = {t for terms in many_terms(list(quoted)) for t in terms}
+    return " ".join(w for w, own in zip(words, many_terms(words)) if own and not set(own) <= answered)
+
+
+def _terms_beyond(name: str, known: set[str], terms: Terms) -> bool:
+    """Whether `name` has terms and at least one of them is not in `known`."""
+    own = set(terms(name))
+    return bool(own) and not own <= known
+
+
+def _rarest_first(names: list[str], terms: Terms, weights: Weights) -> list[str]:
+    def rarity(name: str) -> float:
+        idf = weights(list(terms(name)))
+        return max(idf.values(), default=0.0)
+
+    return sorted(names, key=rarity, reverse=True)

@@ -1,0 +1,77 @@
+"""qa/bridging.py: which names a second retrieval hop follows."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from qa.bridging import MAX_HOP_NAMES, hop_names, names_in, unanswered_words
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("He played for the Philadelphia Eagles (1941, 1945–1949).", ["Philadelphia Eagles"]),
+        ("In February 2008 the duo separated after the Edison Chen photo scandal.", ["Edison Chen"]),
+        ("It was shot near Leland, as in \"Maximum Overdrive\" (1986).", ["Leland", "Maximum Overdrive"]),
+        ("Who was Recovery of Aristotle about?", ["Recovery of Aristotle"]),
+        ("She was born on 2 June 1961 in Young, and walked for Australia.", ["Young", "Australia"]),
+        ("What did the Prime Minister say?", ["Prime Minister"]),
+        ("the match ended 3-1 on May 30.", []),
+    ],
+)
+def test_names_are_capitalised_runs_without_function_words_or_dates(text: str, names: list[str]):
+    assert names_in(text) == names
+
+
+def _terms(text: str) -> list[str]:
+    """Lower-cased words without a few stop words: a stand-in for BM25's analyser."""
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in {"the", "of", "what", "in", "for", "an", "from", "was"}]
+
+
+RARITY = {"american": 0.2, "philadelphia": 3.0, "eagles": 2.5, "nfl": 1.0, "humbert": 4.0, "hexum": 4.0, "king": 1.5, "mark": 1.2}
+
+
+def _weights(terms: list[str]) -> dict[str, float]:
+    return {t: RARITY.get(t, 1.0) for t in terms}
+
+
+def test_introduced_names_come_rarest_first_and_skip_what_the_question_or_titles_name():
+    names = hop_names(
+        "Dick Humbert played for an NFL team based in what state?",
+        ["Dick Humbert was an American football end.", "He played in the NFL for the Philadelphia Eagles."],
+        ["Dick Humbert"],
+        _terms,
+        _weights,
+    )
+    assert names == ["Philadelphia Eagles", "American"]  # not "Dick Humbert", "NFL": asked
+
+
+def test_a_question_name_the_answer_leaves_uncovered_comes_first():
+    names = hop_names(
+        "Which singer is American, Mark King or Nick Hexum?",
+        ["Nick Hexum is an American singer and the vocalist of 311."],
+        ["Nick Hexum"],
+        _terms,
+        _weights,
+    )
+    assert names[0] == "Mark King"
+    assert "Nick Hexum" not in names
+
+
+def test_at_most_max_hop_names_are_tried():
+    quoted = [" and ".join(f"Name{chr(65 + i)} Person" for i in range(MAX_HOP_NAMES + 4)) + "."]
+    assert len(hop_names("Who?", quoted, [], _terms, _weights)) == MAX_HOP_NAMES
+
+
+def test_unanswered_words_are_the_question_words_no_quote_matched():
+    def many_terms(texts: list[str]) -> list[list[str]]:
+        return [_terms(text) for text in texts]
+
+    left = unanswered_words(
+        "From 1945-1949 Dick Humbert played for an NFL team based in what state?",
+        ["He played for the Philadelphia Eagles (1945, 1949).", "Dick Humbert was an end."],
+        many_terms,
+    )
+    assert left == "NFL team based state"
