@@ -54,7 +54,7 @@ SEED_QUESTIONS = json.loads((HERE / "seed_questions.json").read_text())
 NEVER = float("-inf")
 COMPOSERS = {"hand-tuned (default)": AnswerConfig(scorer=HAND_TUNED), "learned (opt-in)": AnswerConfig(scorer=LEARNED)}
 CURVE = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
-HAND_TUNED_CURVE = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+HAND_TUNED_CURVE = (0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 HEADER = (
     "| composer | questions | gold in answer | citation covers gold | abstained | mean chars | "
@@ -153,6 +153,15 @@ def _seed_table(seed: Index) -> None:
             f"| {name} | {right} of {len(on_topic)} | {followed} of {len(followups)} | {wrongly} of {len(asked)} | "
             f"{off} of {len(off_topic)} | {sum(chars) / max(len(chars), 1):.0f} |"
         )
+    # The margins HAND_TUNED_ABSTAIN sits between (README, "Abstention").
+    never = AnswerConfig(scorer=HAND_TUNED, abstain_below=NEVER)
+    asked = [seed.answer(q, config=never).relevance for q, _ in on_topic]
+    asked += [seed.answer(q, history=[(h, seed.answer(h).text)], config=never).relevance for h, q, _ in followups]
+    off = [seed.answer(q, config=never).relevance for q in off_topic]
+    print(
+        f"\nHand-tuned relevance on the seed: weakest on-topic or follow-up {min(asked):.3f}, "
+        f"strongest off-topic {max(off):.3f}; threshold {HAND_TUNED_ABSTAIN}"
+    )
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer_evaluation import TRAIN, article_indexes, sentence_has_gold, squad2_questions, squad_split, squad2_split
-from qa.answering import HAND_TUNED, AnswerConfig, candidate_rows, compose_from_search, followup_queries
+from qa.answering import HAND_TUNED, LEARNED, AnswerConfig, candidate_rows, compose_from_search, followup_queries
 from qa.evaluation import EvalQuestion, contains_answer, squad_documents
 import qa.index as qa_index
 from qa.sentence_scoring import (
@@ -275,10 +275,13 @@ def main() -> None:
     row_fold = np.asarray([article_fold[t] for t in groups])
     oof = [fit_logistic(x[row_fold != f], y[row_fold != f], c, FEATURE_NAMES) for f in (0, 1)]
 
+    ranked_gold(x, y, np.asarray(question_of), row_fold, oof, [i for i, item in enumerate(items) if item.source == "squad"])
+
     def scorers(answer_model: LogisticModel, keep: float, abstain: float = NEVER) -> list[SentenceScorer]:
         return [SentenceScorer(m, answer_model, keep, abstain) for m in oof]
 
     placeholder = placeholder_answer_model()
+    learned = replace(config, scorer=LEARNED)  # the sweep, the confidence and its threshold
     answerable = [i for i, item in enumerate(items) if item.answerable]
 
     def measure(answers: list) -> tuple[float, float, float]:
@@ -292,7 +295,7 @@ def main() -> None:
     print(f"| hand-tuned | {hand[0]:.3f} | {hand[1]:.0f} | {hand[2]:.2f} |")
     sweep = {}
     for keep in KEEP_GRID:
-        answers = compose_all(indexes, items, results, scorers(placeholder, keep), fold, config)
+        answers = compose_all(indexes, items, results, scorers(placeholder, keep), fold, learned)
         gold, chars, sentences = measure(answers)
         sweep[keep] = (gold, chars, answers)
         print(f"| learned, keep_probability {keep} | {gold:.3f} | {chars:.0f} | {sentences:.2f} |", flush=True)
@@ -356,12 +359,33 @@ def main() -> None:
     print(f"\nwrote {target.relative_to(HERE.parent)}")
 
 
+def ranked_gold(x, y, question_of, row_fold, models, questions: list[int]) -> None:
+    """How often a gold sentence is the out-of-fold model's first, among its first two and
+    three, and anywhere among the candidates: the ceiling of short extractive answers."""
+    p = np.empty(len(y))
+    for f, model in enumerate(models):
+        p[row_fold == f] = model.probabilities(x[row_fold == f])
+    first = {1: 0, 2: 0, 3: 0}
+    reachable = 0
+    for q in questions:
+        rows = np.flatnonzero(question_of == q)
+        order = rows[np.argsort(-p[rows], kind="stable")]
+        reachable += bool(y[rows].any())
+        for k in first:
+            first[k] += bool(y[order[:k]].any())
+    n = max(len(questions), 1)
+    print(
+        f"\nSQuAD v1.1 training questions, out-of-fold: a gold sentence is the model's first {first[1] / n:.3f}, "
+        f"in its first two {first[2] / n:.3f}, first three {first[3] / n:.3f}, among all candidates {reachable / n:.3f}"
+    )
+
+
 def seed_floor(scorer: SentenceScorer, cache: Path) -> float:
     """The lowest confidence among the seed article's on-topic questions and follow-ups."""
     from qa.index import Index
 
     index = Index.build([HERE.parent / "seeds"], cache / "seed-train-scorer")
-    config = replace(AnswerConfig(), abstain_below=NEVER)
+    config = replace(AnswerConfig(), scorer=LEARNED, abstain_below=NEVER)
 
     def confidence(question: str, history: list) -> float:
         extra = followup_queries(question, history, config.history_turns)

@@ -124,9 +124,20 @@ def check_k(k: object) -> int:
 
 
 def minmax(scores: np.ndarray) -> np.ndarray:
+    """`scores` scaled to 0..1 over their own range.
+
+    With no range (one candidate, or all tied) there is nothing to compare with, so each score
+    stands for itself, clipped to 0..1: a lone passage of a 3-paragraph upload keeps its cosine,
+    and any BM25 match counts in full, where scaling would have made it 0, the worst.
+
+        >>> minmax(np.array([0.2, 0.6, 1.0]))
+        array([0. , 0.5, 1. ])
+        >>> minmax(np.array([0.4]))
+        array([0.4])
+    """
     low, high = float(scores.min()), float(scores.max())
     if high <= low:
-        return np.zeros_like(scores)
+        return np.clip(scores, 0.0, 1.0)
     return (scores - low) / (high - low)
 
 

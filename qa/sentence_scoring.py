@@ -103,6 +103,13 @@ _MONTH = re.compile(
     r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
     r"century|centuries)\b"
 )
+# Words that frame a question, and pronouns, which stand for what an earlier turn named: neither
+# says what the question is about (BM25's stop words keep both).
+_QUESTION_WORDS = re.compile(
+    r"\b(what|when|where|which|who|whom|whose|why|how|did|does|do|can|could|would|should|"
+    r"he|she|him|her|his|hers|them|we|us|our|you|your|i|me|my)\b",
+    re.IGNORECASE,
+)
 _CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z\-]+")
 _WORD = re.compile(r"[A-Za-z]+")
 
@@ -139,6 +146,20 @@ def answer_type(question: str) -> str:
         if pattern.search(lowered):
             return name
     return "other"
+
+
+def without_question_words(question: str) -> str:
+    """`question` without the words that frame a question ("what", "did", "how" …) and without
+    pronouns: the first say what kind of answer is wanted (`answer_type`), the second stand for
+    a name said earlier; neither says what the question is about. BM25's stop words keep them,
+    and in a small collection that lacks them their IDF is the highest there is, so they would
+    outweigh the question's content in the overlap features ("Who is he?" would match any
+    sentence with "he").
+
+        >>> without_question_words("When will the Bumble drone ship?")
+        ' will the Bumble drone ship?'
+    """
+    return _QUESTION_WORDS.sub("", question)
 
 
 def question_cues(question: str, term_weights: dict[str, float], has_followup: bool) -> QuestionCues:

@@ -327,3 +327,53 @@ def test_a_hop_sentence_is_cut_to_the_room_the_answer_has_left(tmp_path: Path, e
     assert len(" ".join(s.text for s in answer.sentences)) <= limit
     eagles = next(c for c in answer.citations if c.doc_id == EAGLES.doc_id)
     assert EAGLES.text[eagles.start : eagles.end] == eagles.quote
+
+
+# Issue 12's new user: a three-paragraph company note, uploaded alone. One document of one or
+# two chunks used to score every passage 0 (min-max over nothing) and let "when"/"what", absent
+# from so small a collection, outweigh the question's own words: right answers came with a
+# confidence of 0.01-0.28 and the learned composer abstained on them.
+COMPANY_NOTE = _titled(
+    "Skyward note",
+    "Skyward Robotics reported third-quarter revenue of $48 million, up 22% from a year earlier, driven by "
+    "warehouse automation contracts in Europe and North America.\n\n"
+    "The company said its Bumble delivery drone will ship to the first commercial customers in March 2027, "
+    "after regulators approved its collision-avoidance system last month. Chief executive Dana Ortiz called "
+    "the approval the most important milestone in the firm's history.\n\n"
+    "For the fourth quarter, Skyward expects revenue between $50 million and $53 million and plans to hire "
+    "120 engineers, mostly in its Lyon and Austin offices.",
+)
+
+
+@pytest.mark.parametrize("scorer", [HAND_TUNED, LEARNED])
+@pytest.mark.parametrize(
+    "question, quoted",
+    [
+        ("When will the Bumble drone ship?", "will ship to the first commercial customers in March 2027"),
+        ("Who is the chief executive?", "Chief executive Dana Ortiz"),
+        ("How many engineers will Skyward hire?", "plans to hire 120 engineers"),
+    ],
+)
+def test_a_short_upload_is_answered_with_the_right_sentence(tmp_path_factory, embedder, scorer: str, question: str, quoted: str):
+    index = _note_index(tmp_path_factory, embedder)
+    answer = index.answer(question, config=AnswerConfig(scorer=scorer))
+    assert not answer.abstained
+    assert quoted in answer.sentences[0].text or quoted in answer.text
+    _check_citations(index, answer)
+
+
+def test_a_short_upload_is_confident_in_its_right_answer_and_abstains_off_topic(tmp_path_factory, embedder):
+    index = _note_index(tmp_path_factory, embedder)
+    right = index.answer("When will the Bumble drone ship?")
+    assert right.confidence >= LIKELY_CONFIDENCE
+    assert index.answer("Who won the World Cup in 2018?").abstained
+
+
+_NOTE_INDEXES: dict[str, Index] = {}
+
+
+def _note_index(tmp_path_factory, embedder) -> Index:
+    if "note" not in _NOTE_INDEXES:
+        folder = tmp_path_factory.mktemp("note") / "index"
+        _NOTE_INDEXES["note"] = Index.from_documents([COMPANY_NOTE], folder, embedder=embedder)
+    return _NOTE_INDEXES["note"]

@@ -38,7 +38,11 @@ def test_k_must_be_an_integer(k: object):
 
 def test_minmax_scales_to_unit_range_and_handles_constant_scores():
     np.testing.assert_allclose(minmax(np.array([2.0, 4.0, 3.0])), [0.0, 1.0, 0.5])
-    np.testing.assert_allclose(minmax(np.array([1.0, 1.0])), [0.0, 0.0])
+    # No range to scale over: each score stands for itself, clipped to 0..1 (a lone passage
+    # keeps its cosine; any BM25 match counts in full; no match stays 0).
+    np.testing.assert_allclose(minmax(np.array([0.4, 0.4])), [0.4, 0.4])
+    np.testing.assert_allclose(minmax(np.array([7.5])), [1.0])
+    np.testing.assert_allclose(minmax(np.array([0.0, 0.0])), [0.0, 0.0])
 
 
 def test_minmax_fusion_weights_each_signal():

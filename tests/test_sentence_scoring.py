@@ -127,3 +127,10 @@ def test_the_split_is_by_article_parity_and_squad2_half():
     assert squad2_split(10, 500, even) == TRAIN
     assert squad2_split(10, 500, odd) is None  # a held-out v1.1 question: used for neither
     assert squad2_split(250, 500, even) == HELD_OUT and squad2_split(499, 500, odd) == HELD_OUT
+
+
+def test_question_words_are_left_out_of_the_overlap_terms():
+    from qa.sentence_scoring import without_question_words
+
+    assert without_question_words("When will the Bumble drone ship?").split() == ["will", "the", "Bumble", "drone", "ship?"]
+    assert without_question_words("How did Whoopi do it?").split() == ["Whoopi", "it?"]
