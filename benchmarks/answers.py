@@ -51,6 +51,7 @@ from qa.store import VECTOR_METHODS, IndexProblem
 
 HERE = Path(__file__).resolve().parent
 SEED_QUESTIONS = json.loads((HERE / "seed_questions.json").read_text())
+SEED_UNANSWERABLE = ["When did Trump meet Putin?"]  # on the seed's topic, not in it (tests too)
 NEVER = float("-inf")
 COMPOSERS = {"hand-tuned (default)": AnswerConfig(scorer=HAND_TUNED), "learned (opt-in)": AnswerConfig(scorer=LEARNED)}
 CURVE = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
@@ -108,19 +109,22 @@ def _abstention(compose: Composer, items: list[Squad2Question], label: str) -> N
     never = AnswerConfig(abstain_below=NEVER)
     answerable = [compose(i.question, never) for i in items if i.answerable]
     unanswerable = [compose(i.question, never) for i in items if not i.answerable]
-    hand = AnswerConfig(scorer=HAND_TUNED, abstain_below=NEVER)
-    hand_yes = [compose(i.question, hand).relevance for i in items if i.answerable]
-    hand_no = [compose(i.question, hand).relevance for i in items if not i.answerable]
+    learned = AnswerConfig(scorer=LEARNED, abstain_below=NEVER)
+    learned_yes = [compose(i.question, learned).confidence for i in items if i.answerable]
+    learned_no = [compose(i.question, learned).confidence for i in items if not i.answerable]
     operating = load_scorer().abstain_below
     print(f"\n### Abstention, SQuAD 2.0 sample held-out half, {label}: {len(answerable)} answerable, {len(unanswerable)} unanswerable\n")
-    print("| composer | threshold | unanswerable abstained | answerable wrongly abstained |\n|---|---|---|---|")
+    print("| composer, abstaining on | threshold | unanswerable abstained | answerable wrongly abstained |\n|---|---|---|---|")
     thresholds = sorted(set(CURVE) | {operating})
-    for p in abstention_curve([a.confidence for a in answerable], [a.confidence for a in unanswerable], thresholds):
-        mark = " **(default)**" if p.threshold == operating else ""
-        print(f"| learned, confidence | {p.threshold:.2f}{mark} | {p.unanswerable_abstained:.3f} | {p.answerable_abstained:.3f} |")
-    for p in abstention_curve(hand_yes, hand_no, HAND_TUNED_CURVE):
-        mark = " (its default)" if p.threshold == HAND_TUNED_ABSTAIN else ""
-        print(f"| hand-tuned, relevance | {p.threshold:.2f}{mark} | {p.unanswerable_abstained:.3f} | {p.answerable_abstained:.3f} |")
+    curves = (
+        ("hand-tuned (default), relevance", [a.relevance for a in answerable], [a.relevance for a in unanswerable], HAND_TUNED_CURVE, HAND_TUNED_ABSTAIN),
+        ("hand-tuned, confidence (`abstain_on=\"confidence\"`)", [a.confidence for a in answerable], [a.confidence for a in unanswerable], thresholds, operating),
+        ("learned, confidence", learned_yes, learned_no, thresholds, operating),
+    )
+    for name, yes, no, points, default in curves:
+        for p in abstention_curve(yes, no, points):
+            mark = " **(default)**" if p.threshold == default else ""
+            print(f"| {name} | {p.threshold:.2f}{mark} | {p.unanswerable_abstained:.3f} | {p.answerable_abstained:.3f} |")
     gold = [contains_answer(a.text, i.question.answers) for a, i in zip(answerable, [i for i in items if i.answerable])]
     _calibration(f"SQuAD 2.0 held-out half, {label}", answerable + unanswerable, gold + [False] * len(unanswerable))
 
@@ -153,15 +157,45 @@ def _seed_table(seed: Index) -> None:
             f"| {name} | {right} of {len(on_topic)} | {followed} of {len(followups)} | {wrongly} of {len(asked)} | "
             f"{off} of {len(off_topic)} | {sum(chars) / max(len(chars), 1):.0f} |"
         )
-    # The margins HAND_TUNED_ABSTAIN sits between (README, "Abstention").
-    never = AnswerConfig(scorer=HAND_TUNED, abstain_below=NEVER)
-    asked = [seed.answer(q, config=never).relevance for q, _ in on_topic]
-    asked += [seed.answer(q, history=[(h, seed.answer(h).text)], config=never).relevance for h, q, _ in followups]
-    off = [seed.answer(q, config=never).relevance for q in off_topic]
-    print(
-        f"\nHand-tuned relevance on the seed: weakest on-topic or follow-up {min(asked):.3f}, "
-        f"strongest off-topic {max(off):.3f}; threshold {HAND_TUNED_ABSTAIN}"
-    )
+    # The margins the default composer's abstention sits between (README, "Abstention").
+    never = AnswerConfig(abstain_below=NEVER)
+    asked = [seed.answer(q, config=never) for q, _ in on_topic]
+    asked += [seed.answer(q, history=[(h, seed.answer(h).text)], config=never) for h, q, _ in followups]
+    off = [seed.answer(q, config=never) for q in off_topic]
+    unanswerable = [seed.answer(q, config=never) for q in SEED_UNANSWERABLE]
+    for measure, threshold in (("confidence", load_scorer().abstain_below), ("relevance", HAND_TUNED_ABSTAIN)):
+        print(
+            f"\nDefault composer's {measure} on the seed: weakest on-topic or follow-up "
+            f"{min(getattr(a, measure) for a in asked):.3f}, strongest off-topic {max(getattr(a, measure) for a in off):.3f}, "
+            f"on-topic but unanswered {', '.join(f'{getattr(a, measure):.3f}' for a in unanswerable)}; threshold {threshold}"
+        )
+
+
+def _short_note_table(cache: Path) -> None:
+    """The three-paragraph note of benchmarks/short_note.json, uploaded alone."""
+    from qa.documents import Document
+
+    note = json.loads((HERE / "short_note.json").read_text())
+    text = "\n\n".join(note["paragraphs"])
+    starts = [text.index(p) for p in note["paragraphs"]]
+    document = Document("short-note", note["title"], "test", "short_note.json", text,
+                        tuple((s, s + len(p)) for s, p in zip(starts, note["paragraphs"])), "short-note")
+    index = Index.from_documents([document], cache / f"short-note-{qa_index.SENTENCE_VECTORS}")
+    print("\n## A short upload alone (benchmarks/short_note.json)\n")
+    print("| composer, abstaining on | right sentence quoted | abstained | off-topic abstained | confidence of the answers |")
+    print("|---|---|---|---|---|")
+    rules = {
+        "hand-tuned (default), relevance": AnswerConfig(),
+        "hand-tuned, confidence": AnswerConfig(abstain_on="confidence"),
+        "learned, confidence": AnswerConfig(scorer=LEARNED),
+    }
+    for name, config in rules.items():
+        answers = [(index.answer(q, config=config), quoted) for q, quoted in note["answerable"]]
+        right = sum(quoted in a.text for a, quoted in answers)
+        abstained = sum(a.abstained for a, _ in answers)
+        off = sum(index.answer(q, config=config).abstained for q in note["off_topic"])
+        confidence = ", ".join(f"{a.confidence:.2f}" for a, _ in answers)
+        print(f"| {name} | {right} of {len(answers)} | {abstained} | {off} of {len(note['off_topic'])} | {confidence} |")
 
 
 def main() -> None:
@@ -197,6 +231,7 @@ def main() -> None:
     _abstention(compose, squad2, "all")
     _abstention(compose, [i for i in squad2 if squad_split(i.question) == HELD_OUT], "on held-out articles only")
     _seed_table(_seed_index(cache))
+    _short_note_table(cache)
 
 
 if __name__ == "__main__":

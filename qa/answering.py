@@ -11,15 +11,18 @@ instead (`abstained=True`, no citations).
 
 By default (`AnswerConfig(scorer="hand-tuned")`) relevance = cosine + lexical_weight *
 IDF-weighted overlap; ranking adds passage_weight * the passage's fused score; further sentences
-within keep_ratio of the best; abstention under relevance 0.45 (`HAND_TUNED_ABSTAIN`).
+within keep_ratio of the best; it abstains when the best sentence's relevance is under 0.45.
+`AnswerConfig(abstain_on="confidence")` abstains instead when `Answer.confidence` is under the
+operating point shipped with the scorer (what the learned composer does by default).
 
 `Answer.confidence` is the probability that the answer contains the answer, from the learned
 scorer (`qa.sentence_scoring`: a logistic regression over each candidate's features — cosines,
 IDF-weighted overlap, BM25, the passage's score and rank, position, length, answer-type cues,
 neighbours — then a calibration over the quoted sentences). With `scorer="learned"` (opt-in:
-it still misses a follow-up the default gets) that model also ranks, keeps a 2nd or 3rd
-sentence only when its own probability reaches `keep_probability`, and abstains below its
-operating point. Model, settings and the split they were picked on: benchmarks/train_scorer.py.
+its answers cite the seed's expected paragraph less often) that model also ranks, keeps a 2nd
+or 3rd sentence only when its own probability reaches `keep_probability`, and abstains below
+its operating point. Model, settings and the split they were picked on:
+benchmarks/train_scorer.py.
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ FOLLOWUP_CONTEXT_CHARS = 100
 _FIRST_SENTENCE = re.compile(r"^.*?[?!](?=\s|$)", re.DOTALL)  # not ".": "Mr. Powell who?"
 LEARNED = "learned"  # AnswerConfig.scorer: rank and abstain with qa.sentence_scoring's model
 HAND_TUNED = "hand-tuned"  # the composer before it, kept to measure against
-HAND_TUNED_ABSTAIN = 0.45  # the hand-tuned composer's relevance threshold (README, "Abstention")
+ABSTAIN_ON_CONFIDENCE = "confidence"  # AnswerConfig.abstain_on: the calibrated probability
+ABSTAIN_ON_RELEVANCE = "relevance"  # the best sentence's cosine + overlap (the rule before)
+HAND_TUNED_ABSTAIN = 0.45  # the relevance rule's threshold (README, "Abstention")
 _COSINE = FEATURE_NAMES.index("question_cosine")
 _FOLLOWUP_COSINE = FEATURE_NAMES.index("followup_cosine")
 _OVERLAP_IDF = FEATURE_NAMES.index("overlap_idf")
@@ -68,10 +73,9 @@ _OVERLAP_PLAIN = FEATURE_NAMES.index("overlap_plain")
 class AnswerConfig:
     """Knobs of the composer; defaults follow benchmarks/train_scorer.py and benchmarks/answers.py.
 
-    With `scorer="learned"` (opt-in for now: it misses a follow-up the hand-tuned default gets)
-    ranking and abstention come from the packaged scorer;
-    `keep_probability` and `abstain_below` left at None take the operating points shipped with
-    it. `lexical_weight`, `passage_weight`, `keep_ratio` and `idf_weighted` only shape the
+    With `scorer="learned"` (opt-in for now) ranking and abstention come from the packaged
+    scorer; `keep_probability` and `abstain_below` left at None take the operating points
+    shipped with it. `lexical_weight`, `passage_weight`, `keep_ratio` and `idf_weighted` only shape the
     relevance (and, for "hand-tuned", the ranking) of the earlier composer.
     """
 
@@ -87,8 +91,12 @@ class AnswerConfig:
     # mmr_lambda * score - (1 - mmr_lambda) * (highest cosine to a chosen sentence).
     # 1.0 ranks by score alone (the default: benchmarks/README.md, "MMR").
     mmr_lambda: float = 1.0
-    # Confidence under this -> "the documents don't say" (hand-tuned: relevance under 0.45).
+    # "The documents don't say" when the answer's confidence (abstain_on="confidence") or its
+    # best sentence's relevance ("relevance") is under abstain_below; None takes the operating
+    # point shipped with the scorer (confidence) or HAND_TUNED_ABSTAIN (relevance). Why the
+    # default composer keeps relevance: README, "Abstention".
     abstain_below: float | None = None
+    abstain_on: str | None = None  # None: "relevance" for the hand-tuned composer, "confidence" for the learned
     keep_probability: float | None = None  # a 2nd/3rd sentence needs this P(contains the answer)
     scorer: str = HAND_TUNED  # or LEARNED (opt-in until follow-ups are learned: issue 12 note)
     history_turns: int = 1  # earlier questions used to resolve a follow-up
@@ -97,6 +105,14 @@ class AnswerConfig:
     # it (multi-hop questions; qa.bridging). 1: one search only.
     hops: int = 2
     idf_weighted: bool = True  # lexical overlap weighs question words by IDF
+
+    def __post_init__(self) -> None:
+        if self.scorer not in (HAND_TUNED, LEARNED):
+            raise ValueError(f"scorer must be {HAND_TUNED!r} or {LEARNED!r}, not {self.scorer!r}")
+        if self.abstain_on not in (None, ABSTAIN_ON_CONFIDENCE, ABSTAIN_ON_RELEVANCE):
+            raise ValueError(
+                f"abstain_on must be {ABSTAIN_ON_CONFIDENCE!r} or {ABSTAIN_ON_RELEVANCE!r}, not {self.abstain_on!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -370,7 +386,8 @@ def _make_room(
 
 
 def _abstains(config: AnswerConfig, scorer: SentenceScorer, relevance: float, confidence: float) -> bool:
-    if config.scorer == HAND_TUNED:
+    on = config.abstain_on or (ABSTAIN_ON_RELEVANCE if config.scorer == HAND_TUNED else ABSTAIN_ON_CONFIDENCE)
+    if on == ABSTAIN_ON_RELEVANCE:
         threshold = HAND_TUNED_ABSTAIN if config.abstain_below is None else config.abstain_below
         return relevance < threshold
     threshold = scorer.abstain_below if config.abstain_below is None else config.abstain_below

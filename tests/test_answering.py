@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from qa.answering import (
+    ABSTAIN_ON_CONFIDENCE,
     ABSTAIN_TEXT,
     HAND_TUNED,
     HAND_TUNED_ABSTAIN,
@@ -211,7 +212,8 @@ def test_a_long_earlier_question_does_not_drown_the_followup(seed_index: Index):
 
 
 # --- learned scorer, confidence, only sentences that answer (issue 12) -------------------------
-# The learned composer is opt-in (`AnswerConfig(scorer=LEARNED)`) until it handles follow-ups.
+# The learned composer is opt-in (`AnswerConfig(scorer=LEARNED)`): on the seed it cites the
+# expected paragraph less often than the hand-tuned one (benchmarks/README.md).
 LEARNED_CONFIG = AnswerConfig(scorer=LEARNED)
 
 
@@ -242,11 +244,22 @@ def test_chat_shows_a_quiet_escaped_confidence_tag(seed_index: Index):
 
 @pytest.mark.parametrize("question", UNANSWERABLE_ON_SEED)
 def test_an_unanswerable_question_on_the_seed_article_abstains(seed_index: Index, question: str):
-    """On the article's topic, but the article does not say: the hand-tuned composer answered
-    these with a sentence that does not answer."""
-    assert not seed_index.answer(question, config=AnswerConfig(scorer=HAND_TUNED)).abstained
-    answer = seed_index.answer(question, config=LEARNED_CONFIG)
-    assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == []
+    """On the article's topic, but the article does not say: abstaining on relevance (the
+    default composer's rule) answers these with a sentence that does not answer; abstaining on
+    the calibrated confidence, with either composer, does not."""
+    assert not seed_index.answer(question).abstained
+    for config in (AnswerConfig(abstain_on=ABSTAIN_ON_CONFIDENCE), LEARNED_CONFIG):
+        answer = seed_index.answer(question, config=config)
+        assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == []
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [({"scorer": "clever"}, "scorer must be"), ({"abstain_on": "mood"}, "abstain_on must be")],
+)
+def test_unknown_composer_settings_are_a_clear_error(settings: dict, message: str):
+    with pytest.raises(ValueError, match=message):
+        AnswerConfig(**settings)
 
 
 def test_further_sentences_are_kept_only_when_likely_to_answer(seed_index: Index):
@@ -333,40 +346,29 @@ def test_a_hop_sentence_is_cut_to_the_room_the_answer_has_left(tmp_path: Path, e
 # two chunks used to score every passage 0 (min-max over nothing) and let "when"/"what", absent
 # from so small a collection, outweigh the question's own words: right answers came with a
 # confidence of 0.01-0.28 and the learned composer abstained on them.
-COMPANY_NOTE = _titled(
-    "Skyward note",
-    "Skyward Robotics reported third-quarter revenue of $48 million, up 22% from a year earlier, driven by "
-    "warehouse automation contracts in Europe and North America.\n\n"
-    "The company said its Bumble delivery drone will ship to the first commercial customers in March 2027, "
-    "after regulators approved its collision-avoidance system last month. Chief executive Dana Ortiz called "
-    "the approval the most important milestone in the firm's history.\n\n"
-    "For the fourth quarter, Skyward expects revenue between $50 million and $53 million and plans to hire "
-    "120 engineers, mostly in its Lyon and Austin offices.",
-)
+SHORT_NOTE = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "short_note.json").read_text())
+COMPANY_NOTE = _titled(SHORT_NOTE["title"], "\n\n".join(SHORT_NOTE["paragraphs"]))
 
 
-@pytest.mark.parametrize("scorer", [HAND_TUNED, LEARNED])
-@pytest.mark.parametrize(
-    "question, quoted",
-    [
-        ("When will the Bumble drone ship?", "will ship to the first commercial customers in March 2027"),
-        ("Who is the chief executive?", "Chief executive Dana Ortiz"),
-        ("How many engineers will Skyward hire?", "plans to hire 120 engineers"),
-    ],
-)
-def test_a_short_upload_is_answered_with_the_right_sentence(tmp_path_factory, embedder, scorer: str, question: str, quoted: str):
+@pytest.mark.parametrize("question, quoted", SHORT_NOTE["answerable"])
+def test_a_short_upload_is_answered_with_the_right_sentence(tmp_path_factory, embedder, question: str, quoted: str):
     index = _note_index(tmp_path_factory, embedder)
-    answer = index.answer(question, config=AnswerConfig(scorer=scorer))
-    assert not answer.abstained
-    assert quoted in answer.sentences[0].text or quoted in answer.text
+    answer = index.answer(question)
+    assert not answer.abstained and quoted in answer.text
     _check_citations(index, answer)
 
 
-def test_a_short_upload_is_confident_in_its_right_answer_and_abstains_off_topic(tmp_path_factory, embedder):
+@pytest.mark.parametrize("question", SHORT_NOTE["off_topic"])
+def test_a_short_upload_abstains_off_topic(tmp_path_factory, embedder, question: str):
+    assert _note_index(tmp_path_factory, embedder).answer(question).abstained
+
+
+def test_a_short_upload_is_confident_in_its_right_answers(tmp_path_factory, embedder):
     index = _note_index(tmp_path_factory, embedder)
     right = index.answer("When will the Bumble drone ship?")
     assert right.confidence >= LIKELY_CONFIDENCE
-    assert index.answer("Who won the World Cup in 2018?").abstained
+    learned = index.answer("How many engineers will Skyward hire?", config=LEARNED_CONFIG)
+    assert not learned.abstained and "plans to hire 120 engineers" in learned.text
 
 
 _NOTE_INDEXES: dict[str, Index] = {}
