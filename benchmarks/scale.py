@@ -347,6 +347,7 @@ class QueryResult:
     retrieve_1thread_p95_ms: float | None
     answer_p50_ms: float
     answer_p95_ms: float
+    answer_one_hop_p50_ms: float  # the same answers with AnswerConfig(hops=1): the hop's cost
     top1_has_question: float  # share of questions whose top passage contains them
     peak_rss_mb: float  # after opening and the questions (VmHWM)
     # RSS then, split: the process's own memory, and pages of mapped index files (page cache,
@@ -468,7 +469,7 @@ def query_process(index_path: Path, questions_file: Path, scratch: Path, started
         top_hits.append(question in index.retrieve(question, k=5)[0].text)
 
     retrieve_ms = timed_ms(retrieve, questions)
-    answer_ms = timed_ms(index.answer, questions)
+    answer_ms, one_hop_ms = answer_pairs_ms(index, questions)
     peak_mb, anon_mb, file_mb = peak_rss_mb(), _proc_status_mb("RssAnon"), _proc_status_mb("RssFile")
     one_thread_ms = one_thread_retrieve_ms(index, questions)
     adds, removes = updates(index, scratch / "added")
@@ -484,6 +485,7 @@ def query_process(index_path: Path, questions_file: Path, scratch: Path, started
         retrieve_1thread_p95_ms=round(percentile(one_thread_ms, 95), 2) if one_thread_ms else None,
         answer_p50_ms=round(percentile(answer_ms, 50), 2),
         answer_p95_ms=round(percentile(answer_ms, 95), 2),
+        answer_one_hop_p50_ms=round(percentile(one_hop_ms, 50), 2),
         top1_has_question=sum(top_hits) / len(top_hits),
         peak_rss_mb=round(peak_mb, 1),
         rss_anon_mb=anon_mb,
@@ -499,6 +501,20 @@ def query_process(index_path: Path, questions_file: Path, scratch: Path, started
         dense_exact_ms=dense.exact_ms,
         dense_index_ms=dense.index_ms,
     )
+
+
+def answer_pairs_ms(index: "qa.Index", questions: list[str]) -> tuple[list[float], list[float]]:
+    """Each question answered with the defaults and with `AnswerConfig(hops=1)`, the two in
+    turn first (the first call of a question warms the pages its sentences live on)."""
+    one_hop = qa.AnswerConfig(hops=1)
+    default_ms, one_hop_ms = [], []
+    for n, question in enumerate(questions):
+        calls = [(default_ms, lambda: index.answer(question)), (one_hop_ms, lambda: index.answer(question, config=one_hop))]
+        for times, call in calls if n % 2 == 0 else calls[::-1]:
+            started = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - started) * 1000)
+    return default_ms, one_hop_ms
 
 
 def run_query_process(index_path: Path, questions_file: Path, scratch: Path) -> QueryResult:
@@ -684,6 +700,7 @@ def print_report(results: list[SizeResult]) -> None:
             f"wall {r.wall_s:.0f} s (corpus {b.corpus_s:.0f} s, build {b.build_s:.0f} s); "
             f"load average before {r.load_before}, after {r.load_after} on {os.cpu_count()} cores; "
             f"query process: import {q.import_s:.2f} s, first retrieve {q.first_retrieve_ms:.0f} ms, "
+            f"answer p50 without the second hop {q.answer_one_hop_p50_ms:.1f} ms, "
             f"top passage holds the question {q.top1_has_question:.0%}; "
             f"dense top-{q.dense_depth} of every segment "
             f"{q.dense_index_ms:.1f} ms as searched vs {q.dense_exact_ms:.1f} ms exact; "
@@ -711,7 +728,10 @@ def requery(kept: Path) -> None:
         f"| {q.answer_p50_ms:.1f} / {q.answer_p95_ms:.1f} | {q.peak_rss_mb:,.0f} ({q.rss_anon_mb or 0:,.0f} + {q.rss_file_mb or 0:,.0f}) "
         f"| {q.add_s:.3f} | {q.remove_s:.3f} | {recall_cell(q)} |"
     )
-    print(f"\n- add {q.add_all_s} s, remove {q.remove_all_s} s; first retrieve {q.first_retrieve_ms:.0f} ms; import {q.import_s:.2f} s")
+    print(
+        f"\n- add {q.add_all_s} s, remove {q.remove_all_s} s; first retrieve {q.first_retrieve_ms:.0f} ms; "
+        f"import {q.import_s:.2f} s; answer p50 without the second hop {q.answer_one_hop_p50_ms:.1f} ms"
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
