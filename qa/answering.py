@@ -75,8 +75,8 @@ class AnswerConfig:
 
     With `scorer="learned"` (opt-in for now) ranking and abstention come from the packaged
     scorer; `keep_probability` and `abstain_below` left at None take the operating points
-    shipped with it. `lexical_weight`, `passage_weight`, `keep_ratio` and `idf_weighted` only shape the
-    relevance (and, for "hand-tuned", the ranking) of the earlier composer.
+    shipped with it. `lexical_weight`, `passage_weight`, `keep_ratio` and `idf_weighted` only
+    shape the relevance (and, for "hand-tuned", the ranking) of the earlier composer.
     """
 
     passages: int = 5  # passages retrieved (and shown as context)
@@ -98,7 +98,7 @@ class AnswerConfig:
     abstain_below: float | None = None
     abstain_on: str | None = None  # None: "relevance" for the hand-tuned composer, "confidence" for the learned
     keep_probability: float | None = None  # a 2nd/3rd sentence needs this P(contains the answer)
-    scorer: str = HAND_TUNED  # or LEARNED (opt-in until follow-ups are learned: issue 12 note)
+    scorer: str = HAND_TUNED  # or LEARNED (opt-in: benchmarks/README.md, "Sentence scorer")
     history_turns: int = 1  # earlier questions used to resolve a follow-up
     # 2: when the quoted sentences introduce a name (or leave one of the question's names
     # uncovered), search again with it and quote the best sentence of another document about
@@ -113,6 +113,8 @@ class AnswerConfig:
             raise ValueError(
                 f"abstain_on must be {ABSTAIN_ON_CONFIDENCE!r} or {ABSTAIN_ON_RELEVANCE!r}, not {self.abstain_on!r}"
             )
+        if self.hops not in (1, 2):
+            raise ValueError(f"hops must be 1 or 2, not {self.hops!r}")
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,7 @@ def _make_room(
     protected = {id(max(chosen, key=lambda c: c.score)), *(id(c) for c in bridge)}
     kept = list(chosen)
 
-    def room() -> int:
+    def room() -> int:  # each kept sentence with the space after it
         return max_chars - sum(len(c.sentence.text) + 1 for c in kept)
 
     def droppable() -> list[_Candidate]:

@@ -255,7 +255,7 @@ def test_an_unanswerable_question_on_the_seed_article_abstains(seed_index: Index
 
 @pytest.mark.parametrize(
     "settings, message",
-    [({"scorer": "clever"}, "scorer must be"), ({"abstain_on": "mood"}, "abstain_on must be")],
+    [({"scorer": "clever"}, "scorer must be"), ({"abstain_on": "mood"}, "abstain_on must be"), ({"hops": 3}, "hops must be")],
 )
 def test_unknown_composer_settings_are_a_clear_error(settings: dict, message: str):
     with pytest.raises(ValueError, match=message):
