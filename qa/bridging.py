@@ -22,7 +22,9 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-MAX_HOP_NAMES = 6  # names tried per question; each try is one search without a model call
+# Names tried per question. Those a document's title holds are encoded in one model call
+# together, then each is one search (qa.answering._with_second_hop).
+MAX_HOP_NAMES = 6
 _CONNECTORS = ("of", "the", "de", "von", "van", "du", "la", "le")
 _WORD = r"[A-Z][\w'’\-.]*"
 _NAME = re.compile(
@@ -57,9 +59,10 @@ def names_in(text: str) -> list[str]:
 
 
 def hop_names(question: str, quoted: Sequence[str], titles: Sequence[str], terms: Terms, weights: Weights) -> list[str]:
-    """Names worth a second search, best first: the question's names that `quoted` (the
-    answer's sentences) and their documents' `titles` do not cover, then the names the quotes
-    introduce, each group rarest first; at most `MAX_HOP_NAMES`.
+    """Names worth a second search, rarest first, at most `MAX_HOP_NAMES`: the question's names
+    that `quoted` (the answer's sentences) and their documents' `titles` do not cover, and the
+    names the quotes introduce. (Rarest first over both kinds together: "uncovered first" put
+    a descriptor like "NFL" in "an NFL team" ahead of the name the answer introduced.)
 
         >>> hop_names("Which team did Dick Humbert play for?", ["He played for the Philadelphia Eagles."],
         ...           ["Dick Humbert"], index.query_terms, index.term_weights)
