@@ -172,15 +172,13 @@ def _seed_table(seed: Index) -> None:
 
 
 def _short_note_table(cache: Path) -> None:
-    """The three-paragraph note of benchmarks/short_note.json, uploaded alone."""
-    from qa.documents import Document
-
+    """The three-paragraph note of benchmarks/short_note.json, uploaded alone as a text file
+    (as tests/test_answering.py builds it)."""
     note = json.loads((HERE / "short_note.json").read_text())
-    text = "\n\n".join(note["paragraphs"])
-    starts = [text.index(p) for p in note["paragraphs"]]
-    document = Document("short-note", note["title"], "test", "short_note.json", text,
-                        tuple((s, s + len(p)) for s, p in zip(starts, note["paragraphs"])), "short-note")
-    index = Index.from_documents([document], cache / f"short-note-{qa_index.SENTENCE_VECTORS}")
+    folder = cache / f"short-note-{qa_index.SENTENCE_VECTORS}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "note.txt").write_text("\n\n".join(note["paragraphs"]), encoding="utf-8")
+    index = Index.build([folder / "note.txt"], folder / "index")
     print("\n## A short upload alone (benchmarks/short_note.json)\n")
     print("| composer, abstaining on | right sentence quoted | abstained | off-topic abstained | confidence of the answers |")
     print("|---|---|---|---|---|")

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from qa.answer_evaluation import evaluate_answers
 from qa.answering import Answer, AnswerConfig
-from qa.eval_runs import cached_index, hotpot_corpus
+from qa.eval_runs import SHOWN_PASSAGES, both_shown, cached_index, hotpot_corpus
 from qa.evaluation import EvalQuestion, sample_questions, squad_documents
 from qa.index import Index
 from qa.paths import data_dir
@@ -49,16 +49,22 @@ def timed_answers(answer: Callable[[str], Answer], questions: Sequence[str]) -> 
     return answers, statistics.median(times)
 
 
+def answered(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Callable[[EvalQuestion], Answer]:
+    """`evaluate_answers`' answer function over answers already made (and timed): no question
+    is answered twice."""
+    by_question = {q.question: a for q, a in zip(questions, answers)}
+    return lambda q: by_question[q.question]
+
+
 def hotpot_row(index: Index, items: list[tuple[EvalQuestion, tuple[str, str]]], hops: int) -> HopRow:
     config = AnswerConfig(hops=hops)
     answers, p50 = timed_answers(lambda q: index.answer(q, config=config), [q.question for q, _ in items])
     cite_both = shown_both = 0
     for (question, gold), answer in zip(items, answers):
         cite_both += set(gold) <= {c.doc_id for c in answer.citations}
-        ranked = index.retrieve(question.question, k=10)
-        shown = {p.chunk_id: p.doc_id for p in [*answer.passages, *ranked]}
-        shown_both += set(gold) <= set(list(shown.values())[:10])
-    report = evaluate_answers(lambda q: index.answer(q.question, config=config), [q for q, _ in items])
+        shown_both += both_shown(gold, answer, index.retrieve(question.question, k=SHOWN_PASSAGES))
+    questions = [q for q, _ in items]
+    report = evaluate_answers(answered(questions, answers), questions)
     n = len(items)
     return HopRow(hops, cite_both / n, shown_both / n, report.contains_gold, report.mean_chars, p50)
 
@@ -90,7 +96,7 @@ def main() -> None:
         answers, p50 = timed_answers(lambda q: index.answer(q, config=config), [q.question for q in chosen])
         texts[hops] = [a.text for a in answers]
         changed = sum(a != b for a, b in zip(texts[hops], texts[HOPS[0]])) / len(chosen)
-        report = evaluate_answers(lambda q: index.answer(q.question, config=config), chosen)
+        report = evaluate_answers(answered(chosen, answers), chosen)
         print(
             f"| {hops} | {report.contains_gold:.3f} | {report.citation_covers_gold:.3f} | "
             f"{report.mean_chars:.0f} | {changed:.3f} | {p50:.1f} |"

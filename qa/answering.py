@@ -354,10 +354,10 @@ def _with_second_hop(
         confidence = scorer.confidence([best.probability], [c.probability for c in found], best.relevance)
         if _abstains(config, scorer, best.relevance, confidence):
             continue
-        known = {p.chunk_id for p in result.passages}
         bridge = [c for c in chosen if name.lower() in c.sentence.text.lower()][:1]
         answer = _make_room(chosen, best, bridge, config.max_chars)
         if answer is not None:
+            known = {p.chunk_id for p in result.passages}
             return answer, [*result.passages, *(p for p in about if p.chunk_id not in known)]
     return chosen, result.passages
 

@@ -235,7 +235,7 @@ class Searcher:
         return [passage_of(self.view, loc, score, sig, i) for loc, score, sig, i in ranked]
 
     def titles_mention(self, name: str) -> bool:
-        """Whether some live document's title contains `name` (see `IndexView.titles_mention`)."""
+        """Whether a document title contains `name` (see `IndexView.titles_mention`)."""
         return self.view.titles_mention(name)
 
     def query_terms(self, text: str) -> list[str]:

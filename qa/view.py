@@ -129,16 +129,14 @@ class IndexView:
             )
         return entries
 
-    @functools.cached_property
-    def _titles_text(self) -> str:
-        """Every live document's title, lower-cased, one per line: one substring search over
-        all titles then runs at C speed (built on first use, like `locations`)."""
-        return "\n".join(self.segments[position].documents[row].title.lower() for position, row in self.locations.values())
-
     def titles_mention(self, name: str) -> bool:
-        """Whether some live document's title contains `name` (case-insensitive): a second hop
-        (`qa.answering`) searches only names that a document is titled with."""
-        return name.lower() in self._titles_text
+        """Whether some document title of the view's segments contains `name` (case-insensitive):
+        a second hop (`qa.answering`) searches only names that a document is titled with. A
+        deleted document's title may count: this only spares searches, and a search returns
+        live passages alone. Each segment keeps its titles (`Segment.titles_text`), so a new
+        view after a commit reads only its new segment's."""
+        wanted = name.lower()
+        return any(wanted in segment.titles_text for segment in self.segments)
 
     @functools.cached_property
     def by_path(self) -> dict[str, str]:

@@ -347,35 +347,31 @@ def test_a_hop_sentence_is_cut_to_the_room_the_answer_has_left(tmp_path: Path, e
 # from so small a collection, outweigh the question's own words: right answers came with a
 # confidence of 0.01-0.28 and the learned composer abstained on them.
 SHORT_NOTE = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "short_note.json").read_text())
-COMPANY_NOTE = _titled(SHORT_NOTE["title"], "\n\n".join(SHORT_NOTE["paragraphs"]))
+
+
+@pytest.fixture(scope="module")
+def note_index(tmp_path_factory, embedder) -> Index:
+    """The note uploaded alone, as a user's text file (benchmarks/answers.py builds the same)."""
+    folder = tmp_path_factory.mktemp("note")
+    note = folder / "note.txt"
+    note.write_text("\n\n".join(SHORT_NOTE["paragraphs"]), encoding="utf-8")
+    return Index.build([note], folder / "index")
 
 
 @pytest.mark.parametrize("question, quoted", SHORT_NOTE["answerable"])
-def test_a_short_upload_is_answered_with_the_right_sentence(tmp_path_factory, embedder, question: str, quoted: str):
-    index = _note_index(tmp_path_factory, embedder)
-    answer = index.answer(question)
+def test_a_short_upload_is_answered_with_the_right_sentence(note_index: Index, question: str, quoted: str):
+    answer = note_index.answer(question)
     assert not answer.abstained and quoted in answer.text
-    _check_citations(index, answer)
+    _check_citations(note_index, answer)
 
 
 @pytest.mark.parametrize("question", SHORT_NOTE["off_topic"])
-def test_a_short_upload_abstains_off_topic(tmp_path_factory, embedder, question: str):
-    assert _note_index(tmp_path_factory, embedder).answer(question).abstained
+def test_a_short_upload_abstains_off_topic(note_index: Index, question: str):
+    assert note_index.answer(question).abstained
 
 
-def test_a_short_upload_is_confident_in_its_right_answers(tmp_path_factory, embedder):
-    index = _note_index(tmp_path_factory, embedder)
-    right = index.answer("When will the Bumble drone ship?")
+def test_a_short_upload_is_confident_in_its_right_answers(note_index: Index):
+    right = note_index.answer("When will the Bumble drone ship?")
     assert right.confidence >= LIKELY_CONFIDENCE
-    learned = index.answer("How many engineers will Skyward hire?", config=LEARNED_CONFIG)
+    learned = note_index.answer("How many engineers will Skyward hire?", config=LEARNED_CONFIG)
     assert not learned.abstained and "plans to hire 120 engineers" in learned.text
-
-
-_NOTE_INDEXES: dict[str, Index] = {}
-
-
-def _note_index(tmp_path_factory, embedder) -> Index:
-    if "note" not in _NOTE_INDEXES:
-        folder = tmp_path_factory.mktemp("note") / "index"
-        _NOTE_INDEXES["note"] = Index.from_documents([COMPANY_NOTE], folder, embedder=embedder)
-    return _NOTE_INDEXES["note"]

@@ -169,3 +169,13 @@ def test_a_graph_search_runs_on_one_openmp_thread_and_a_build_on_all(tmp_path: P
     assert rows[0] == 3 and faiss.omp_get_max_threads() == 1
     ann.build_graph(vectors, tmp_path)
     assert faiss.omp_get_max_threads() == ann.default_openmp_threads()
+
+
+def test_titles_mention_looks_in_every_segments_titles(tmp_path: Path):
+    index = Index.from_documents(RIVERS[:2], tmp_path / "index", embedder=WordHashEmbedder())
+    assert index.titles_mention("danube") and index.titles_mention("RHINE")
+    assert not index.titles_mention("Thames")
+    extra = tmp_path / "thames.txt"
+    extra.write_text("The Thames\n\nThe Thames floods the tidal flats below London twice a day.")
+    index.add([extra])
+    assert len(index.segments()) == 2 and index.titles_mention("thames")
