@@ -18,7 +18,15 @@ from typing import Callable, Iterable, Sequence
 from qa.answering import Answer
 from qa.defaults import settings_outdated
 from qa.documents import Document
-from qa.evaluation import EvalQuestion, LatencySummary, contains_answer, default_data_dir, latency_summary
+from qa.evaluation import (
+    EvalQuestion,
+    LatencySummary,
+    contains_answer,
+    default_data_dir,
+    exact_match,
+    latency_summary,
+    token_f1,
+)
 from qa.index import Index
 from qa.store import IndexProblem
 
@@ -39,6 +47,10 @@ class AnswerReport:
     mean_chars: float
     mean_sentences: float
     latency: LatencySummary
+    # The reader's short answer against the gold answers (SQuAD's EM and F1), over all
+    # questions: an abstained or reader-less answer scores 0.
+    short_exact: float = 0.0
+    short_f1: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ def evaluate_answers(
     """Ask every question through `answer_for`, timing each call."""
     seconds: list[float] = []
     contains = covers = abstained = chars = sentences = 0
+    exact = f1 = 0.0
     for question in questions:
         started = time.perf_counter()
         answer = answer_for(question)
@@ -82,6 +95,9 @@ def evaluate_answers(
         sentences += len(answer.sentences)
         contains += contains_answer(answer.text, question.answers)
         covers += citation_covers(answer, question)
+        if answer.short_answer is not None:
+            exact += exact_match(answer.short_answer.text, question.answers)
+            f1 += token_f1(answer.short_answer.text, question.answers)
     n = len(questions)
     answered = max(n - abstained, 1)
     return AnswerReport(
@@ -92,6 +108,8 @@ def evaluate_answers(
         mean_chars=chars / answered,
         mean_sentences=sentences / answered,
         latency=latency_summary(seconds),
+        short_exact=exact / n,
+        short_f1=f1 / n,
     )
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from qa.bridging import hop_names, unanswered_words
 from qa.chunking import Sentence
+from qa.reading import Reader, Reading, Window, load_reader
 from qa.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_question
 from qa.search import SearchResult
 from qa.sentence_scoring import (
@@ -105,6 +106,21 @@ class AnswerConfig:
     # it (multi-hop questions; qa.bridging). 1: one search only.
     hops: int = 2
     idf_weighted: bool = True  # lexical overlap weighs question words by IDF
+    # The reader (qa.reading): it reads the best `read_sentences` candidate sentences, each
+    # with `window_neighbours` sentences either side in its paragraph, quotes the sentence that
+    # holds its best span and marks the span as `Answer.short_answer`. When no window answers
+    # it reads the next `widen_sentences` candidates once. "The documents don't say" when the
+    # best span's margin over no-answer is under `abstain_margin` (None: the operating point
+    # shipped with the reader, chosen on SQuAD train). reader=False: the composer without it.
+    reader: bool = True
+    read_sentences: int = 3
+    window_neighbours: int = 1
+    widen_sentences: int = 3
+    abstain_margin: float | None = None
+    # A second window's span is quoted too when its margin is within this of the best one's
+    # (and above abstain_margin): the reader's runner-up is often the gold sentence.
+    # None: the value shipped with the reader, chosen on SQuAD train.
+    second_quote_margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.scorer not in (HAND_TUNED, LEARNED):
@@ -159,7 +175,23 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The reader's exact answer inside the quote of citation `number`:
+    `document.text[start:end] == text`."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    number: int
+
+
+@dataclass(frozen=True)
 class Answer:
+    """A cited answer: `text` is the quoted sentences with `[n]` markers, `citations` what
+    each marker points at, `short_answer` the reader's exact answer inside one of them (None
+    when abstained, or when answered without the reader), `passages` what was retrieved."""
+
     question: str
     text: str  # Markdown-ready: sentences each followed by " [n]"
     citations: list[Citation]
@@ -169,7 +201,12 @@ class Answer:
     relevance: float = 0.0  # best sentence's cosine + lexical overlap
     # P(the answer contains the answer to the question), calibrated (qa.sentence_scoring);
     # abstention compares it with the scorer's operating point. 0 when nothing was quoted.
+    # With the reader: calibrated on its margin (qa.reading.Reader.confidence).
     confidence: float = 0.0
+    short_answer: ShortAnswer | None = None
+    # The reader's margin (best span score minus no-answer score) for the quoted span, or for
+    # the best span read when it abstained; None when the reader did not read.
+    margin: float | None = None
 
 
 class AnswerSource(Protocol):
@@ -260,6 +297,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "text": answer.text,
         "abstained": answer.abstained,
         "confidence": round(answer.confidence, 4),
+        "short_answer": asdict(answer.short_answer) if answer.short_answer else None,
         "citations": [asdict(c) for c in answer.citations],
     }
 
@@ -289,10 +327,12 @@ def compose_from_search(
     extra_queries: Sequence[str],
     config: AnswerConfig,
     scorer: SentenceScorer | None = None,
+    reader: Reader | None = None,
 ) -> Answer:
     """The composition step alone, for a search already made (benchmarks sweep settings with it).
 
     `scorer` defaults to the packaged one; benchmarks/train_scorer.py passes the one it fits.
+    `reader` defaults to the shipped one (`qa.reading.load_reader`).
     """
     scorer = scorer or load_scorer()
     passages = result.passages
@@ -300,6 +340,9 @@ def compose_from_search(
     relevance = max((c.relevance for c in candidates), default=0.0)
     if not candidates:
         return Answer(result.question, ABSTAIN_TEXT, [], passages, True, [], relevance)
+    if config.reader:
+        reader = reader or load_reader()
+        return _answer_by_reading(index, result, extra_queries, candidates, relevance, config, scorer, reader)
     chosen = _select(candidates, config, scorer)
     every = [c.probability for c in candidates]
     confidence = scorer.confidence([c.probability for c in chosen], every, relevance)
@@ -309,6 +352,165 @@ def compose_from_search(
         chosen, passages = _with_second_hop(index, result, chosen, config, scorer)
     return _assemble(result.question, chosen, passages, relevance, confidence)
 
+
+@dataclass(frozen=True)
+class _Pick:
+    """The reader's best span in one window: document offsets, and the sentences holding it."""
+
+    margin: float
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[_Candidate, ...]
+
+
+def _answer_by_reading(
+    index: AnswerSource,
+    result: SearchResult,
+    extra_queries: Sequence[str],
+    candidates: list[_Candidate],
+    relevance: float,
+    config: AnswerConfig,
+    scorer: SentenceScorer,
+    reader: Reader,
+) -> Answer:
+    """Quote the sentence(s) holding the reader's best span, or say the documents don't.
+
+    Two rules abstain: the off-topic one (the best sentence's relevance under
+    `HAND_TUNED_ABSTAIN`: nothing shares the question's meaning or words), and the reader's
+    (no window's span beats its no-answer score by `abstain_margin`: same-topic text that does
+    not answer). A follow-up is read with its earlier question's gist, as it was searched."""
+
+    def abstain(margin: float | None) -> Answer:
+        confidence = reader.confidence(margin) if margin is not None else 0.0
+        return Answer(result.question, ABSTAIN_TEXT, [], result.passages, True, [], relevance, confidence, None, margin)
+
+    if relevance < HAND_TUNED_ABSTAIN:
+        return abstain(None)
+    # A follow-up is read twice, as asked and after its earlier question's gist, and each
+    # window keeps its surer reading: "Has he changed his mind?" needs who "he" is, while
+    # "And what about Kursk?" read after the backstop question looked for the backstop.
+    questions = [result.question, *extra_queries[:1]]
+    threshold = reader.abstain_margin if config.abstain_margin is None else config.abstain_margin
+    if extra_queries:
+        # The reader learned from self-contained questions; a follow-up ("And what about
+        # Kursk?", "Has it grown?") reads as vague to it and fell under the margin on the
+        # seed. Its abstention stays with the off-topic rule, judged with its conversation.
+        threshold = FOLLOWUP_MARGIN
+    first = candidates[: config.read_sentences]
+    picks = _read(index, reader, questions, first, candidates, config.window_neighbours, set())
+    if (not picks or picks[0].margin < threshold) and config.widen_sentences:
+        read = {(c.doc_id, c.start) for p in picks for c in (s.sentence for s in p.sentences)}
+        more = candidates[config.read_sentences : config.read_sentences + config.widen_sentences]
+        picks = sorted(
+            [*picks, *_read(index, reader, questions, more, candidates, config.window_neighbours, read)],
+            key=lambda p: -p.margin,
+        )
+    if not picks or picks[0].margin < threshold:
+        return abstain(picks[0].margin if picks else None)
+    best = picks[0]
+    second = reader.settings.second_quote_margin if config.second_quote_margin is None else config.second_quote_margin
+    chosen = _quoted_sentences(best, picks[1:], threshold, second, config)
+    confidence = reader.confidence(best.margin)
+    passages = result.passages
+    if config.hops > 1:
+        hopped, hop_passages = _with_second_hop(index, result, chosen, config, scorer)
+        if all(any(h.sentence.start == c.sentence.start and h.sentence.doc_id == c.sentence.doc_id for h in hopped) for c in best.sentences):
+            chosen, passages = hopped, hop_passages
+    return _assemble(result.question, chosen, passages, relevance, confidence, best)
+
+
+def _quoted_sentences(
+    best: _Pick, others: list[_Pick], threshold: float, second_margin: float, config: AnswerConfig
+) -> list[_Candidate]:
+    """The best span's sentence(s), and the runner-up's when it is nearly as sure and fits."""
+    chosen = [replace(c, score=best.margin) for c in best.sentences]
+    length = sum(len(c.sentence.text) + 1 for c in chosen)
+    if length - 1 > config.max_chars:  # a run-on sentence: its exact prefix, as without the reader
+        chosen = [_fit(chosen[0], config.max_chars)]
+        length = len(chosen[0].sentence.text) + 1
+    floor = max(threshold, best.margin - second_margin)
+    for other in others[:1]:
+        if other.margin < floor or len(chosen) >= config.max_sentences:
+            continue
+        taken = {(c.sentence.doc_id, c.sentence.start) for c in chosen}
+        extra = [replace(c, score=other.margin) for c in other.sentences if (c.sentence.doc_id, c.sentence.start) not in taken]
+        if extra and length + sum(len(c.sentence.text) + 1 for c in extra) <= config.max_chars + 1:
+            chosen.extend(extra)
+    doc_rank: dict[str, int] = {}
+    for c in chosen:
+        doc_rank.setdefault(c.sentence.doc_id, len(doc_rank))
+    return sorted(chosen, key=lambda c: (doc_rank[c.sentence.doc_id], c.sentence.start))
+
+
+def _read(
+    index: AnswerSource,
+    reader: Reader,
+    questions: Sequence[str],
+    targets: Sequence[_Candidate],
+    candidates: Sequence[_Candidate],
+    neighbours: int,
+    already_read: set[tuple[str, int]],
+) -> list[_Pick]:
+    """One reader batch over the windows around `targets` (not yet read), each read with every
+    phrasing in `questions` and keeping its surest reading; picks by margin."""
+    by_key = {(c.sentence.doc_id, c.sentence.start): c for c in candidates}
+    windows = _windows(index, [t for t in targets if (t.sentence.doc_id, t.sentence.start) not in already_read], neighbours)
+    readings = [
+        max(group, key=lambda r: r.margin)
+        for group in zip(*(reader.read(q, [w for w, _ in windows]) for q in questions))
+    ]
+    picks = []
+    for (window, sentences), reading in zip(windows, readings):
+        pick = _pick(window, sentences, reading, by_key)
+        if pick is not None:
+            picks.append(pick)
+    return sorted(picks, key=lambda p: -p.margin)
+
+
+def _pick(window: Window, sentences: list[Sentence], reading: Reading, by_key) -> _Pick | None:
+    start, end = window.start + reading.start, window.start + reading.end
+    if end <= start:
+        return None
+    holding = [by_key.get((s.doc_id, s.start)) for s in sentences if s.start < end and s.end > start]
+    if not holding or any(c is None for c in holding):
+        return None
+    return _Pick(reading.margin, window.doc_id, start, end, window.text[reading.start : reading.end], tuple(holding))
+
+
+def _windows(index: AnswerSource, targets: Sequence[_Candidate], neighbours: int) -> list[tuple[Window, list[Sentence]]]:
+    """Each target sentence with up to `neighbours` sentences either side in its paragraph;
+    windows that overlap or touch in one chunk are read as one."""
+    ranges: dict[str, list[list[int]]] = {}
+    owners: dict[str, tuple[Passage, list[Sentence]]] = {}
+    for target in targets:
+        sentences, _ = index.chunk_sentences(target.passage.chunk_id)
+        at = next((i for i, s in enumerate(sentences) if s.start == target.sentence.start), None)
+        if at is None:
+            continue
+        same = [i for i in range(max(0, at - neighbours), min(len(sentences), at + neighbours + 1))
+                if sentences[i].paragraph == target.sentence.paragraph]
+        lo, hi = min(same), max(same)
+        owners[target.passage.chunk_id] = (target.passage, sentences)
+        spans = ranges.setdefault(target.passage.chunk_id, [])
+        for span in spans:
+            if lo <= span[1] + 1 and hi >= span[0] - 1:
+                span[0], span[1] = min(lo, span[0]), max(hi, span[1])
+                break
+        else:
+            spans.append([lo, hi])
+    windows = []
+    for chunk_id, spans in ranges.items():
+        passage, sentences = owners[chunk_id]
+        for lo, hi in spans:
+            start, end = sentences[lo].start, sentences[hi].end
+            text = passage.text[start - passage.start : end - passage.start]
+            windows.append((Window(passage.doc_id, start, text), sentences[lo : hi + 1]))
+    return windows
+
+
+FOLLOWUP_MARGIN = float("-inf")  # a follow-up is never withheld by the reader's margin alone
 
 # Passages a second hop retrieves per name, among which it looks for documents titled with it.
 HOP_PASSAGES = 10
@@ -539,8 +741,22 @@ def _marginal_relevance(candidate: _Candidate, chosen: list[_Candidate], mmr_lam
     return mmr_lambda * candidate.score - (1.0 - mmr_lambda) * redundancy
 
 
+def _covered(pick: _Pick, chosen: list[_Candidate]) -> bool:
+    """Whether the quoted sentences (cut ones as cut) hold all of the reader's span."""
+    spans = sorted(
+        (c.sentence.start, c.sentence.end) for c in chosen
+        if c.sentence.doc_id == pick.doc_id and c.sentence.start < pick.end and c.sentence.end > pick.start
+    )
+    return bool(spans) and spans[0][0] <= pick.start and spans[-1][1] >= pick.end
+
+
 def _assemble(
-    question: str, chosen: list[_Candidate], passages: list[Passage], relevance: float, confidence: float
+    question: str,
+    chosen: list[_Candidate],
+    passages: list[Passage],
+    relevance: float,
+    confidence: float,
+    pick: _Pick | None = None,
 ) -> Answer:
     numbers: dict[str, int] = {}
     for c in chosen:
@@ -579,4 +795,9 @@ def _assemble(
         for c in chosen
     ]
     text = " ".join(f"{s.text}{ELLIPSIS if c.cut else ''} [{s.citation}]" for s, c in zip(sentences, chosen))
-    return Answer(question, text, citations, passages, False, sentences, relevance, confidence)
+    short = None
+    if pick is not None and _covered(pick, chosen):
+        number = numbers[next(c.passage.chunk_id for c in chosen if c.sentence.start == pick.sentences[0].sentence.start and c.sentence.doc_id == pick.doc_id)]
+        short = ShortAnswer(pick.text, pick.doc_id, pick.start, pick.end, number)
+    margin = pick.margin if pick is not None else None
+    return Answer(question, text, citations, passages, False, sentences, relevance, confidence, short, margin)

@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING
 from qa.documents import printable
 from qa.embedding import ModelUnavailable
 from qa.errors import describe_os_error, record_internal_error
+from qa.reading import ReaderProblem
 from qa.store import VECTOR_METHODS, IndexProblem
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qa.answering import Citation
+    from qa.answering import Answer, Citation
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
 LOCAL_RAY = "local"  # `--ray` without an address: start a local Ray for the job
@@ -113,13 +114,34 @@ def cmd_ask(args: argparse.Namespace) -> int:
         payload = answer_json(answer)
         print(json.dumps(payload, ensure_ascii=False, indent=1))
         return EXIT_OK
-    print(answer.text)
+    print(_with_short_answer(answer, sys.stdout.isatty()))
     if answer.citations:
         print("\nSources:")
     for c in answer.citations:
         print(f"[{c.number}] {c.title} — {c.source}, {_place(c)}paragraph {c.paragraph}, chars {c.start}-{c.end}")
         print(f"    “{c.quote}”")
     return EXIT_OK
+
+
+BOLD, PLAIN = "\033[1m", "\033[0m"
+PIPED_MARKS = "«", "»"  # the short answer's marks when the output is not a terminal
+
+
+def _with_short_answer(answer: "Answer", terminal: bool) -> str:
+    """The answer text with its short answer in bold (a terminal) or between « » (piped)."""
+    short = answer.short_answer
+    if short is None:
+        return answer.text
+    for sentence in answer.sentences:
+        if sentence.doc_id == short.doc_id and sentence.start <= short.start and short.end <= sentence.end:
+            at = answer.text.find(f"{sentence.text} [{sentence.citation}]")
+            if at < 0:
+                break
+            begin = at + short.start - sentence.start
+            end = begin + len(short.text)
+            opening, closing = (BOLD, PLAIN) if terminal else PIPED_MARKS
+            return f"{answer.text[:begin]}{opening}{answer.text[begin:end]}{closing}{answer.text[end:]}"
+    return answer.text
 
 
 def _place(citation: Citation) -> str:
@@ -181,12 +203,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(
             f"answers ({a.questions:,} questions): gold in answer {a.contains_gold:.3f}  "
             f"citation covers gold {a.citation_covers_gold:.3f}  abstained {a.abstained:.3f}  "
-            f"mean {a.mean_chars:.0f} chars  p50 {a.latency.p50_ms:.1f} ms  p95 {a.latency.p95_ms:.1f} ms"
+            f"mean {a.mean_chars:.0f} chars  short answer EM {a.short_exact:.3f} F1 {a.short_f1:.3f}  "
+            f"p50 {a.latency.p50_ms:.1f} ms  p95 {a.latency.p95_ms:.1f} ms"
         )
     if report.abstention:
         p = report.abstention
         print(
-            f"abstention at {p.threshold:.2f}: unanswerable abstained {p.unanswerable_abstained:.3f}  "
+            f"abstention: unanswerable abstained {p.unanswerable_abstained:.3f}  "
             f"answerable wrongly abstained {p.answerable_abstained:.3f}"
         )
     if report.multi_hop:
@@ -284,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as error:
         print(f"qa: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (IndexProblem, ModelUnavailable, KeyError) as error:
+    except (IndexProblem, ModelUnavailable, ReaderProblem, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"qa: error: {message}", file=sys.stderr)
         return EXIT_PROBLEM

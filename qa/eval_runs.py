@@ -24,12 +24,11 @@ from pathlib import Path
 from qa.answer_evaluation import (
     AbstentionPoint,
     AnswerReport,
-    abstention_curve,
     article_indexes,
     evaluate_answers,
     squad2_questions,
 )
-from qa.answering import HAND_TUNED_ABSTAIN, Answer
+from qa.answering import Answer
 from qa.defaults import settings_outdated
 from qa.paths import data_dir
 from qa.documents import Document
@@ -85,7 +84,7 @@ class EvalReport:
     passages: int
     retrieval: RetrievalReport | None
     answers: AnswerReport | None
-    abstention: AbstentionPoint | None = None  # squad2, at the default threshold
+    abstention: AbstentionPoint | None = None  # squad2, as answered (threshold: nan)
     multi_hop: MultiHopReport | None = None
     rescored: bool = False  # retrieval figures are after the optional mpnet second stage
 
@@ -183,16 +182,22 @@ def run_eval(request: EvalRequest, progress: Progress | None = None) -> EvalRepo
 
 
 def _squad2(documents: list[Document], data: Path | None, cache: Path, sample: int) -> EvalReport:
+    """Abstention as answered: the share of unanswerable and of answerable questions whose
+    answer is "the documents don't say" (the reader's margin and the off-topic rule)."""
     indexes = article_indexes(documents, cache / "squad-articles")
     items = squad2_questions(documents, data / "squad2-dev-sample" if data else None)
     if sample:
         items = items[:sample]
-    relevance = {True: [], False: []}
+    abstained = {True: [], False: []}
     answerable = [i.question for i in items if i.answerable]
     for item in items:
         answer = indexes[item.question.title].answer(item.question.question)
-        relevance[item.answerable].append(answer.relevance)  # the default composer abstains on relevance
-    point = abstention_curve(relevance[True], relevance[False], [HAND_TUNED_ABSTAIN])[0]
+        abstained[item.answerable].append(answer.abstained)
+    point = AbstentionPoint(
+        threshold=float("nan"),
+        unanswerable_abstained=sum(abstained[False]) / max(len(abstained[False]), 1),
+        answerable_abstained=sum(abstained[True]) / max(len(abstained[True]), 1),
+    )
     answers = evaluate_answers(lambda q: indexes[q.title].answer(q.question), answerable)
     passages = sum(i.size[1] for i in indexes.values())
     return EvalReport("squad2", len(documents), passages, None, answers, abstention=point)

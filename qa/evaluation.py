@@ -29,6 +29,7 @@ import random
 import re
 import string
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
@@ -324,6 +325,28 @@ _PUNCTUATION = str.maketrans("", "", string.punctuation)
 def normalize_answer(text: str) -> str:
     """SQuAD's official normalisation: lower-case, drop punctuation and articles, squash spaces."""
     return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> bool:
+    """SQuAD's EM: the normalised prediction equals a normalised gold answer."""
+    return any(normalize_answer(prediction) == normalize_answer(a) for a in answers)
+
+
+def token_f1(prediction: str, answers: Sequence[str]) -> float:
+    """SQuAD's F1: the best token-overlap F1 of the normalised prediction against each gold answer.
+
+        >>> round(token_f1("the Denver Broncos", ["Denver Broncos"]), 2), token_f1("Paris", ["Rome"])
+        (1.0, 0.0)
+    """
+    predicted = normalize_answer(prediction).split()
+    best = 0.0
+    for answer in answers:
+        gold = normalize_answer(answer).split()
+        common = sum((Counter(predicted) & Counter(gold)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
 
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 from qa.retrieval import MAX_QUESTION_CHARS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qa.answering import Answer, Citation
+    from qa.answering import Answer, Citation, ShortAnswer
     from qa.retrieval import Passage
     from qa.view import DocumentEntry
 
@@ -67,12 +67,21 @@ def answer_html(answer: "Answer", turn: int, upto: int | None = None) -> str:
     sentences = answer.sentences if upto is None else answer.sentences[: max(upto, 0)]
     if not answer.sentences:  # an answer without sentence detail: show its text as is
         return f'<div class="qa-answer"><p>{text_html(answer.text)}</p></div>'
+    short = answer.short_answer
     parts = [
-        f'{highlight(s.text, 0, (), heading_marks(s.text))} <a class="qa-cite" href="#{anchor(turn, s.citation)}" '
+        f'{highlight(s.text, s.start, (), heading_marks(s.text), _short_span(short, s.doc_id, s.citation))} '
+        f'<a class="qa-cite" href="#{anchor(turn, s.citation)}" '
         f'title="Source {s.citation}">[{s.citation}]</a>'
         for s in sentences
     ]
     return f'<div class="qa-answer"><p>{" ".join(parts)}{confidence_html(answer.confidence)}</p></div>'
+
+
+def _short_span(short: "ShortAnswer | None", doc_id: str, number: int) -> Span | None:
+    """The short answer's document span where it belongs to citation `number` of `doc_id`."""
+    if short is None or short.doc_id != doc_id or short.number != number:
+        return None
+    return (short.start, short.end)
 
 
 def confidence_html(confidence: float) -> str:
@@ -162,20 +171,23 @@ def heading_marks(text: str) -> list[Span]:
     return marks
 
 
-def highlight(text: str, base: int, spans: Iterable[Span], hidden: Iterable[Span] = ()) -> str:
-    """`text` (which starts at document offset `base`) escaped, with `spans` in `<mark>`.
+def highlight(
+    text: str, base: int, spans: Iterable[Span], hidden: Iterable[Span] = (), strong: Span | None = None
+) -> str:
+    """`text` (which starts at document offset `base`) escaped, with `spans` in `<mark>` and
+    the document span `strong` (the reader's short answer) in `<strong class="qa-short">`.
 
     Spans are document offsets; the parts outside `text` are ignored, overlaps merged.
     `hidden` (offsets into `text`, not the document) are left out of the output: Markdown
     heading marks, so a card reads like the document rather than its source.
+
+        >>> highlight("The backstop stays.", 100, [(100, 119)], strong=(104, 112))
+        '<mark>The <strong class="qa-short">backstop</strong> stays.</mark>'
     """
-    marks = _merged(
-        (max(start - base, 0), min(end - base, len(text)))
-        for start, end in spans
-        if end > base and start < base + len(text) and end > start
-    )
+    marks = _inside(text, base, spans)
+    bold = _inside(text, base, [strong] if strong else [])
     skip = _merged(hidden)
-    cuts = sorted({0, len(text), *(x for span in (*marks, *skip) for x in span)})
+    cuts = sorted({0, len(text), *(x for span in (*marks, *bold, *skip) for x in span)})
     out, marking = [], False
     for start, end in zip(cuts, cuts[1:]):
         if _covers(skip, start):
@@ -184,10 +196,20 @@ def highlight(text: str, base: int, spans: Iterable[Span], hidden: Iterable[Span
         if inside != marking:
             out.append("<mark>" if inside else "</mark>")
             marking = inside
-        out.append(text_html(text[start:end]))
+        piece = text_html(text[start:end])
+        out.append(f'<strong class="qa-short">{piece}</strong>' if _covers(bold, start) else piece)
     if marking:
         out.append("</mark>")
     return "".join(out)
+
+
+def _inside(text: str, base: int, spans: Iterable[Span]) -> list[Span]:
+    """Document spans as merged offsets into `text`, those outside it left out."""
+    return _merged(
+        (max(start - base, 0), min(end - base, len(text)))
+        for start, end in spans
+        if end > base and start < base + len(text) and end > start
+    )
 
 
 def paragraphs_text(paragraphs: Sequence[int], first: int | None = None) -> str:
@@ -252,16 +274,24 @@ def original_link(citation: "Citation", url: str) -> str:
     )
 
 
-def citation_card(citation: "Citation", passage: "Passage | None", turn: int, original: str | None = None) -> str:
+def citation_card(
+    citation: "Citation",
+    passage: "Passage | None",
+    turn: int,
+    original: str | None = None,
+    short: "ShortAnswer | None" = None,
+) -> str:
     """A source card: title, source, page and section (where the document has them),
     paragraph, character span and the passage with the quoted sentences (`citation.spans`,
     exact document offsets) highlighted. `original`: the URL the stored original file is
-    served at (uploads), linked from the card."""
+    served at (uploads), linked from the card; `short`: the answer's short answer, in bold
+    when it is this citation's."""
+    bold = _short_span(short, citation.doc_id, citation.number)
     if passage is not None and passage.chunk_id == citation.chunk_id:
-        body = highlight(passage.text, passage.start, citation.spans, heading_marks(passage.text))
+        body = highlight(passage.text, passage.start, citation.spans, heading_marks(passage.text), bold)
     else:  # no passage text at hand: the quote itself is all highlighted
         body = highlight(
-            citation.quote, citation.start, [(citation.start, citation.end)], heading_marks(citation.quote)
+            citation.quote, citation.start, [(citation.start, citation.end)], heading_marks(citation.quote), bold
         )
     spans = ", ".join(f"{start}:{end}" for start, end in citation.spans)
     return (
@@ -296,7 +326,10 @@ def sources_html(answer: "Answer", turn: int, originals: Mapping[str, str] | Non
         return f'{head}<p class="qa-none">{escape(NO_SOURCES)}</p></div>'
     by_chunk = {p.chunk_id: p for p in answer.passages}
     originals = originals or {}
-    cards = [citation_card(c, by_chunk.get(c.chunk_id), turn, originals.get(c.doc_id)) for c in answer.citations]
+    cards = [
+        citation_card(c, by_chunk.get(c.chunk_id), turn, originals.get(c.doc_id), answer.short_answer)
+        for c in answer.citations
+    ]
     cited = {c.chunk_id for c in answer.citations}
     others = [p for p in answer.passages if p.chunk_id not in cited]
     extra = ""
@@ -531,6 +564,7 @@ CSS = """
 .qa-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary);
   white-space: normal; }
 .qa-passage mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.qa-short { font-weight: 700; }
 .qa-also summary { cursor: pointer; margin: 0.3em 0 0.6em; }
 .qa-retrieved { opacity: 0.9; }
 .qa-docs { width: 100%; border-collapse: collapse; }

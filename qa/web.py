@@ -202,7 +202,8 @@ class ChatApp:
 
         Returns {"text": answer with [n] markers, "citations": [{number, doc_id, title,
         source, paragraph, start, end, quote, spans, chunk_id}], "abstained": bool,
-        "confidence": P(the answer contains the answer)}.
+        "confidence": P(the answer contains the answer), "short_answer": {text, doc_id, start,
+        end, number} (the exact answer inside citation `number`'s quote) or null}.
         """
         try:
             answer = self.index.answer(question)

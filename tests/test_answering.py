@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import re
 from pathlib import Path
 
@@ -153,7 +154,8 @@ def _redundancy(embedder, answer) -> float:
 
 
 def test_mmr_makes_answers_less_redundant_without_changing_the_best_sentence(seed_index, embedder):
-    plain, diverse = AnswerConfig(), AnswerConfig(mmr_lambda=0.3)
+    # MMR shapes the composer without the reader (the reader quotes the sentences of its span).
+    plain, diverse = AnswerConfig(reader=False), AnswerConfig(reader=False, mmr_lambda=0.3)
     changed = 0
     for question, _ in QUESTIONS["on_topic"]:
         a, b = seed_index.answer(question, config=plain), seed_index.answer(question, config=diverse)
@@ -244,11 +246,12 @@ def test_chat_shows_a_quiet_escaped_confidence_tag(seed_index: Index):
 
 @pytest.mark.parametrize("question", UNANSWERABLE_ON_SEED)
 def test_an_unanswerable_question_on_the_seed_article_abstains(seed_index: Index, question: str):
-    """On the article's topic, but the article does not say: abstaining on relevance (the
-    default composer's rule) answers these with a sentence that does not answer; abstaining on
-    the calibrated confidence, with either composer, does not."""
-    assert not seed_index.answer(question).abstained
-    for config in (AnswerConfig(abstain_on=ABSTAIN_ON_CONFIDENCE), LEARNED_CONFIG):
+    """On the article's topic, but the article does not say: the reader's no-answer score
+    abstains (the default); without the reader, abstaining on relevance answers these with a
+    sentence that does not answer, and abstaining on the calibrated confidence does not."""
+    assert seed_index.answer(question).abstained
+    assert not seed_index.answer(question, config=AnswerConfig(reader=False)).abstained
+    for config in (AnswerConfig(reader=False, abstain_on=ABSTAIN_ON_CONFIDENCE), replace(LEARNED_CONFIG, reader=False)):
         answer = seed_index.answer(question, config=config)
         assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == []
 

@@ -159,15 +159,18 @@ def test_api_answers_through_gradio_client(server):
 
     client = Client(server[0], verbose=False)
     result = client.predict(BACKSTOP, api_name="/ask")
-    assert set(result) == {"text", "citations", "abstained", "confidence"}
+    assert set(result) == {"text", "citations", "abstained", "confidence", "short_answer"}
     assert result["abstained"] is False and result["text"].endswith("[1]")
+    short = result["short_answer"]
+    assert short["number"] == 1 and short["text"] in result["citations"][0]["quote"]
+    assert SEED_FILE.read_text(encoding="utf-8")[short["start"] : short["end"]] == short["text"]
     citation = result["citations"][0]
     assert citation["number"] == 1 and citation["paragraph"] == 6
     assert SEED_FILE.read_text(encoding="utf-8")[citation["start"] : citation["end"]] == citation["quote"]
     assert "backstop" in citation["quote"]
     nothing = client.predict("Who won the 2022 World Cup?", api_name="/ask")
     assert {k: v for k, v in nothing.items() if k != "confidence"} == {
-        "text": "The documents don't say.", "citations": [], "abstained": True
+        "text": "The documents don't say.", "citations": [], "abstained": True, "short_answer": None
     }
     assert 0.0 <= nothing["confidence"] <= 1.0
     with pytest.raises(Exception, match="question is empty"):
@@ -605,7 +608,8 @@ def test_respond_streams_growing_answers_and_ignores_empty_questions(seed_index)
     app = ChatApp(seed_index)
 
     assert [type(v) for v in next(app.respond("  ", []))] == [type(gr.skip())] * 5
-    steps = list(app.respond("What is happening in Kursk and what did Ukrainian soldiers say?", []))
+    # A question whose answer quotes two sentences (the reader's span and its runner-up).
+    steps = list(app.respond("What does Ukraine deny about its troops in Kursk?", []))
     first_box, first_chat, first_panel, _, _ = steps[0]
     assert first_box == "" and first_chat[-1]["content"] == '<span class="qa-thinking">…</span>'
     assert "Kursk" in first_chat[-2]["content"]  # the question shows at once
