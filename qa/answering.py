@@ -121,6 +121,10 @@ class AnswerConfig:
     # (and above abstain_margin): the reader's runner-up is often the gold sentence.
     # None: the value shipped with the reader, chosen on SQuAD train.
     second_quote_margin: float | None = None
+    # A runner-up window whose own margin reaches this is quoted too, however far the best one
+    # is ahead: a question of two parts ("in the morning and at night?") has two sure spans.
+    # None: the value shipped with the reader, chosen on SQuAD train.
+    sure_quote_margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.scorer not in (HAND_TUNED, LEARNED):
@@ -411,7 +415,8 @@ def _answer_by_reading(
         return abstain(picks[0].margin if picks else None)
     best = picks[0]
     second = reader.settings.second_quote_margin if config.second_quote_margin is None else config.second_quote_margin
-    chosen = _quoted_sentences(best, picks[1:], threshold, second, config)
+    sure = reader.settings.sure_quote_margin if config.sure_quote_margin is None else config.sure_quote_margin
+    chosen = _quoted_sentences(best, picks[1:], max(threshold, min(best.margin - second, sure)), config)
     confidence = reader.confidence(best.margin)
     passages = result.passages
     if config.hops > 1:
@@ -421,16 +426,13 @@ def _answer_by_reading(
     return _assemble(result.question, chosen, passages, relevance, confidence, best)
 
 
-def _quoted_sentences(
-    best: _Pick, others: list[_Pick], threshold: float, second_margin: float, config: AnswerConfig
-) -> list[_Candidate]:
-    """The best span's sentence(s), and the runner-up's when it is nearly as sure and fits."""
+def _quoted_sentences(best: _Pick, others: list[_Pick], floor: float, config: AnswerConfig) -> list[_Candidate]:
+    """The best span's sentence(s), and the runner-up's when its margin reaches `floor` and it fits."""
     chosen = [replace(c, score=best.margin) for c in best.sentences]
     length = sum(len(c.sentence.text) + 1 for c in chosen)
     if length - 1 > config.max_chars:  # a run-on sentence: its exact prefix, as without the reader
         chosen = [_fit(chosen[0], config.max_chars)]
         length = len(chosen[0].sentence.text) + 1
-    floor = max(threshold, best.margin - second_margin)
     for other in others[:1]:
         if other.margin < floor or len(chosen) >= config.max_sentences:
             continue

@@ -80,6 +80,7 @@ class ReaderSettings:
     max_answer_tokens: int
     abstain_margin: float  # "the documents don't say" below this margin
     second_quote_margin: float  # a runner-up window within this margin is quoted too
+    sure_quote_margin: float  # ... and one whose own margin reaches this (inf: never on that ground)
     calibration: tuple[float, float]  # confidence = sigmoid(a * margin + b)
 
     @classmethod
@@ -91,6 +92,7 @@ class ReaderSettings:
             max_answer_tokens=int(raw["max_answer_tokens"]),
             abstain_margin=float(raw["abstain_margin"]),
             second_quote_margin=float(raw["second_quote_margin"]),
+            sure_quote_margin=float(raw.get("sure_quote_margin", math.inf)),
             calibration=(float(raw["calibration"][0]), float(raw["calibration"][1])),
         )
 

@@ -427,6 +427,12 @@ CALIBRATION_QUESTIONS = 14  # per article half and role (answerable / unanswerab
 ANSWERABLE_LOSS_BUDGET = 0.07
 MAX_MEAN_CHARS = 230  # the runner-up quote is kept only while answers stay this short
 SECOND_QUOTE_MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+# A runner-up sure on its own (a question of two parts) is quoted too; on single-answer
+# questions that only adds length, so the lowest of these margins that lengthens the mean
+# answer by at most SURE_QUOTE_GROWTH is chosen (NO_SURE_QUOTE: none).
+SURE_QUOTE_MARGINS = (8.0, 7.0, 6.0, 5.0, 4.0, 3.0)
+SURE_QUOTE_GROWTH = 0.02
+NO_SURE_QUOTE = 1e9
 NEVER = -1e9
 
 
@@ -458,6 +464,7 @@ def held_out_questions(held_articles: list[dict], work: Path) -> list[Asked]:
     from qa.evaluation import squad_documents
     from qa.index import Index
 
+    work.mkdir(parents=True, exist_ok=True)
     path = work / "held-out-train.json"
     path.write_text(json.dumps({"data": held_articles}), encoding="utf-8")
     documents, questions = squad_documents(path)
@@ -554,17 +561,20 @@ def refit_confidence(held_articles: list[dict], work: Path, model: Path) -> None
     chosen = reader.settings
     trials = calibration_trials(held_out_questions(held_articles, work), reader, chosen.second_quote_margin)
     calibration = fit_calibration(trials, chosen.abstain_margin)
-    write_settings(settings_path, model, chosen.abstain_margin, chosen.second_quote_margin, calibration)
+    write_settings(
+        settings_path, model, chosen.abstain_margin, chosen.second_quote_margin, chosen.sure_quote_margin, calibration
+    )
     print(f"calibration {calibration}")
 
 
-def write_settings(path: Path, model: Path, abstain: float, second: float, calibration) -> None:
+def write_settings(path: Path, model: Path, abstain: float, second: float, sure: float, calibration) -> None:
     settings = {
         "sha256": sha256_file(model),
         "max_tokens": MAX_TOKENS,
         "max_answer_tokens": MAX_ANSWER_TOKENS,
         "abstain_margin": round(abstain, 4),
         "second_quote_margin": second,
+        "sure_quote_margin": sure,
         "calibration": [round(calibration[0], 6), round(calibration[1], 6)],
     }
     path.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
@@ -576,7 +586,7 @@ def calibrate(held_articles: list[dict], work: Path, model: Path) -> None:
     from qa.reading import open_reader
 
     settings = model.with_suffix(".json")
-    write_settings(settings, model, 0.0, 0.0, (1.0, 0.0))
+    write_settings(settings, model, 0.0, 0.0, NO_SURE_QUOTE, (1.0, 0.0))
     reader = open_reader(model, settings)
     asked = held_out_questions(held_articles, work)
     answerable = [a for a in asked if a.answerable]
@@ -595,11 +605,37 @@ def calibrate(held_articles: list[dict], work: Path, model: Path) -> None:
     print_curve(trials)
     abstain = choose_margin(trials)
     calibration = fit_calibration(trials, abstain)
-    write_settings(settings, model, abstain, second_margin, calibration)
-    print(f"chosen: second_quote_margin {second_margin}, abstain_margin {abstain}, calibration {calibration}")
+    write_settings(settings, model, abstain, second_margin, NO_SURE_QUOTE, calibration)
+    reader = open_reader(model, settings)
+    sure = choose_sure_margin(answerable, reader, abstain, second_margin)
+    write_settings(settings, model, abstain, second_margin, sure, calibration)
+    print(f"chosen: second_quote_margin {second_margin}, sure_quote_margin {sure}, abstain_margin {abstain}, "
+          f"calibration {calibration}")
     fp32 = work / "reader-fp32.onnx"
     if fp32.is_file():
         print(f"answers identical to the fp32 model's (short answer, or both abstained): {answer_agreement(asked, model, fp32):.4f}")
+
+
+def choose_sure_margin(answerable: list[Asked], reader, abstain: float, second_margin: float) -> float:
+    """The lowest of SURE_QUOTE_MARGINS whose runner-up quotes lengthen the mean answer to the
+    answerable held-out questions by at most SURE_QUOTE_GROWTH (NO_SURE_QUOTE when none does)."""
+    from qa.answering import AnswerConfig
+
+    def mean_chars(sure: float) -> tuple[float, float]:
+        config = AnswerConfig(abstain_margin=abstain, second_quote_margin=second_margin, sure_quote_margin=sure)
+        rows = [answered(a, config, reader) for a in answerable]
+        return float(np.mean([r[2] for r in rows if r[0] is not None])), float(np.mean([r[1] for r in rows]))
+
+    plain, gold = mean_chars(NO_SURE_QUOTE)
+    print(f"sure_quote_margin | mean chars | answerable contains gold   (none: {plain:.0f} | {gold:.3f})")
+    chosen = NO_SURE_QUOTE
+    for sure in SURE_QUOTE_MARGINS:
+        chars, gold = mean_chars(sure)
+        print(f"{sure:17.1f} | {chars:10.0f} | {gold:.3f}", flush=True)
+        if chars > plain * (1 + SURE_QUOTE_GROWTH):
+            break
+        chosen = sure
+    return chosen
 
 
 def answer_agreement(asked: list[Asked], int8: Path, fp32: Path) -> float:

@@ -5,6 +5,7 @@ the answer. Everything runs the real shipped model through onnxruntime."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -127,3 +128,26 @@ def test_qa_ask_marks_the_short_answer_when_piped(seed_index: Index, capsys):
     assert "\033[1m" not in out  # no terminal: no escape codes
     assert main(["ask", "What is the US backstop position?", "--index", str(seed_index.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["short_answer"]["text"] == short.text
+
+
+ZEBRAS = (
+    "Farm notes\n\n"
+    "The Lindenhof zebras graze on clover in the north meadow every morning.\n\n"
+    "A wooden fence was painted blue in 2019.\n\n"
+    "At night the Lindenhof zebras sleep in the old stone barn by the river."
+)
+TWO_PARTS = "What do the Lindenhof zebras do in the morning and at night?"
+
+
+def test_a_runner_up_the_reader_is_sure_of_is_quoted_too(tmp_path: Path, embedder):
+    # Each part of the question has its own sentence; the reader is surer of the first, by
+    # more than second_quote_margin (0 here), so only sure_quote_margin quotes the second.
+    paragraphs = tuple((m.start(), m.end()) for m in re.finditer(r"[^\n]+", ZEBRAS))
+    doc = Document("zebras", "Farm notes", "notes", "zebras.txt", ZEBRAS, paragraphs, "h")
+    index = Index.from_documents([doc], tmp_path / "index", progress=False)
+    one = index.answer(TWO_PARTS, config=AnswerConfig(second_quote_margin=0.0, sure_quote_margin=1e9))
+    both = index.answer(TWO_PARTS, config=AnswerConfig(second_quote_margin=0.0))
+    assert [s.text for s in one.sentences] == [ZEBRAS.split("\n\n")[1]]
+    assert [s.text for s in both.sentences] == [ZEBRAS.split("\n\n")[1], ZEBRAS.split("\n\n")[3]]
+    assert load_reader().settings.sure_quote_margin < both.margin
+    _check_short_answer(index, both)
