@@ -605,8 +605,6 @@ def calibrate(held_articles: list[dict], work: Path, model: Path) -> None:
     print_curve(trials)
     abstain = choose_margin(trials)
     calibration = fit_calibration(trials, abstain)
-    write_settings(settings, model, abstain, second_margin, NO_SURE_QUOTE, calibration)
-    reader = open_reader(model, settings)
     sure = choose_sure_margin(answerable, reader, abstain, second_margin)
     write_settings(settings, model, abstain, second_margin, sure, calibration)
     print(f"chosen: second_quote_margin {second_margin}, sure_quote_margin {sure}, abstain_margin {abstain}, "
@@ -621,16 +619,17 @@ def choose_sure_margin(answerable: list[Asked], reader, abstain: float, second_m
     answerable held-out questions by at most SURE_QUOTE_GROWTH (NO_SURE_QUOTE when none does)."""
     from qa.answering import AnswerConfig
 
-    def mean_chars(sure: float) -> tuple[float, float]:
+    def measured(sure: float) -> tuple[float, float]:
+        """(mean chars, answerable contains gold) with runner-ups quoted from margin `sure`."""
         config = AnswerConfig(abstain_margin=abstain, second_quote_margin=second_margin, sure_quote_margin=sure)
         rows = [answered(a, config, reader) for a in answerable]
         return float(np.mean([r[2] for r in rows if r[0] is not None])), float(np.mean([r[1] for r in rows]))
 
-    plain, gold = mean_chars(NO_SURE_QUOTE)
+    plain, gold = measured(NO_SURE_QUOTE)
     print(f"sure_quote_margin | mean chars | answerable contains gold   (none: {plain:.0f} | {gold:.3f})")
     chosen = NO_SURE_QUOTE
     for sure in SURE_QUOTE_MARGINS:
-        chars, gold = mean_chars(sure)
+        chars, gold = measured(sure)
         print(f"{sure:17.1f} | {chars:10.0f} | {gold:.3f}", flush=True)
         if chars > plain * (1 + SURE_QUOTE_GROWTH):
             break
