@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -412,7 +412,13 @@ def _answer_by_reading(
             key=lambda p: -p.margin,
         )
     if not picks or picks[0].margin < threshold:
-        return abstain(picks[0].margin if picks else None)
+        hopped = None
+        if config.hops > 1:
+            hopped = _read_after_hop(index, result, candidates, config, scorer, reader, questions, threshold)
+        if hopped is None:
+            return abstain(picks[0].margin if picks else None)
+        chosen, passages, best = hopped
+        return _assemble(result.question, chosen, passages, relevance, reader.confidence(best.margin), best)
     best = picks[0]
     second = reader.settings.second_quote_margin if config.second_quote_margin is None else config.second_quote_margin
     sure = reader.settings.sure_quote_margin if config.sure_quote_margin is None else config.sure_quote_margin
@@ -519,31 +525,39 @@ HOP_PASSAGES = 10
 MIN_HOP_CHARS = 80  # a hop's sentence is cut to fit the answer, but not shorter than this
 
 
-def _with_second_hop(
-    index: AnswerSource, result: SearchResult, chosen: list[_Candidate], config: AnswerConfig, scorer: SentenceScorer
-) -> tuple[list[_Candidate], list[Passage]]:
-    """`chosen` plus the best sentence of a second hop, and the passages plus the hop's, when a
-    name of `qa.bridging.hop_names` leads to another document about it (its title names it)
-    that answers well enough (the same abstention rule as the answer's) and fits
-    (`_make_room`). Names are tried in order; the first that does wins.
+@dataclass(frozen=True)
+class _Hop:
+    """One second search: the `name` it followed, the `about` passages (other documents whose
+    title names it) and their candidate sentences `found`, best first."""
 
-    The hop's query is the name and the question's words the quotes did not match
-    (`qa.bridging.unanswered_words`), encoded in one model call for all names tried; its quote
-    is scored against that query.
+    name: str
+    query: str
+    vector: np.ndarray
+    about: list[Passage]
+    found: list[_Candidate]
+
+
+def _hops(
+    index: AnswerSource, result: SearchResult, quoted: Sequence[str], read: Sequence[str],
+    titles: Sequence[str], answered: set[str], config: AnswerConfig, scorer: SentenceScorer,
+) -> Iterator[_Hop]:
+    """The second searches worth making after quoting `quoted` from the text `read` (the
+    windows the reader read, or the quotes themselves) of documents titled `titles`: one per
+    name of `qa.bridging.hop_names` found in `read`, in its order, each only when another
+    document is about the name.
+
+    The hop's query is the name and the question's words `quoted` did not match
+    (`qa.bridging.unanswered_words`), encoded in one model call for all names tried.
 
     Why "its title names it": a document that merely mentions the name is usually about
     something else: a development probe that accepted any mention added a sentence from
     another article to a large share of pooled SQuAD answers (single-hop questions); with
-    titles the hop changes 2.7 % of them, one in 1,000 losing its gold (benchmarks/second_hop.py).
-    `confidence` stays the first hop's: the calibration was fitted on one-hop answers."""
-    quoted = [c.sentence.text for c in chosen]
-    titles = [c.passage.title for c in chosen]
-    answered = {c.sentence.doc_id for c in chosen}
-    unanswered = unanswered_words(without_question_words(result.question), quoted, index.many_query_terms)
-    names = hop_names(result.question, quoted, titles, index.query_terms, index.term_weights)
+    titles the hop changes 2.7 % of them, one in 1,000 losing its gold (benchmarks/second_hop.py)."""
+    unanswered = unanswered_words(without_question_words(result.question), list(quoted), index.many_query_terms)
+    names = hop_names(result.question, list(read), list(titles), index.query_terms, index.term_weights)
     names = [n for n in names if index.titles_mention(n)]  # no document about it: no search
     if not names:
-        return chosen, result.passages
+        return
     queries = [f"{name} {unanswered or result.question}"[:MAX_QUESTION_CHARS] for name in names]
     for name, query, vector in zip(names, queries, index.encode_queries(queries)):
         found_by = index.search_encoded(query, vector, HOP_PASSAGES)
@@ -552,18 +566,71 @@ def _with_second_hop(
             continue
         hop = SearchResult(query, about, vector)
         found = _candidates(index, hop, [], replace(config, candidate_passages=len(about)), scorer)
-        if not found:
-            continue
-        best = found[0]
-        confidence = scorer.confidence([best.probability], [c.probability for c in found], best.relevance)
+        if found:
+            yield _Hop(name, query, vector, about, found)
+
+
+def _hop_passages(result: SearchResult, hop: _Hop) -> list[Passage]:
+    """The first search's passages, then the hop's that it did not find."""
+    known = {p.chunk_id for p in result.passages}
+    return [*result.passages, *(p for p in hop.about if p.chunk_id not in known)]
+
+
+def _with_second_hop(
+    index: AnswerSource, result: SearchResult, chosen: list[_Candidate], config: AnswerConfig, scorer: SentenceScorer
+) -> tuple[list[_Candidate], list[Passage]]:
+    """`chosen` plus the best sentence of a second hop (`_hops`), and the passages plus the
+    hop's, when that sentence answers well enough (the same abstention rule as the answer's)
+    and fits (`_make_room`). The first hop that does wins. Its quote is scored against the
+    hop's query, not against words the first answer already matched.
+
+    `confidence` stays the first hop's: the calibration was fitted on one-hop answers."""
+    quoted = [c.sentence.text for c in chosen]
+    titles = [c.passage.title for c in chosen]
+    answered = {c.sentence.doc_id for c in chosen}
+    for hop in _hops(index, result, quoted, quoted, titles, answered, config, scorer):
+        best = hop.found[0]
+        confidence = scorer.confidence([best.probability], [c.probability for c in hop.found], best.relevance)
         if _abstains(config, scorer, best.relevance, confidence):
             continue
-        bridge = [c for c in chosen if name.lower() in c.sentence.text.lower()][:1]
+        bridge = [c for c in chosen if hop.name.lower() in c.sentence.text.lower()][:1]
         answer = _make_room(chosen, best, bridge, config.max_chars)
         if answer is not None:
-            known = {p.chunk_id for p in result.passages}
-            return answer, [*result.passages, *(p for p in about if p.chunk_id not in known)]
+            return answer, _hop_passages(result, hop)
     return chosen, result.passages
+
+
+def _read_after_hop(
+    index: AnswerSource, result: SearchResult, candidates: Sequence[_Candidate], config: AnswerConfig,
+    scorer: SentenceScorer, reader: Reader, questions: Sequence[str], threshold: float,
+) -> tuple[list[_Candidate], list[Passage], _Pick] | None:
+    """When no window of the first search answers: a bridge question ("When was Maria
+    Lindqvist's employer founded?") often has its answer only in a document about a name the
+    read windows introduce ("She works at the Halvorsen Institute"). Read each hop's best
+    sentences (`_hops`, names taken from the windows read) and answer from the first whose
+    span clears `threshold`, quoting the best candidate sentence of the read documents that
+    names it (the bridge) before the hop's; None when no hop answers, so the answer abstains
+    as before."""
+    read = candidates[: config.read_sentences + config.widen_sentences]
+    windows = _windows(index, read, config.window_neighbours)
+    texts = [w.text for w, _ in windows]
+    titles = [c.passage.title for c in read]
+    answered = {c.sentence.doc_id for c in read}
+    for hop in _hops(index, result, texts, texts, titles, answered, config, scorer):
+        picks = _read(index, reader, questions, hop.found[: config.read_sentences], hop.found, config.window_neighbours, set())
+        if not picks or picks[0].margin < threshold:
+            continue
+        best = picks[0]
+        bridge = next(
+            (c for c in candidates if c.sentence.doc_id in answered and hop.name.lower() in c.sentence.text.lower()), None
+        )
+        quoted = [replace(c, score=best.margin) for c in best.sentences]
+        if bridge is not None:
+            with_bridge = _make_room(quoted, replace(bridge, score=best.margin - 1), [], config.max_chars)
+            if with_bridge is not None:
+                quoted = [with_bridge[-1], *with_bridge[:-1]]  # the bridge reads first
+        return quoted, _hop_passages(result, hop), best
+    return None
 
 
 def _make_room(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -324,6 +324,33 @@ def test_a_second_hop_quotes_the_document_about_a_name_the_first_answer_introduc
     assert "He played for the Philadelphia Eagles" in answer.text  # the bridge stays quoted
     assert EAGLES.doc_id in {p.doc_id for p in answer.passages}
     assert len(" ".join(s.text for s in answer.sentences)) <= AnswerConfig().max_chars
+    _check_citations(index, answer)
+
+
+LINDQVIST = _titled(
+    "Maria Lindqvist",
+    "Maria Lindqvist is a Swedish chemist who studies sea ice. She works at the Halvorsen Institute.",
+)
+HALVORSEN = _titled(
+    "Halvorsen Institute",
+    "The Halvorsen Institute is a research centre in Bergen. It was founded in 1962 by the shipping family Halvorsen.",
+)
+EMPLOYER_QUESTION = "In which year was Maria Lindqvist's employer founded?"
+
+
+def test_when_the_first_read_finds_no_answer_the_hop_is_read_before_abstaining(tmp_path: Path, embedder):
+    # Reading only the best candidate keeps the institute's own sentences out of the first
+    # read, as in a large collection where the bridge's document is not among the first found.
+    index = Index.from_documents([LINDQVIST, HALVORSEN, *FILLER], tmp_path / "index", embedder=embedder)
+    narrow = AnswerConfig(read_sentences=1, widen_sentences=0)
+    assert index.answer(EMPLOYER_QUESTION, config=replace(narrow, hops=1)).abstained
+
+    answer = index.answer(EMPLOYER_QUESTION, config=narrow)
+    assert not answer.abstained
+    assert [c.doc_id for c in answer.citations] == [LINDQVIST.doc_id, HALVORSEN.doc_id]  # the bridge first
+    assert answer.text.startswith("She works at the Halvorsen Institute. [1]")
+    assert answer.short_answer is not None and answer.short_answer.text == "1962"
+    assert answer.short_answer.number == 2 and HALVORSEN.doc_id in {p.doc_id for p in answer.passages}
     _check_citations(index, answer)
 
 

@@ -217,8 +217,9 @@ def test_chat_streams_a_cited_answer_and_shows_its_sources(page, server, tmp_pat
     # Thumbs up -> one line in the feedback file with question, answer and citations.
     page.locator("#qa-chat button[aria-label='Like']").first.click()
     feedback = server[1] / "feedback.jsonl"
+    # The file appears when it is opened, before its line is written: wait for a whole line.
     deadline = time.monotonic() + 15
-    while not feedback.exists() and time.monotonic() < deadline:
+    while not (feedback.exists() and feedback.read_bytes().endswith(b"\n")) and time.monotonic() < deadline:
         time.sleep(0.1)
     entry = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
     assert entry["rating"] == "up" and entry["question"] == BACKSTOP
