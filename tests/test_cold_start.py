@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from qa.index import Index
-from qa.query_encoding import BACKEND_VARIABLE, INT8_MINILM, OnnxQueryEncoder
+from qa.query_encoding import BACKEND_VARIABLE, OnnxQueryEncoder
 
 from conftest import PROJECT, SEED_FILE
 
@@ -81,11 +81,6 @@ print(json.dumps(seen))
 
 
 def _require_int8_encoder() -> None:
-    if importlib.util.find_spec(INT8_MINILM.module) is None:
-        pytest.skip(
-            f"the int8 question encoder ({INT8_MINILM.package}) is not installed: questions then "
-            "go through torch by design"
-        )
     for module in ("onnxruntime", "tokenizers"):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed: questions then go through torch by design")

