@@ -34,7 +34,7 @@ from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
-from qa.bridging import hop_names, unanswered_words
+from qa.bridging import compared_names, hop_names, unanswered_words
 from qa.chunking import Sentence
 from qa.reading import Reader, Reading, Window, load_reader
 from qa.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_question
@@ -411,6 +411,12 @@ def _answer_by_reading(
             [*picks, *_read(index, reader, questions, more, candidates, config.window_neighbours, read)],
             key=lambda p: -p.margin,
         )
+    compared = _compared(index, result, candidates, config, scorer)
+    if compared is not None:
+        quotes, passages = compared
+        sure = picks[0] if picks and picks[0].margin >= threshold else None  # marked when quoted
+        confidence = reader.confidence(picks[0].margin) if picks else 0.0
+        return _assemble(result.question, quotes, passages, relevance, confidence, sure)
     if not picks or picks[0].margin < threshold:
         hopped = None
         if config.hops > 1:
@@ -560,14 +566,24 @@ def _hops(
         return
     queries = [f"{name} {unanswered or result.question}"[:MAX_QUESTION_CHARS] for name in names]
     for name, query, vector in zip(names, queries, index.encode_queries(queries)):
-        found_by = index.search_encoded(query, vector, HOP_PASSAGES)
-        about = [p for p in found_by if p.doc_id not in answered and name.lower() in p.title.lower()]
-        if not about:
-            continue
-        hop = SearchResult(query, about, vector)
-        found = _candidates(index, hop, [], replace(config, candidate_passages=len(about)), scorer)
-        if found:
-            yield _Hop(name, query, vector, about, found)
+        hop = _search_about(index, name, query, vector, answered, config, scorer)
+        if hop is not None:
+            yield hop
+
+
+def _search_about(
+    index: AnswerSource, name: str, query: str, vector: np.ndarray, answered: set[str],
+    config: AnswerConfig, scorer: SentenceScorer,
+) -> _Hop | None:
+    """One search for `query`, kept to documents outside `answered` whose title names `name`,
+    and their candidate sentences; None when no such document has any."""
+    found_by = index.search_encoded(query, vector, HOP_PASSAGES)
+    about = [p for p in found_by if p.doc_id not in answered and name.lower() in p.title.lower()]
+    if not about:
+        return None
+    hop = SearchResult(query, about, vector)
+    found = _candidates(index, hop, [], replace(config, candidate_passages=len(about)), scorer)
+    return _Hop(name, query, vector, about, found) if found else None
 
 
 def _hop_passages(result: SearchResult, hop: _Hop) -> list[Passage]:
@@ -631,6 +647,50 @@ def _read_after_hop(
                 quoted = [with_bridge[-1], *with_bridge[:-1]]  # the bridge reads first
         return quoted, _hop_passages(result, hop), best
     return None
+
+
+def _compared(
+    index: AnswerSource, result: SearchResult, candidates: Sequence[_Candidate], config: AnswerConfig,
+    scorer: SentenceScorer,
+) -> tuple[list[_Candidate], list[Passage]] | None:
+    """For a question comparing named things (`qa.bridging.compared_names`: "Who is older, Sid
+    Haig or Vic Darchinyan?", "Are X and Y both directors?"), the best candidate sentence about
+    each name in the question's order, and the passages shown with them; None for any other
+    question, or when a name has nothing about it. Why: the reader extracts one span from one
+    window, and says nothing, or one side, where the answer is what the documents say about
+    each (the two birth dates).
+
+    A sentence is about a name when its document's title names it, else when it names it
+    itself; a name no first-search candidate is about is searched for as a second hop is
+    (documents titled with it), when `config.hops` > 1."""
+    names = compared_names(result.question)
+    if not names:
+        return None
+    quotes: list[_Candidate] = []
+    passages = list(result.passages)
+    for name in names:
+        quote = _about(name, candidates)
+        if quote is None and config.hops > 1:
+            query = f"{name} {without_question_words(result.question)}"[:MAX_QUESTION_CHARS]
+            hop = _search_about(index, name, query, index.encode_queries([query])[0], set(), config, scorer)
+            if hop is not None:
+                quote = hop.found[0]
+                known = {p.chunk_id for p in passages}
+                passages.extend(p for p in hop.about if p.chunk_id not in known)
+        if quote is None:
+            return None
+        if all((q.sentence.doc_id, q.sentence.start) != (quote.sentence.doc_id, quote.sentence.start) for q in quotes):
+            quotes.append(quote)
+    share = config.max_chars // len(quotes) - 1  # each quote with the space after it
+    return [_fit(q, share) if len(q.sentence.text) > share else q for q in quotes], passages
+
+
+def _about(name: str, candidates: Sequence[_Candidate]) -> _Candidate | None:
+    """The best candidate from a document titled with `name`, else the best naming it."""
+    lowered = name.lower()
+    titled = (c for c in candidates if lowered in c.passage.title.lower())
+    naming = (c for c in candidates if lowered in c.sentence.text.lower())
+    return next(titled, None) or next(naming, None)
 
 
 def _make_room(

@@ -33,8 +33,17 @@ _NAME = re.compile(
 # Capitalised only because they open a sentence or a clause, never the start of a name.
 _FUNCTION_WORDS = frozenset(
     "what who whom whose which when where why how in the a an he she it they his her its their "
-    "this that these those at on from for by though as after before besides during while".split()
+    "this that these those at on from for by though as after before besides during while "
+    # A yes/no question's opening verb ("Are Christopher Nolan and …"); not "Will" or "May",
+    # which open names as often.
+    "is are was were do does did has have had could would should".split()
 )
+# Two names a question compares: "X or Y" ("Who is older, Sid Haig or Vic Darchinyan?"), or
+# "X and Y" in a question about both ("Are X and Y both directors?", "… in the same state?").
+MAX_COMPARED = 3
+_OR_BETWEEN = re.compile(r"^\s*,?\s*(?:or|and/or)\s+(?:the\s+)?$", re.IGNORECASE)
+_AND_BETWEEN = re.compile(r"^\s*,?\s*and\s+(?:the\s+)?$", re.IGNORECASE)
+_ABOUT_BOTH = re.compile(r"\b(?:both|same|neither|either|in common)\b", re.IGNORECASE)
 _DATE_OR_NUMBER = re.compile(
     r"\b(January|February|March|April|May|June|July|August|September|October|November|December)\b|^[\d\W]+$"
 )
@@ -49,13 +58,47 @@ def names_in(text: str) -> list[str]:
     """The names in `text`, in order, each once, without leading function words or dates."""
     found: list[str] = []
     for match in _NAME.finditer(text):
-        words = match.group(0).strip('"').rstrip(".").split()
-        while words and words[0].lower() in _FUNCTION_WORDS:
-            words = words[1:]
-        name = " ".join(words)
-        if name and not _DATE_OR_NUMBER.search(name) and name not in found:
+        name = _clean_name(match.group(0))
+        if name and name not in found:
             found.append(name)
     return found
+
+
+def _clean_name(match: str) -> str:
+    """A matched run of capitalised words without its opening function words; "" for a date
+    or a number."""
+    words = match.strip('"').rstrip(".").split()
+    while words and words[0].lower() in _FUNCTION_WORDS:
+        words = words[1:]
+    name = " ".join(words)
+    return "" if _DATE_OR_NUMBER.search(name) else name
+
+
+def compared_names(question: str) -> list[str]:
+    """The names `question` compares, in its order, or [] when it compares none: names next to
+    each other joined by "or", or by "and" in a question about both ("both", "the same",
+    "neither", "in common"). At most `MAX_COMPARED`.
+
+        >>> compared_names("Who is older, Sid Haig or Vic Darchinyan?")
+        ['Sid Haig', 'Vic Darchinyan']
+        >>> compared_names("Are Christopher Nolan and Sathish Kalathil both film directors?")
+        ['Christopher Nolan', 'Sathish Kalathil']
+        >>> compared_names("What did the Normans or their descendants build?")  # one name
+        []
+    """
+    spans = _name_spans(question)
+    compared: list[str] = []
+    for (name, _, end), (other, start, _) in zip(spans, spans[1:]):
+        between = question[end:start]
+        if _OR_BETWEEN.match(between) or (_AND_BETWEEN.match(between) and _ABOUT_BOTH.search(question)):
+            compared.extend(n for n in (name, other) if n not in compared)
+    return compared[:MAX_COMPARED]
+
+
+def _name_spans(text: str) -> list[tuple[str, int, int]]:
+    """`names_in`'s names, every occurrence, with the start and end of the words matched (a
+    leading "The" or "Are" included: it sits between names as "or the" would)."""
+    return [(name, m.start(), m.end()) for m in _NAME.finditer(text) if (name := _clean_name(m.group(0)))]
 
 
 def hop_names(question: str, quoted: Sequence[str], titles: Sequence[str], terms: Terms, weights: Weights) -> list[str]:

@@ -354,6 +354,24 @@ def test_when_the_first_read_finds_no_answer_the_hop_is_read_before_abstaining(t
     _check_citations(index, answer)
 
 
+MARSH = _titled("Ida Marsh", "Ida Marsh (born 3 May 1931) is a Welsh painter of harbours. She lives in Tenby.")
+BRENN = _titled("Tomas Brenn", "Tomas Brenn (born 12 October 1948) is a Danish architect. He designed the Aarhus ferry terminal.")
+COMPARISON = "Who was born first, Ida Marsh or Tomas Brenn?"
+
+
+def test_a_comparison_quotes_what_the_documents_say_about_each_name(tmp_path: Path, embedder):
+    index = Index.from_documents([MARSH, BRENN, *FILLER], tmp_path / "index", embedder=embedder)
+    answer = index.answer(COMPARISON)
+    assert not answer.abstained
+    assert [c.doc_id for c in answer.citations] == [MARSH.doc_id, BRENN.doc_id]  # the question's order
+    assert "born 3 May 1931" in answer.text and "born 12 October 1948" in answer.text
+    assert len(" ".join(s.text for s in answer.sentences)) <= AnswerConfig().max_chars
+    _check_citations(index, answer)
+    # Asked about one of them, the reader answers as for any question.
+    single = index.answer("When was Ida Marsh born?")
+    assert [c.doc_id for c in single.citations] == [MARSH.doc_id]
+
+
 def test_no_hop_to_a_document_that_only_mentions_the_name(tmp_path: Path, embedder):
     index = Index.from_documents([HUMBERT, STADIUM, DODGERS, *FILLER], tmp_path / "index", embedder=embedder)
     answer = index.answer(BRIDGE_QUESTION)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from qa.bridging import MAX_HOP_NAMES, hop_names, names_in, unanswered_words
+from qa.bridging import MAX_COMPARED, MAX_HOP_NAMES, compared_names, hop_names, names_in, unanswered_words
 
 
 @pytest.mark.parametrize(
@@ -19,10 +19,36 @@ from qa.bridging import MAX_HOP_NAMES, hop_names, names_in, unanswered_words
         ("She was born on 2 June 1961 in Young, and walked for Australia.", ["Young", "Australia"]),
         ("What did the Prime Minister say?", ["Prime Minister"]),
         ("the match ended 3-1 on May 30.", []),
+        ("Are Christopher Nolan and Sathish Kalathil both directors?", ["Christopher Nolan", "Sathish Kalathil"]),
+        ("Did Trump meet Putin?", ["Trump", "Putin"]),
     ],
 )
 def test_names_are_capitalised_runs_without_function_words_or_dates(text: str, names: list[str]):
     assert names_in(text) == names
+
+
+@pytest.mark.parametrize(
+    "question, compared",
+    [
+        ("Who is older, Sid Haig or Vic Darchinyan?", ["Sid Haig", "Vic Darchinyan"]),
+        ("Which band formed first, The Exies or Circus Diablo?", ["Exies", "Circus Diablo"]),
+        ("Who won, France or the Netherlands?", ["France", "Netherlands"]),
+        ("Are Christopher Nolan and Sathish Kalathil both film directors?", ["Christopher Nolan", "Sathish Kalathil"]),
+        ("Were Scott Derrickson and Ed Wood of the same nationality?", ["Scott Derrickson", "Ed Wood"]),
+        # Not comparisons: one name, names apart, "and" in a question not about both.
+        ("What did the Normans or their descendants build?", []),
+        ("Did Trump meet Putin?", []),
+        ("When did Starmer and Macron meet in Paris?", []),
+        ("What is the US backstop position?", []),
+    ],
+)
+def test_compared_names_are_neighbours_joined_by_or_or_by_and_about_both(question: str, compared: list[str]):
+    assert compared_names(question) == compared
+
+
+def test_at_most_max_compared_names_in_the_question_order():
+    compared = compared_names("Who is oldest, Alba or Brest or Cadiz or Dover?")
+    assert compared == ["Alba", "Brest", "Cadiz", "Dover"][:MAX_COMPARED]
 
 
 def _terms(text: str) -> list[str]:
