@@ -41,7 +41,8 @@ _FUNCTION_WORDS = frozenset(
 # Two names a question compares: "X or Y" ("Who is older, Sid Haig or Vic Darchinyan?"), or
 # "X and Y" in a question about both ("Are X and Y both directors?", "… in the same state?").
 MAX_COMPARED = 3
-_OR_BETWEEN = re.compile(r"^\s*,?\s*(?:or|and/or)\s+(?:the\s+)?$", re.IGNORECASE)
+# No comma before "or": "Apollo 6, or AS-502" gives one thing a second name.
+_OR_BETWEEN = re.compile(r"^\s+(?:or|and/or)\s+(?:the\s+)?$", re.IGNORECASE)
 _AND_BETWEEN = re.compile(r"^\s*,?\s*and\s+(?:the\s+)?$", re.IGNORECASE)
 _ABOUT_BOTH = re.compile(r"\b(?:both|same|neither|either|in common)\b", re.IGNORECASE)
 _DATE_OR_NUMBER = re.compile(
