@@ -13,8 +13,10 @@ start on 2 cores; benchmarks/startup.py).
 
 Document batches run in bf16 where the CPU multiplies bf16 natively (AMX or AVX512-BF16:
 ~2.2x faster, vectors within cosine 0.9999 of fp32), on a CUDA GPU in fp16/bf16 when there is
-one, and in fp32 otherwise; `QA_EMBED_PRECISION=fp32|bf16` overrides, `Embedder.precision` says
-which. `Embedder.encode_passages` embeds a text and spans of it (its sentences) in one model
+one, and otherwise in int8 through qa's ONNX export (`qa/question_encoder.onnx`, the questions'
+model: each text run alone, vectors at cosine ~.993 to fp32, SQuAD R@1 .840 against .842;
+benchmarks/README.md, "int8 documents"), or fp32 where onnxruntime is missing;
+`QA_EMBED_PRECISION=fp32|bf16|int8` overrides, `Embedder.precision` says which. `Embedder.encode_passages` embeds a text and spans of it (its sentences) in one model
 pass ("late chunking"). Any object with `name`, `dimension` and `encode` can stand in for an
 `Embedder` (`TextEmbedder`).
 """
@@ -28,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from qa.query_encoding import INT8_MINILM, QuantizedModel, load_query_encoder
+from qa.query_encoding import INT8_MINILM, OnnxQueryEncoder, QuantizedModel, load_onnx_encoder, load_query_encoder
 
 if TYPE_CHECKING:  # torch loads lazily: importing qa.embedding must stay cheap
     import torch
@@ -65,8 +67,9 @@ BF16_SLICE_FACTOR = 2
 QUERY_THREADS = 1
 
 # Precision of document batches (`Embedder.precision`). Short calls (questions) stay fp32.
-FP32, BF16, FP16 = "fp32", "bf16", "fp16"
-PRECISION_VARIABLE = "QA_EMBED_PRECISION"  # fp32 or bf16 (fp16 too on a CUDA GPU)
+# int8 runs the model's int8 ONNX export (`ModelSpec.quantized`) instead of torch, on the CPU.
+FP32, BF16, FP16, INT8 = "fp32", "bf16", "fp16", "int8"
+PRECISION_VARIABLE = "QA_EMBED_PRECISION"  # fp32, bf16 or int8 (fp16 too on a CUDA GPU)
 # CPU features with native bf16 matrix products, as torch.cpu.get_capabilities() and
 # /proc/cpuinfo name them. oneDNN uses them under autocast; without them torch emulates bf16,
 # which is slower than fp32, so such CPUs stay in fp32.
@@ -165,20 +168,21 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def resolve_precision(requested: str | None, device: str) -> str:
+def resolve_precision(requested: str | None, device: str, int8: bool = False) -> str:
     """The precision for document batches: `requested`, else $QA_EMBED_PRECISION, else detected.
 
     Detected: on CUDA bf16 where the GPU supports it, else fp16; on CPU bf16 where
-    `cpu_has_native_bf16()`, else fp32. A value that is not fp32/bf16 (or fp16 on CUDA) is a
-    ValueError naming where it came from.
+    `cpu_has_native_bf16()`, else int8 where the model has an int8 export (`int8`), else fp32.
+    A value that is not fp32/bf16/int8 (fp16 and not int8 on CUDA) is a ValueError naming where
+    it came from.
 
         >>> resolve_precision("fp32", "cpu")
         'fp32'
     """
     requested, source = _requested_precision(requested)
     if requested is None:
-        return _detected_precision(device)
-    allowed = (FP32, BF16, FP16) if device == "cuda" else (FP32, BF16)
+        return _detected_precision(device, int8)
+    allowed = (FP32, BF16, FP16) if device == "cuda" else (FP32, BF16, INT8)
     value = requested.strip().lower()
     if value not in allowed:
         raise ValueError(
@@ -193,8 +197,8 @@ def check_precision_name(requested: str | None) -> None:
     rather than at the first document batch, when the model loads and `resolve_precision` checks
     the value against the device; this check needs no torch."""
     requested, source = _requested_precision(requested)
-    if requested is not None and requested.strip().lower() not in (FP32, BF16, FP16):
-        raise ValueError(f"{source} must be one of {FP32}, {BF16}, {FP16}, got {requested!r}")
+    if requested is not None and requested.strip().lower() not in (FP32, BF16, FP16, INT8):
+        raise ValueError(f"{source} must be one of {FP32}, {BF16}, {FP16}, {INT8}, got {requested!r}")
 
 
 def _requested_precision(requested: str | None) -> tuple[str | None, str]:
@@ -213,12 +217,16 @@ def slice_chars(device: str, precision: str) -> int:
     return ENCODE_SLICE_CHARS * (BF16_SLICE_FACTOR if precision == BF16 else 1)
 
 
-def _detected_precision(device: str) -> str:
+def _detected_precision(device: str, int8: bool) -> str:
     import torch
 
     if device == "cuda":
         return BF16 if torch.cuda.is_bf16_supported() else FP16
-    return BF16 if cpu_has_native_bf16() else FP32
+    if cpu_has_native_bf16():
+        return BF16
+    # Without bf16 units int8 is the fast path: a build of 2,067 SQuAD paragraphs in 29 s
+    # against 51 s in bf16 here, at R@1 .840 (benchmarks/README.md, "int8 documents").
+    return INT8 if int8 else FP32
 
 
 def slice_texts(device: str) -> int:
@@ -345,15 +353,16 @@ class LoadedModel:
     max_tokens: int
 
 
-def load_model(folder: Path, threads: int | None, precision: str | None) -> LoadedModel:
-    """Load the sentence-transformers model in `folder` (torch, ~5 s cold on 2 cores)."""
+def load_model(folder: Path, threads: int | None, precision: str | None, int8: bool = False) -> LoadedModel:
+    """Load the sentence-transformers model in `folder` (torch, ~5 s cold on 2 cores); `int8`:
+    whether the model has an int8 export that may be detected as the precision."""
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
     device = default_device()
-    resolved = resolve_precision(precision, device)  # a bad value fails before loading
+    resolved = resolve_precision(precision, device, int8)  # a bad value fails before loading
     model = SentenceTransformer(str(folder), device=device, local_files_only=True)
     model.eval()
     dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -424,14 +433,34 @@ class Embedder:
         self._query_encoder = (
             load_query_encoder(spec.quantized, folder / "tokenizer.json") if spec.quantized else None
         )
+        self._document_encoder: OnnxQueryEncoder | None = None  # int8 document batches
 
     def loaded(self) -> LoadedModel:
         """The torch model, loaded on first call (once, whichever thread asks first)."""
         if self._loaded is None:
             with self._load_lock:
                 if self._loaded is None:
-                    self._loaded = load_model(self._folder, *self._requested)
+                    self._loaded = self._with_document_encoder(
+                        load_model(self._folder, *self._requested, int8=self.spec.quantized is not None)
+                    )
         return self._loaded
+
+    def _with_document_encoder(self, loaded: LoadedModel) -> LoadedModel:
+        """`loaded`, its int8 document encoder made when its precision is int8; fp32 instead
+        when that encoder cannot run here and int8 was only detected, `ModelUnavailable` when
+        it was asked for."""
+        if loaded.precision != INT8:
+            return loaded
+        if self.spec.quantized is not None:
+            tokenizer = self._folder / "tokenizer.json"
+            self._document_encoder = load_onnx_encoder(self.spec.quantized, tokenizer, loaded.threads)
+        if self._document_encoder is not None:
+            return loaded
+        if _requested_precision(self._requested[1])[0] is not None:
+            raise ModelUnavailable(
+                f"int8 document batches need onnxruntime and the model's int8 export, which {self.spec.name!r} lacks here"
+            )
+        return replace(loaded, precision=FP32, slice_chars=slice_chars(loaded.device, FP32))
 
     @property
     def model_loaded(self) -> bool:
@@ -617,9 +646,11 @@ class Embedder:
 
     def _settings(self, count: int) -> tuple[str, int]:
         """(precision, torch threads) for a call of `count` texts: a short call (a question)
-        keeps the fp32 single-thread path measured for latency; batches use `precision`."""
+        keeps the fp32 single-thread path measured for latency, or int8 when documents are
+        int8 (faster still, and a small document's vectors are then made as a large one's);
+        batches use `precision`."""
         if count <= PRIORITY_TEXTS:
-            return FP32, QUERY_THREADS
+            return (INT8 if self.precision == INT8 else FP32), QUERY_THREADS
         return self.precision, self.threads
 
     def _run(self, texts: list[str], work: SliceWork, settings: tuple[str, int], progress: bool) -> None:
@@ -657,6 +688,8 @@ class Embedder:
 
     def _encode(self, texts: list[str], batch_size: int, precision: str, threads: int) -> np.ndarray:
         """One sentence-transformers call (the caller holds the lock)."""
+        if precision == INT8:
+            return self._int8().encode(texts)
         self._use_threads(threads)
         with self._autocast(precision):
             vectors = self._model.encode(
@@ -695,6 +728,8 @@ class Embedder:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per text its vector, the sum of its token vectors and its token count (special tokens
         included, padding not, as the model's mean pooling counts them)."""
+        if precision == INT8:
+            return self._int8_token_sums(texts)
         forward = self._forward(texts, precision, threads)
         mask = forward.attention_mask.unsqueeze(-1).float()
         sums = (forward.tokens * mask).sum(dim=1)
@@ -704,15 +739,35 @@ class Embedder:
         self, texts: list[str], spans: list[list[tuple[int, int]]], precision: str, threads: int
     ) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
         """Per text its vector, its pooled span vectors and the spans left for a separate
-        encoding (`pool_spans`)."""
-        forward = self._forward(texts, precision, threads, offsets=True)
-        vectors = forward.vectors.cpu().numpy()
+        encoding (`pool_spans`). Late chunking needs torch's token offsets: under int8 the spans
+        come from an fp32 pass and the texts' vectors from the int8 one, as `encode` gives them."""
+        forward = self._forward(texts, FP32 if precision == INT8 else precision, threads, offsets=True)
+        vectors = self._int8().encode(texts) if precision == INT8 else forward.vectors.cpu().numpy()
         tokens = forward.tokens.cpu().numpy()
         results = []
         for row, (text, text_spans) in enumerate(zip(texts, spans)):
             pooled, missing = pool_spans(tokens[row], forward.offsets[row], text, text_spans)
             results.append((vectors[row], pooled, missing))
         return results
+
+
+    def _int8(self) -> OnnxQueryEncoder:
+        if self._document_encoder is None:  # only reached with precision int8, made in loaded()
+            raise ModelUnavailable("no int8 document encoder was loaded")
+        return self._document_encoder
+
+    def _int8_token_sums(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`_token_sums` through the int8 export, a text at a time (its activation scale must
+        not depend on its batch-mates: qa.query_encoding.OnnxQueryEncoder.encode)."""
+        encoder = self._int8()
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sums = np.zeros_like(vectors)
+        counts = np.zeros(len(texts), dtype=np.float32)
+        for row, text in enumerate(texts):
+            tokens = encoder.hidden_states(text)
+            sums[row], counts[row] = tokens.sum(axis=0), len(tokens)
+            vectors[row] = sums[row] / max(float(np.linalg.norm(sums[row])), 1e-12)
+        return vectors, sums, counts
 
 
 def _torch_dtype(precision: str) -> torch.dtype:

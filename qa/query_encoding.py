@@ -59,16 +59,19 @@ INT8_MINILM = QuantizedModel(
 
 class OnnxQueryEncoder:
     """Mean-pooled, L2-normalised vectors from an ONNX transformer, as sentence-transformers
-    computes them for all-MiniLM-L6-v2. Safe to call from several threads at once."""
+    computes them for all-MiniLM-L6-v2. Safe to call from several threads at once.
+
+    Questions use one thread; `qa.embedding.Embedder` makes a second one with its document
+    threads for `precision="int8"` document batches (`hidden_states` gives their token vectors)."""
 
     name = "onnx-int8"
 
-    def __init__(self, model_path: Path, tokenizer_json: Path, max_tokens: int) -> None:
+    def __init__(self, model_path: Path, tokenizer_json: Path, max_tokens: int, threads: int = ONNX_THREADS) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = ONNX_THREADS
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
@@ -90,22 +93,29 @@ class OnnxQueryEncoder:
             return np.zeros((0, self._dimension), dtype=np.float32)
         return np.vstack([self._encode_one(text) for text in texts])
 
+    def hidden_states(self, text: str) -> np.ndarray:
+        """The (tokens, dimension) float32 token vectors of `text` alone, special tokens
+        included, truncated at the model's window: what the model's mean pooling averages."""
+        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        return self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0][0]
+
     def _encode_one(self, text: str) -> np.ndarray:
-        encoding = self._tokenizer.encode(text)
-        ids = np.array([encoding.ids], dtype=np.int64)
-        mask = np.array([encoding.attention_mask], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return np.ascontiguousarray(pooled, dtype=np.float32)
+        pooled = self.hidden_states(text).mean(axis=0)
+        pooled /= max(float(np.linalg.norm(pooled)), 1e-12)
+        return np.ascontiguousarray(pooled[None, :], dtype=np.float32)
 
 
 def load_query_encoder(model: QuantizedModel, tokenizer_json: Path) -> OnnxQueryEncoder | None:
     """The ONNX encoder for `model`, or None where it cannot be used (see the module doc)."""
     if os.environ.get(BACKEND_VARIABLE, "").strip().lower() == "torch":
         return None
+    return load_onnx_encoder(model, tokenizer_json, ONNX_THREADS)
+
+
+def load_onnx_encoder(model: QuantizedModel, tokenizer_json: Path, threads: int) -> OnnxQueryEncoder | None:
+    """`model`'s ONNX encoder with `threads` threads, or None when onnxruntime or tokenizers is
+    missing or the file is missing or fails its sha256 (whatever $QA_QUERY_ENCODER says)."""
     try:
         path = Path(str(resources.files(model.module) / model.filename))
         import onnxruntime  # noqa: F401
@@ -114,4 +124,4 @@ def load_query_encoder(model: QuantizedModel, tokenizer_json: Path) -> OnnxQuery
         return None
     if not path.is_file() or not tokenizer_json.is_file() or sha256_file(path) != model.sha256:
         return None
-    return OnnxQueryEncoder(path, tokenizer_json, model.max_tokens)
+    return OnnxQueryEncoder(path, tokenizer_json, model.max_tokens, threads)

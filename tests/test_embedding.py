@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from qa.embedding import (
     BF16,
     DEFAULT_MODEL,
     FP32,
+    INT8,
     MODELS,
     PRECISION_VARIABLE,
     Embedder,
@@ -19,14 +22,20 @@ from qa.embedding import (
     encode_slices,
     group_means,
     load_embedder,
+    model_folder,
     resolve_precision,
     slice_chars,
 )
+
+from qa.query_encoding import INT8_MINILM, load_onnx_encoder
 
 from conftest import SEED_FILE
 
 # bf16 against fp32 vectors of the same texts (measured: >= 0.9999 on the seed article).
 BF16_MIN_COSINE = 0.999
+# int8 (the ONNX export, activations quantised too) against fp32: .99 at worst on the seed's
+# paragraphs.
+INT8_MIN_COSINE = 0.98
 # The same text through `encode` and `encode_passages` at the same precision.
 SAME_TEXT_MIN_COSINE = 0.9999
 
@@ -103,7 +112,7 @@ def test_unknown_model_is_a_clear_error():
 
 
 def test_precision_is_one_the_device_supports(embedder):
-    allowed = {FP32, BF16, "fp16"} if embedder.device == "cuda" else {FP32, BF16}
+    allowed = {FP32, BF16, "fp16"} if embedder.device == "cuda" else {FP32, BF16, INT8}
     assert embedder.precision in allowed
 
 
@@ -117,7 +126,7 @@ def test_precision_comes_from_the_argument_then_the_environment(monkeypatch):
 
 def test_a_bad_precision_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(PRECISION_VARIABLE, "fp8")
-    with pytest.raises(ValueError, match="QA_EMBED_PRECISION must be one of fp32, bf16 on cpu, got 'fp8'"):
+    with pytest.raises(ValueError, match="QA_EMBED_PRECISION must be one of fp32, bf16, int8 on cpu, got 'fp8'"):
         resolve_precision(None, "cpu")
     with pytest.raises(ValueError, match="on cpu, got 'fp16'"):
         resolve_precision("fp16", "cpu")
@@ -142,6 +151,49 @@ def test_bf16_vectors_are_within_cosine_of_fp32(by_precision):
     bf16 = by_precision[BF16].encode(texts)
     assert by_precision[BF16].precision == BF16 and by_precision[FP32].precision == FP32
     assert np.min(np.sum(fp32 * bf16, axis=1)) > BF16_MIN_COSINE
+
+
+@pytest.fixture(scope="module")
+def int8_embedder(embedder: Embedder) -> Embedder:
+    """Document batches through the int8 ONNX export (the default on CPUs without bf16)."""
+    return embedder if embedder.precision == INT8 else Embedder(MODELS[DEFAULT_MODEL], precision=INT8)
+
+
+def test_int8_vectors_are_within_cosine_of_fp32_and_do_not_depend_on_the_batch(by_precision, int8_embedder):
+    texts, _ = _seed_paragraphs()
+    int8 = int8_embedder.encode(texts)
+    assert int8_embedder.precision == INT8
+    assert np.min(np.sum(by_precision[FP32].encode(texts) * int8, axis=1)) > INT8_MIN_COSINE
+    np.testing.assert_array_equal(int8_embedder.encode(texts[::-1])[::-1], int8)
+
+
+def test_int8_group_vectors_pool_the_token_vectors_of_their_texts(int8_embedder):
+    texts, _ = _seed_paragraphs()
+    vectors, groups = int8_embedder.encode_groups(texts, [(0, 2), (3, len(texts) - 1)])
+    np.testing.assert_allclose(vectors, int8_embedder.encode(texts), atol=1e-6)
+    encoder = load_onnx_encoder(INT8_MINILM, model_folder(MODELS[DEFAULT_MODEL]) / "tokenizer.json", threads=1)
+    tokens = np.vstack([encoder.hidden_states(text) for text in texts[:3]])  # every token of the group
+    pooled = tokens.mean(axis=0)
+    np.testing.assert_allclose(groups[0], pooled / np.linalg.norm(pooled), atol=1e-5)
+
+
+def test_int8_is_detected_only_on_a_cpu_without_bf16_and_with_an_int8_export(monkeypatch):
+    import qa.embedding as embedding
+
+    monkeypatch.delenv(PRECISION_VARIABLE, raising=False)
+    monkeypatch.setattr(embedding, "cpu_has_native_bf16", lambda: False)  # this CPU may have bf16
+    assert resolve_precision(None, "cpu", int8=True) == INT8
+    assert resolve_precision(None, "cpu", int8=False) == FP32
+    monkeypatch.setattr(embedding, "cpu_has_native_bf16", lambda: True)
+    assert resolve_precision(None, "cpu", int8=True) == BF16
+    with pytest.raises(ValueError, match="on cuda, got 'int8'"):
+        resolve_precision(INT8, "cuda")
+
+
+def test_int8_asked_of_a_model_without_an_int8_export_is_a_clear_error():
+    spec = replace(MODELS[DEFAULT_MODEL], quantized=None)
+    with pytest.raises(ModelUnavailable, match="int8 document batches need onnxruntime"):
+        Embedder(spec, precision=INT8).encode(["one", "two", "three", "four", "five"])
 
 
 @pytest.mark.parametrize("count", [2, 9])  # the short-call path and the batch path
@@ -231,7 +283,8 @@ def test_group_vectors_pool_the_token_vectors_of_their_texts(embedder):
     assert groups[1] @ vectors[1] > SAME_TEXT_MIN_COSINE
     tokens = embedder._model.encode(sentences, output_value="token_embeddings", convert_to_numpy=False)
     pooled = np.concatenate([t.float().numpy() for t in tokens]).mean(axis=0)
-    assert groups[0] @ (pooled / np.linalg.norm(pooled)) > BF16_MIN_COSINE
+    noise = INT8_MIN_COSINE if embedder.precision == INT8 else BF16_MIN_COSINE  # int8 on CPUs without bf16
+    assert groups[0] @ (pooled / np.linalg.norm(pooled)) > noise
     # The whole group is not any one sentence: it differs from each of them.
     assert np.max(vectors @ groups[0]) < SAME_TEXT_MIN_COSINE
 
