@@ -47,7 +47,8 @@ import qa.index as qa_index
 from qa.defaults import settings_outdated
 from qa.index import Index
 from qa.sentence_scoring import load_scorer
-from qa.store import VECTOR_METHODS, IndexProblem
+from qa.errors import IndexProblem
+from qa.index_settings import VECTOR_METHODS
 
 HERE = Path(__file__).resolve().parent
 SEED_QUESTIONS = json.loads((HERE / "seed_questions.json").read_text())

@@ -41,7 +41,7 @@ from qa.evaluation import (
     squad_documents,
 )
 from qa.retrieval import FusionConfig, Passage
-from qa.store import IndexProblem
+from qa.errors import IndexProblem
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 DEPTH = 10

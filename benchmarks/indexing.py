@@ -29,7 +29,7 @@ import qa.index as qa_index
 from qa.embedding import load_embedder
 from qa.evaluation import squad_documents
 from qa.index import Index
-from qa.store import VECTOR_METHODS
+from qa.index_settings import VECTOR_METHODS
 
 BATCH = 32
 

@@ -36,7 +36,8 @@ import qa
 import qa.index as qa_index
 from qa.chunking import ChunkingConfig
 from qa.documents import Document
-from qa.embedding import DEFAULT_MODEL, MODELS, ModelUnavailable, load_embedder
+from qa.embedding import DEFAULT_MODEL, MODELS, load_embedder
+from qa.errors import ModelUnavailable
 from qa.lexical import BM25Config
 from qa.evaluation import (
     DEFAULT_SAMPLE,
@@ -50,7 +51,8 @@ from qa.evaluation import (
     squad_documents,
 )
 from qa.retrieval import FusionConfig
-from qa.store import VECTOR_METHODS, IndexProblem
+from qa.errors import IndexProblem
+from qa.index_settings import VECTOR_METHODS
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
 SWEEP_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)

@@ -14,7 +14,7 @@ from qa.defaults import answer, default_index, retrieve
 from qa.documents import Document, load_documents
 from qa.index import Index, UpdateReport
 from qa.retrieval import FusionConfig, Passage
-from qa.store import IndexCorrupted, IndexMismatch, IndexNotFound, IndexProblem
+from qa.errors import IndexCorrupted, IndexMismatch, IndexNotFound, IndexProblem
 
 __all__ = [
     "Answer",

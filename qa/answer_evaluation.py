@@ -28,7 +28,7 @@ from qa.evaluation import (
     token_f1,
 )
 from qa.index import Index
-from qa.store import IndexProblem
+from qa.errors import IndexProblem
 
 SQUAD2_FOLDER = Path("squad2-dev-sample")
 TRAIN = "train"

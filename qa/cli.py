@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.documents import printable
-from qa.embedding import ModelUnavailable
 from qa.errors import describe_os_error, record_internal_error
 from qa.reading import ReaderProblem
-from qa.store import VECTOR_METHODS, IndexProblem
+from qa.errors import IndexProblem, ModelUnavailable
+from qa.index_settings import VECTOR_METHODS
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering import Answer, Citation

@@ -22,7 +22,8 @@ from qa.answering import Answer
 from qa.paths import PROJECT_ROOT, data_dir, index_dir, seeds_dir
 from qa.index import Index, PathsLike
 from qa.retrieval import Passage
-from qa.store import IndexSettings, IndexProblem
+from qa.errors import IndexProblem
+from qa.index_settings import IndexSettings
 
 __all__ = ["PROJECT_ROOT", "data_dir", "index_dir", "seeds_dir", "default_index", "retrieve", "answer"]
 

@@ -48,7 +48,9 @@ from qa.documents import SkippedFile, file_fingerprint, find_files, load_documen
 from qa.embedding import PRECISION_VARIABLE, load_embedder
 from qa.ingest import embed_documents
 from qa.segments import write_segment
-from qa.store import Bookkeeping, IndexProblem, IndexSettings, Manifest, SegmentEntry
+from qa.errors import IndexProblem, now
+from qa.index_settings import IndexSettings
+from qa.store import Bookkeeping, Manifest, SegmentEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     from types import ModuleType
@@ -466,7 +468,7 @@ class _Worker:
             fingerprints.append((task.absolute, file_fingerprint(Path(task.absolute))))
         counts = (0, 0, "")
         if documents:
-            data = embed_documents(documents, settings, self._embedder, [store.now()] * len(documents), progress=False)
+            data = embed_documents(documents, settings, self._embedder, [now()] * len(documents), progress=False)
             counts = write_segment(folder, data, settings.bm25)
         return BatchResult(
             batch.number, batch.folder, *counts, tuple(skipped), tuple(fingerprints),

@@ -18,12 +18,9 @@ Where a reader finds a paragraph in the original: `Document.pages` (PDF: the 1-b
 paragraph was read from; a paragraph never spans pages) and `Document.sections` (the heading
 each paragraph comes under: Markdown `#` lines, HTML h1-h6, DOCX "Heading"/"Title" styles).
 
-Per-file limits (`FileLimits`): a PDF of more than `MAX_PDF_PAGES` pages is refused whole
-(a partial document would answer as if it were the whole file); parsing that runs past
-`PARSE_SECONDS` is abandoned with a reason. The time limit is checked by the extractors
-between pages, blocks and paragraphs (`Deadline`), not by a watchdog thread or signal: a
-thread cannot be stopped, and SIGALRM works in the main thread only (the server loads files
-in worker threads). One parser call that never returns to the loop (lxml parsing one huge
+Per-file limits (`qa.file_limits.FileLimits`): a PDF of more than `MAX_PDF_PAGES` pages is
+refused whole; parsing that runs past `PARSE_SECONDS` is abandoned with a reason, checked by
+the extractors as they go (`qa.file_limits.Deadline`). One parser call that never returns to the loop (lxml parsing one huge
 HTML page, pypdf reading one page) is bounded by the size limits instead: `MAX_FILE_BYTES`,
 `qa.formats.MAX_DOCX_UNCOMPRESSED`, and pypdf's own caps on decompressed streams.
 """
@@ -35,10 +32,17 @@ import codecs
 import hashlib
 import json
 import re
-import time
 from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from qa.file_limits import (  # noqa: F401  (FileLimits, UnreadableFile: part of this module's interface)
+    MAX_FILE_BYTES,
+    Deadline,
+    FileLimits,
+    UnreadableFile,
+)
+from qa.formats import extract_docx, extract_html, extract_pdf
 
 Span = tuple[int, int]
 
@@ -46,12 +50,6 @@ TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx"}
 SIDECAR_SUFFIX = ".meta.json"
-MAX_FILE_BYTES = 50 * 1024 * 1024
-# A PDF with more pages is refused (a 50 MB file of text can hold ~50,000 pages; reading that
-# many takes minutes). 2,000 pages is a long book.
-MAX_PDF_PAGES = 2000
-# Parsing one file may take this long; past it, the file is skipped with a reason.
-PARSE_SECONDS = 30.0
 # A section heading longer than this is shortened (an HTML "heading" can be a whole paragraph).
 MAX_SECTION_CHARS = 200
 
@@ -125,36 +123,6 @@ class LoadResult:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
-class UnreadableFile(Exception):
-    """A file that cannot become a `Document`; the message is the one-line reason."""
-
-
-@dataclass(frozen=True)
-class FileLimits:
-    """What one file may cost to load (see the module docstring)."""
-
-    pdf_pages: int = MAX_PDF_PAGES
-    parse_seconds: float = PARSE_SECONDS
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """When parsing one file must have finished; extractors call `check` as they go."""
-
-    at: float  # a time.monotonic() value
-    seconds: float
-
-    @classmethod
-    def after(cls, seconds: float) -> "Deadline":
-        return cls(time.monotonic() + seconds, seconds)
-
-    def check(self) -> None:
-        """Raise `UnreadableFile` once the deadline has passed."""
-        if time.monotonic() >= self.at:
-            raise UnreadableFile(f"parsing took longer than {self.seconds:g} s, the limit per file")
-
-
-NO_DEADLINE = Deadline(float("inf"), float("inf"))
 
 
 @dataclass(frozen=True)
@@ -251,16 +219,10 @@ def _load_file(path: str | Path, doc_id: str | None, limits: FileLimits) -> Docu
     else:
         encoding = "utf-8"
         if suffix in HTML_SUFFIXES:
-            from qa.formats import extract_html
-
             extracted = extract_html(decode_text(raw)[0], deadline)
         elif suffix == ".pdf":
-            from qa.formats import extract_pdf
-
             extracted = extract_pdf(raw, deadline, limits.pdf_pages)
         else:
-            from qa.formats import extract_docx
-
             extracted = extract_docx(raw, deadline)
         text, paragraphs = join_paragraphs(extracted.paragraphs)
         title = meta.title or extracted.title or _text_title(text, paragraphs, markdown=False)

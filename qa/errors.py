@@ -12,6 +12,7 @@ resource and the fix; for a bug it gives an id that finds the traceback in the l
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import logging
 import os
@@ -20,7 +21,34 @@ import uuid
 from pathlib import Path
 
 from qa.paths import data_dir
-from qa.store import now
+
+# --- the library's own problems (each message says what is wrong and how to fix it) ---
+
+
+class IndexProblem(Exception):
+    """Base class of index problems; the message says what is wrong and how to fix it."""
+
+
+class IndexNotFound(IndexProblem):
+    pass
+
+
+class IndexCorrupted(IndexProblem):
+    pass
+
+
+class IndexMismatch(IndexProblem):
+    """The index was built with another model, format or settings than requested."""
+
+
+class ModelUnavailable(RuntimeError):
+    """The requested model is not installed as a package; the message says how to fix it."""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
 
 LOG_VARIABLE = "QA_LOG"  # the log file of internal errors (default: <data>/logs/qa.log)
 ERROR_ID_LENGTH = 8

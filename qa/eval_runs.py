@@ -45,7 +45,7 @@ from qa.evaluation import (
 from qa.index import Index
 from qa.rescoring import retriever_for
 from qa.retrieval import Passage
-from qa.store import IndexProblem
+from qa.errors import IndexProblem
 
 SUITES = ("squad", "squad2", "hotpot", "custom")
 HOTPOT_FOLDER = Path("hotpotqa-sample")

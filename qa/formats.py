@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qa.documents import NO_DEADLINE, Deadline, FileLimits, UnreadableFile
+from qa.file_limits import NO_DEADLINE, Deadline, FileLimits, UnreadableFile
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup, Tag

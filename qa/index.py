@@ -31,26 +31,15 @@ import numpy as np
 from qa import merging, store
 from qa.chunking import ChunkingConfig, Sentence
 from qa.documents import Document, SkippedFile, file_fingerprint, find_files, load_documents, unique_doc_id
-from qa.embedding import DEFAULT_MODEL, MODELS, ModelUnavailable, TextEmbedder, load_embedder
+from qa.embedding import DEFAULT_MODEL, MODELS, TextEmbedder, load_embedder
 from qa.ingest import embed_documents
 from qa.lexical import BM25Config
 from qa.retrieval import FusionConfig, Passage
 from qa.search import Searcher, SearchResult
 from qa.segments import SegmentData, write_segment
-from qa.store import (
-    LATE,
-    SENTENCE_PASS,
-    SEPARATE,
-    VECTOR_METHODS,
-    Bookkeeping,
-    CommitConflict,
-    IndexCorrupted,
-    IndexMismatch,
-    IndexProblem,
-    IndexSettings,
-    Manifest,
-    SegmentEntry,
-)
+from qa.errors import IndexCorrupted, IndexMismatch, IndexProblem, ModelUnavailable, now
+from qa.index_settings import LATE, SENTENCE_PASS, SEPARATE, VECTOR_METHODS, IndexSettings
+from qa.store import Bookkeeping, CommitConflict, Manifest, SegmentEntry
 from qa.view import DocumentEntry, IndexView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -269,7 +258,7 @@ class Index:
             staged: dict[Path, str] = {}
             entries: list[SegmentEntry] = []
             for batch in _batches(documents):
-                data = embed_documents(batch, settings, embedder, [store.now()] * len(batch), progress)
+                data = embed_documents(batch, settings, embedder, [now()] * len(batch), progress)
                 folder = stack.enter_context(store.staging(root))
                 staged[folder] = store.new_segment_name()
                 entries.append(SegmentEntry(staged[folder], *write_segment(folder, data, settings.bm25)))
@@ -539,7 +528,7 @@ class Index:
                     key = tuple((d.doc_id, d.content_hash) for d in change.fresh)
                     if change.fresh and key not in embedded:
                         embedded[key] = embed_documents(
-                            change.fresh, view.settings, self.embedder(), [store.now()] * len(change.fresh), progress
+                            change.fresh, view.settings, self.embedder(), [now()] * len(change.fresh), progress
                         )
                     try:
                         manifest = self._commit(view, change, embedded.get(key), locked=locked)

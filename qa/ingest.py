@@ -29,7 +29,7 @@ from qa.chunking import Chunk, Sentence, chunk_document, split_sentences
 from qa.documents import Document
 from qa.embedding import TextEmbedder
 from qa.segments import SENTENCE_DTYPE, SegmentData
-from qa.store import LATE, SENTENCE_PASS, IndexSettings
+from qa.index_settings import LATE, SENTENCE_PASS, IndexSettings
 
 # Embedding more texts than this at once shows a progress bar (when not told otherwise).
 PROGRESS_THRESHOLD = 500

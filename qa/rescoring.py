@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qa.embedding import ModelUnavailable
+from qa.errors import ModelUnavailable
 from qa.checksums import sha256_file
 from qa.retrieval import Passage, check_k, check_question, minmax
 

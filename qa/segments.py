@@ -42,7 +42,8 @@ from qa.checksums import sha256_file
 from qa.document_table import DocumentRecord, DocumentTable, write_document_table
 from qa.documents import Document
 from qa.lexical import BM25Config, LexicalIndex
-from qa.store import IndexCorrupted, fsync_tree, rebuild_hint
+from qa.errors import IndexCorrupted
+from qa.store import fsync_tree, rebuild_hint
 
 SEGMENT_FILE = "segment.json"
 TEXTS = "texts.bin"

@@ -37,9 +37,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from qa.chunking import ChunkingConfig
 from qa.documents import SkippedFile
-from qa.lexical import BM25Config
+from qa.errors import IndexCorrupted, IndexMismatch, IndexNotFound, IndexProblem, now
+from qa.index_settings import IndexSettings, settings_from_json
 
 # numpy reports a short write (a full disk) as "OSError: 3072 requested and 992 written", with no errno.
 SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
@@ -55,48 +55,8 @@ ABANDONED_ELSEWHERE_SECONDS = 24 * 3600
 KEPT_GENERATIONS = 2
 
 
-class IndexProblem(Exception):
-    """Base class of index problems; the message says what is wrong and how to fix it."""
-
-
-class IndexNotFound(IndexProblem):
-    pass
-
-
-class IndexCorrupted(IndexProblem):
-    pass
-
-
-class IndexMismatch(IndexProblem):
-    """The index was built with another model, format or settings than requested."""
-
-
 class CommitConflict(Exception):
     """Another writer committed since this one read the manifest: re-read and re-plan."""
-
-
-# How an index's vectors are made (`IndexSettings.sentence_vectors`; qa.ingest embeds them).
-SENTENCE_PASS, LATE, SEPARATE = "sentence-pass", "late", "separate"
-VECTOR_METHODS = (SENTENCE_PASS, LATE, SEPARATE)
-
-
-@dataclass(frozen=True)
-class IndexSettings:
-    """Everything that changes the stored vectors or tokens; a change means a rebuild.
-
-    `model` is the embedder's name, `model_id` its exact version (for the packaged models, name
-    plus package version); `sentence_vectors` says how the chunk and sentence vectors were made,
-    one of `VECTOR_METHODS` (see `qa.ingest`): "sentence-pass" (sentences encoded, chunks pooled
-    from them), "late" (chunks encoded, sentences pooled from them) or "separate" (both encoded).
-    """
-
-    model: str
-    model_id: str
-    dimension: int
-    chunking: ChunkingConfig = ChunkingConfig()
-    bm25: BM25Config = BM25Config()
-    embed_titles: bool = False
-    sentence_vectors: str = SEPARATE
 
 
 @dataclass(frozen=True)
@@ -142,10 +102,6 @@ class Manifest:
 
     def with_segments(self, segments: tuple[SegmentEntry, ...]) -> "Manifest":
         return replace(self, segments=segments)
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
 def rebuild_hint(root: Path) -> str:
@@ -215,18 +171,6 @@ def manifest_checksum(raw: dict) -> str:
     """sha256 of a manifest's JSON content without its own "checksum" field."""
     text = json.dumps(raw, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def settings_from_json(raw: dict) -> IndexSettings:
-    return IndexSettings(
-        model=raw["model"],
-        model_id=raw["model_id"],
-        dimension=int(raw["dimension"]),
-        chunking=ChunkingConfig(**raw["chunking"]),
-        bm25=BM25Config(**raw["bm25"]),
-        embed_titles=bool(raw["embed_titles"]),
-        sentence_vectors=str(raw["sentence_vectors"]),
-    )
 
 
 def _manifest_from_json(raw: dict) -> Manifest:

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from qa.paths import data_dir
-from qa.documents import UnreadableFile, load_file
+from qa.documents import load_file
+from qa.file_limits import UnreadableFile
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.index import Index

@@ -22,7 +22,8 @@ from qa.chunking import Sentence
 from qa.documents import Document
 from qa.lexical import lucene_idf
 from qa.segments import DOC, FIRST_SENTENCE, LAST_SENTENCE, Segment
-from qa.store import IndexSettings, Manifest
+from qa.index_settings import IndexSettings
+from qa.store import Manifest
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 
 from qa import segments, store
 from qa.index import Index
-from qa.store import IndexCorrupted, IndexMismatch, IndexNotFound
+from qa.errors import IndexCorrupted, IndexMismatch, IndexNotFound
 
 from conftest import SEEDS
 

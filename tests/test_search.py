@@ -13,9 +13,9 @@ import pytest
 
 from qa import ann
 from qa.documents import Document
-from qa.embedding import ModelUnavailable
+from qa.errors import ModelUnavailable
 from qa.index import Index
-from qa.store import IndexMismatch
+from qa.errors import IndexMismatch
 
 from conftest import SEEDS
 

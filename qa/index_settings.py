@@ -1,0 +1,47 @@
+"""What an index was built with: the settings that change its stored vectors or tokens.
+
+Kept apart from the commit point (`qa.store`), which records them in every manifest: ingest,
+segments, the CLI and the evaluations read settings without importing the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa.chunking import ChunkingConfig
+from qa.lexical import BM25Config
+
+# How an index's vectors are made (`IndexSettings.sentence_vectors`; qa.ingest embeds them).
+SENTENCE_PASS, LATE, SEPARATE = "sentence-pass", "late", "separate"
+VECTOR_METHODS = (SENTENCE_PASS, LATE, SEPARATE)
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Everything that changes the stored vectors or tokens; a change means a rebuild.
+
+    `model` is the embedder's name, `model_id` its exact version (for the packaged models, name
+    plus package version); `sentence_vectors` says how the chunk and sentence vectors were made,
+    one of `VECTOR_METHODS` (see `qa.ingest`): "sentence-pass" (sentences encoded, chunks pooled
+    from them), "late" (chunks encoded, sentences pooled from them) or "separate" (both encoded).
+    """
+
+    model: str
+    model_id: str
+    dimension: int
+    chunking: ChunkingConfig = ChunkingConfig()
+    bm25: BM25Config = BM25Config()
+    embed_titles: bool = False
+    sentence_vectors: str = SEPARATE
+
+
+def settings_from_json(raw: dict) -> IndexSettings:
+    return IndexSettings(
+        model=raw["model"],
+        model_id=raw["model_id"],
+        dimension=int(raw["dimension"]),
+        chunking=ChunkingConfig(**raw["chunking"]),
+        bm25=BM25Config(**raw["bm25"]),
+        embed_titles=bool(raw["embed_titles"]),
+        sentence_vectors=str(raw["sentence_vectors"]),
+    )

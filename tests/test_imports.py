@@ -1,0 +1,80 @@
+"""The package's import graph: no module of qa imports, directly or through others, itself.
+
+Every `import`/`from ... import` of a qa module counts, wherever it stands: at the top, inside a
+function (a lazy import is still a dependency) or under `TYPE_CHECKING`. Read from the source
+with `ast`, so nothing is imported to check it.
+"""
+
+from __future__ import annotations
+
+import ast
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+
+PACKAGE = Path(__file__).resolve().parents[1] / "qa"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(tree: ast.AST, known: set[str]) -> set[str]:
+    """The qa modules a module's source imports (a `from qa import x` counts x when x is a module)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name in known}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each qa module and the qa modules it imports, the package itself left out (its
+    `__init__` re-exports the public API from the modules below it)."""
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    known = set(paths) - {"qa"}
+    return {
+        name: imported_modules(ast.parse(path.read_text(encoding="utf-8")), known) - {name}
+        for name, path in paths.items()
+        if name != "qa"
+    }
+
+
+def first_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of `graph` as the modules around it (the first again at the end), or None."""
+    try:
+        list(TopologicalSorter(graph).static_order())
+    except CycleError as error:
+        return list(error.args[1])
+    return None
+
+
+def test_no_module_imports_itself_through_others():
+    cycle = first_cycle(import_graph())
+    assert cycle is None, f"import cycle: {' -> '.join(cycle or [])}"
+
+
+def test_a_circle_is_named_module_by_module():
+    cycle = first_cycle({"qa.a": {"qa.b"}, "qa.b": {"qa.c"}, "qa.c": {"qa.a"}, "qa.d": {"qa.a"}})
+    assert cycle is not None and cycle[0] == cycle[-1] and set(cycle) == {"qa.a", "qa.b", "qa.c"}
+    assert first_cycle({"qa.a": {"qa.b"}, "qa.b": set()}) is None
+
+
+def test_lazy_and_type_checking_imports_count():
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from qa.index import Index\n"
+        "def f():\n    import qa.formats\n    from qa import chunking\n"
+    )
+    known = {"qa.index", "qa.formats", "qa.chunking"}
+    assert imported_modules(ast.parse(source), known) == known
+
+
+def test_loading_has_no_circle_any_more():
+    graph = import_graph()
+    assert "qa.documents" not in graph["qa.formats"]
+    assert {"qa.file_limits"} <= graph["qa.formats"] and {"qa.file_limits", "qa.formats"} <= graph["qa.documents"]
