@@ -36,7 +36,7 @@ BATCH = 32
 
 def baseline(texts: list[str]) -> None:
     """One plain fp32 sentence-transformers pass, as a user of the library would write it."""
-    model = load_embedder()._model  # the packaged model, loaded once (not timed)
+    model = load_embedder().model  # the packaged model, loaded once (not timed)
     model.encode(texts, batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True)
 
 

@@ -53,7 +53,7 @@ def main() -> None:
     documents = squad_documents()[0][: args.paragraphs]
     paragraphs = [d.text for d in documents]
     sentences = [s.text for d in documents for s in split_sentences(d)]
-    model = load_embedder()._model
+    model = load_embedder().model
     model.encode(paragraphs[:64], batch_size=BASELINE_BATCH)  # warm-up: weights paged in
     tokens = {
         name: sum(len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"])

@@ -447,7 +447,7 @@ class _Worker:
         """Check the driver's marker file and one input file per input path, then load the
         model (timed)."""
         host, pid = socket.gethostname(), os.getpid()
-        problem = _unseen(Path(marker)) or next((f"cannot see {p}" for p in probes if not os.path.isfile(p)), "")
+        problem = marker_problem(Path(marker)) or next((f"cannot see {p}" for p in probes if not os.path.isfile(p)), "")
         if problem:
             return WorkerInfo(host, pid, "", "", 0, 0.0, False, problem)
         started = time.perf_counter()
@@ -476,7 +476,7 @@ class _Worker:
         )
 
 
-def _unseen(marker: Path) -> str:
+def marker_problem(marker: Path) -> str:
     """Why this machine does not see the driver's `marker` file ("" when it does)."""
     try:
         seen = marker.read_text(encoding="ascii") == marker.name[len(MARKER_PREFIX) :]

@@ -501,8 +501,8 @@ class Embedder:
         self._slice_chars = value
 
     @property
-    def _model(self) -> Any:
-        """The sentence-transformers model (benchmarks/indexing.py reads it)."""
+    def model(self) -> Any:
+        """The loaded sentence-transformers model (benchmarks compare against a plain encode with it)."""
         return self.loaded().model
 
     @property
@@ -689,7 +689,7 @@ class Embedder:
             return self._int8().encode(texts)
         self._use_threads(threads)
         with self._autocast(precision):
-            vectors = self._model.encode(
+            vectors = self.model.encode(
                 texts,
                 batch_size=batch_size,
                 normalize_embeddings=True,
@@ -705,7 +705,7 @@ class Embedder:
         import torch
 
         self._use_threads(threads)
-        features = self._model.tokenizer(
+        features = self.model.tokenizer(
             texts,
             padding=True,
             truncation=True,
@@ -716,7 +716,7 @@ class Embedder:
         token_offsets = features.pop("offset_mapping").numpy() if offsets else None
         inputs = {key: value.to(self.device) for key, value in features.items()}
         with torch.inference_mode(), self._autocast(precision):
-            output = self._model(inputs)
+            output = self.model(inputs)
         vectors = torch.nn.functional.normalize(output["sentence_embedding"].float(), p=2, dim=1)
         return ForwardPass(vectors, output["token_embeddings"].float(), inputs["attention_mask"], token_offsets)
 

@@ -143,7 +143,7 @@ def hotpot_corpus(data: Path | None = None) -> tuple[list[Document], list[tuple[
     return documents, questions
 
 
-def _cache_key(path: Path) -> str:
+def cache_folder_name(path: Path) -> str:
     """A readable, unique folder name for an absolute path: its tail plus a hash of all of it
     (two long paths with the same first 40 characters must not share a cached index)."""
     readable = re.sub(r"[^a-z0-9]+", "-", str(path).lower()).strip("-")[-40:].strip("-") or "docs"
@@ -258,7 +258,7 @@ def _custom(request: EvalRequest, cache: Path, progress: Progress | None) -> Eva
     questions = load_questions_jsonl(request.questions_file)
     if request.sample:
         questions = sample_questions(questions, request.sample)
-    path = cache / f"custom-{_cache_key(request.docs.resolve())}"
+    path = cache / f"custom-{cache_folder_name(request.docs.resolve())}"
     try:
         index = Index.open(path)
         if index.stale_reason() or settings_outdated(index.settings):

@@ -281,7 +281,7 @@ def test_group_vectors_pool_the_token_vectors_of_their_texts(embedder):
     assert vectors.shape == (len(sentences), 384) and groups.shape == (2, 384)
     assert np.min(np.sum(vectors * embedder.encode(sentences), axis=1)) > SAME_TEXT_MIN_COSINE
     assert groups[1] @ vectors[1] > SAME_TEXT_MIN_COSINE
-    tokens = embedder._model.encode(sentences, output_value="token_embeddings", convert_to_numpy=False)
+    tokens = embedder.model.encode(sentences, output_value="token_embeddings", convert_to_numpy=False)
     pooled = np.concatenate([t.float().numpy() for t in tokens]).mean(axis=0)
     noise = INT8_MIN_COSINE if embedder.precision == INT8 else BF16_MIN_COSINE  # int8 on CPUs without bf16
     assert groups[0] @ (pooled / np.linalg.norm(pooled)) > noise

@@ -61,10 +61,10 @@ def test_cli_eval_without_a_suite_exits_2(capsys):
 def test_long_document_paths_get_distinct_cache_folders():
     from pathlib import Path
 
-    from qa.eval_runs import _cache_key
+    from qa.eval_runs import cache_folder_name
 
     base = "/data/" + "very-long-shared-prefix-" * 4
-    first, second = _cache_key(Path(base + "a")), _cache_key(Path(base + "b"))
+    first, second = cache_folder_name(Path(base + "a")), cache_folder_name(Path(base + "b"))
     assert first != second and first.endswith(first[-12:]) and len(first) <= 60
 
 
