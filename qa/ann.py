@@ -32,6 +32,8 @@ ANN_OVERSAMPLE = 1
 
 
 class VectorSearch(Protocol):
+    """A segment's nearest-vector search (`ExactSearch` or `HnswSearch`), as `qa.search` uses it."""
+
     def top(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of the `n` rows with the highest inner product, best first."""
 
@@ -43,6 +45,7 @@ class ExactSearch:
         self._vectors = vectors
 
     def top(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """`VectorSearch.top`, exactly; ties go to the lower row."""
         total = len(self._vectors)
         n = min(n, total)
         if n <= 0:
@@ -64,6 +67,8 @@ class HnswSearch:
         self._vectors = vectors
 
     def top(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """`VectorSearch.top`: the rows the walk finds (at most `n`, maybe not the true best),
+        with exact scores; ties go to the lower row."""
         n = min(n, len(self._vectors))
         if n <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)

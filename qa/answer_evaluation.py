@@ -212,6 +212,9 @@ def article_indexes(documents: Sequence[Document], cache: Path) -> dict[str, Ind
 
 @dataclass(frozen=True)
 class Squad2Question:
+    """A SQuAD 2.0 question, whether its paragraph answers it, and its place in the sample file,
+    which `squad2_split` needs for the train/held-out split."""
+
     question: EvalQuestion
     answerable: bool
     position: int = 0  # in the sample's queries.json (file order), for the train/held-out split

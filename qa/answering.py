@@ -145,16 +145,18 @@ class Citation:
     sentence of one passage, and `spans` are the exact sentences quoted inside it.
     """
 
-    number: int
-    doc_id: str
-    title: str
-    source: str
-    paragraph: int
-    start: int
-    end: int
-    quote: str
+    number: int  # the `[n]` marker's n: 1-based, in the order the answer first cites each passage
+    doc_id: str  # the quoted document (`Document.doc_id`)
+    title: str  # its title, to show beside the number
+    source: str  # its `Document.source` (metadata, the page's own, else the file name)
+    paragraph: int  # 1-based number of the paragraph the first quoted sentence is in
+    start: int  # character offset of the quote in `Document.text`
+    end: int  # exclusive: `document.text[start:end] == quote`
+    quote: str  # the text from the first to the last quoted sentence, verbatim (sentences between included)
+    # (start, end) of each quoted sentence, in `Document.text` offsets, ascending; a sentence
+    # cut to fit `AnswerConfig.max_chars` ends where its quoted prefix ends.
     spans: tuple[tuple[int, int], ...]
-    chunk_id: str
+    chunk_id: str  # the retrieved passage quoted ("doc_id:n", as in `Passage.chunk_id`)
     # Every paragraph a quoted sentence comes from, ascending (`paragraph` is the first): a
     # quote from paragraphs 2 and 4 is (2, 4), so a reader is sent to both.
     paragraphs: tuple[int, ...] = ()
@@ -170,11 +172,13 @@ class Citation:
 class AnswerSentence:
     """One quoted sentence of the answer and the citation number it carries."""
 
-    text: str
-    citation: int
-    doc_id: str
-    start: int
-    end: int
+    text: str  # the quoted text, `document.text[start:end]` (a cut sentence's prefix, no "…")
+    citation: int  # the `Citation.number` of its `[n]` marker
+    doc_id: str  # the document it is quoted from
+    start: int  # character offset in `Document.text`
+    end: int  # exclusive
+    # What chose it, comparable within one answer only: the reader's margin when the reader
+    # picked it, else the learned probability or the hand-tuned relevance + passage share.
     score: float
 
 
@@ -183,11 +187,11 @@ class ShortAnswer:
     """The reader's exact answer inside the quote of citation `number`:
     `document.text[start:end] == text`."""
 
-    text: str
-    doc_id: str
-    start: int
-    end: int
-    number: int
+    text: str  # the span, verbatim
+    doc_id: str  # the document it is in
+    start: int  # character offset in `Document.text`
+    end: int  # exclusive
+    number: int  # the `Citation.number` (1-based) whose quote holds the span
 
 
 @dataclass(frozen=True)
@@ -196,18 +200,20 @@ class Answer:
     each marker points at, `short_answer` the reader's exact answer inside one of them (None
     when abstained, or when answered without the reader), `passages` what was retrieved."""
 
-    question: str
-    text: str  # Markdown-ready: sentences each followed by " [n]"
-    citations: list[Citation]
-    passages: list[Passage]
-    abstained: bool
-    sentences: list[AnswerSentence] = field(default_factory=list)
-    relevance: float = 0.0  # best sentence's cosine + lexical overlap
+    question: str  # as answered: normalised and stripped (`qa.retrieval.check_question`)
+    # Markdown-ready: sentences each followed by " [n]" ("…" before it when cut to fit);
+    # `ABSTAIN_TEXT` (or `EMPTY_TEXT`) when abstained.
+    text: str
+    citations: list[Citation]  # one per `[n]`, in number order; empty when abstained
+    passages: list[Passage]  # retrieved, best first, then any a second hop added (shown as context)
+    abstained: bool  # True: "The documents don't say." (or nothing indexed), nothing quoted
+    sentences: list[AnswerSentence] = field(default_factory=list)  # the quoted sentences, in `text` order
+    relevance: float = 0.0  # best candidate sentence's cosine + lexical overlap (0 with no candidates)
     # P(the answer contains the answer to the question), calibrated (qa.sentence_scoring);
     # abstention compares it with the scorer's operating point. 0 when nothing was quoted.
     # With the reader: calibrated on its margin (qa.reading.Reader.confidence).
     confidence: float = 0.0
-    short_answer: ShortAnswer | None = None
+    short_answer: ShortAnswer | None = None  # None when abstained, or when the reader did not answer
     # The reader's margin (best span score minus no-answer score) for the quoted span, or for
     # the best span read when it abstained; None when the reader did not read.
     margin: float | None = None
@@ -216,21 +222,39 @@ class Answer:
 class AnswerSource(Protocol):
     """What composing an answer reads: `qa.search.Searcher` (one fixed index view) is one."""
 
-    def search(self, question: str, k: int = 5, *, extra_queries: Sequence[str] = ()) -> SearchResult: ...
+    def search(self, question: str, k: int = 5, *, extra_queries: Sequence[str] = ()) -> SearchResult:
+        """The top `k` passages, best first, for `question` ranked with `extra_queries`, and the
+        query vectors: the composer reuses them for its cosines instead of encoding again."""
+        ...
 
-    def query_terms(self, text: str) -> list[str]: ...
+    def query_terms(self, text: str) -> list[str]:
+        """The BM25 terms of `text` as the index tokenises them: overlap features compare these."""
+        ...
 
-    def many_query_terms(self, texts: Sequence[str]) -> list[tuple[str, ...]]: ...
+    def many_query_terms(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
+        """`query_terms` of each text, in order, repeats kept (BM25 counts them)."""
+        ...
 
-    def term_weights(self, terms: list[str]) -> dict[str, float]: ...
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        """Index-wide IDF of every term given, unseen ones included (they weigh the most)."""
+        ...
 
-    def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]: ...
+    def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]:
+        """The chunk's sentences in document order and their unit vectors, one float32 row each."""
+        ...
 
-    def search_encoded(self, query: str, vector: np.ndarray, k: int = 5) -> list[Passage]: ...
+    def search_encoded(self, query: str, vector: np.ndarray, k: int = 5) -> list[Passage]:
+        """Like `search` with `query`'s words and an already encoded `vector`: no model call
+        (a second hop searches a name with the question's meaning)."""
+        ...
 
-    def titles_mention(self, name: str) -> bool: ...
+    def titles_mention(self, name: str) -> bool:
+        """Whether some document title contains `name`, case-insensitively; False spares a hop's search."""
+        ...
 
-    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """One unit float32 row per text, in order, from the index's question encoder, in one call."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -246,6 +270,8 @@ class _Candidate:
 
 
 def check_history(history: object) -> list[Turn]:
+    """`history` as a list of (question, answer) string pairs ([] for None), or a `TypeError`
+    that says what is wrong: Python callers of `Index.answer` may pass anything."""
     if history is None:
         return []
     if not isinstance(history, (list, tuple)):

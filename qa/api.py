@@ -104,6 +104,7 @@ class Address:
 
     @property
     def url(self) -> str:
+        """The address as a URL for messages, an IPv6 host in brackets: 'http://[::1]:7860/'."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
@@ -336,6 +337,7 @@ class JsonApi:
         self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="qa-write", initializer=_lower_priority)
 
     def routes(self) -> list[Route]:
+        """The API's routes, each behind the login; the three writes also refused when read-only."""
         guard, write = self._guarded, self._writer
         return [
             Route("/api/ask", guard(self.ask), methods=["POST"]),
@@ -347,6 +349,7 @@ class JsonApi:
         ]
 
     def close(self) -> None:
+        """Stop the answer and writer threads without waiting; the app's lifespan calls it at shutdown."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._writer_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -384,6 +387,7 @@ class JsonApi:
     # --- routes ---------------------------------------------------------------------------
 
     async def ask(self, request: Request) -> Response:
+        """POST /api/ask: the answer as `answer_json` gives it; a question the library refuses is a 400."""
         question, history = parse_ask(await _body(request, MAX_BODY_BYTES))
         try:
             answer = await self._run(self.index.answer, question, history)
@@ -392,10 +396,13 @@ class JsonApi:
         return JSONResponse(answer_json(answer))
 
     async def documents(self, request: Request) -> Response:
+        """GET /api/documents: every indexed document, with the fields of `DocumentEntry`."""
         entries = await self._run(self.index.documents)
         return JSONResponse({"documents": [asdict(e) for e in entries]})
 
     async def upload(self, request: Request) -> Response:
+        """POST /api/documents: store and index the multipart "files" (`add_uploads`); a refused
+        file is an outcome with "ok": false and its reason, not an error status."""
         limit = max_upload_bytes()
         async with request.form(max_files=100, max_part_size=limit) as form:
             files = [f for f in form.getlist("files") if not isinstance(f, str)]
@@ -414,6 +421,8 @@ class JsonApi:
         )
 
     async def remove(self, request: Request) -> Response:
+        """DELETE /api/documents/{id}: remove the document (and its file when it is an upload);
+        404 for an id not in the index."""
         doc_id = request.path_params["doc_id"]
         try:
             title = await self._write(remove_document, self.index, doc_id)
@@ -441,6 +450,8 @@ class JsonApi:
         return (path, document.encoding) if is_upload(path) and path.is_file() else None
 
     async def rebuild(self, request: Request) -> Response:
+        """POST /api/rebuild: re-read every indexed file (`Index.refresh`); answers how many
+        documents were added, updated, unchanged, removed and skipped."""
         report = await self._write(self.index.refresh)
         counts = {name: len(getattr(report, name)) for name in ("added", "updated", "unchanged", "removed", "skipped")}
         return JSONResponse(counts)

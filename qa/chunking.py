@@ -47,6 +47,8 @@ class ChunkingConfig:
 
 @dataclass(frozen=True)
 class Sentence:
+    """One sentence of a document, what answers quote and cite: `document.text[start:end] == text`."""
+
     doc_id: str
     paragraph: int  # 1-based paragraph number
     start: int

@@ -58,6 +58,8 @@ def _index(args: argparse.Namespace):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    """`qa index`: (re)build the index at --index (default index/) from the given paths, or
+    merge its segments with --compact; files that cannot be read are listed on stderr."""
     from qa.paths import index_dir
     from qa.index import Index
 
@@ -94,6 +96,7 @@ def _ray_options(args: argparse.Namespace) -> dict:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """`qa search`: the top -k passages with their scores and where each comes from, or --json."""
     from qa.rescoring import retriever_for
 
     passages = retriever_for(_index(args), args.rescore).retrieve(args.question, k=args.k)
@@ -107,6 +110,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    """`qa ask`: the cited answer, then its numbered sources, or --json; an abstention is exit 0 too."""
     answer = _index(args).answer(args.question)
     if args.json:
         from qa.answering import answer_json
@@ -152,6 +156,7 @@ def _place(citation: Citation) -> str:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    """`qa docs`: one tab-separated line per indexed document, easy to cut or grep."""
     for entry in _index(args).documents():
         print(
             f"{entry.doc_id}\t{entry.title}\t{entry.source}\t{entry.paragraphs} paragraphs\t"
@@ -161,6 +166,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """`qa eval`: run a suite (`qa.eval_runs.run_eval`) with a progress bar on stderr, then print
+    one line per measure, or the whole report with --json."""
     from tqdm import tqdm
 
     from qa.eval_runs import EvalRequest, run_eval
@@ -222,6 +229,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """`qa serve`: bind the port first, so a busy one fails at once (exit 1), then serve until Ctrl-C."""
     from qa.api import ListenError, open_listener
 
     try:  # the port first: a busy one fails in a blink, not after Gradio's import and a traceback
@@ -236,6 +244,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `qa` argument parser: each subcommand sets `run` to its `cmd_*` function; bad
+    arguments exit 2 with one line."""
     parser = _Parser(prog="qa", description="Question answering over your documents, with citations.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -301,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `qa` with `argv` (default: sys.argv) and return the exit code; any error is one line
+    on stderr, a bug an id whose traceback is in the log."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

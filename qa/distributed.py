@@ -107,6 +107,9 @@ class FileTask:
 
 @dataclass(frozen=True)
 class Batch:
+    """One task for a worker: files that become one segment, written into `folder`. `number`
+    pairs the result with its batch and keeps the report in submission order."""
+
     number: int
     files: tuple[FileTask, ...]
     folder: str  # the staging folder under the index folder that the segment is written into
@@ -170,6 +173,8 @@ class RayBuildReport:
 
 @dataclass(frozen=True)
 class RayBuild:
+    """What `build_with_ray` returns: the committed manifest (the index opens on it) and the report."""
+
     manifest: Manifest
     report: RayBuildReport
 

@@ -110,6 +110,9 @@ def printable(name: str) -> str:
 
 @dataclass(frozen=True)
 class SkippedFile:
+    """A file that was not indexed and the one-line reason; the manifest keeps them, so
+    `Index.skipped` and the CLI can tell the user what is missing and why."""
+
     path: str
     reason: str
 
@@ -119,6 +122,8 @@ class SkippedFile:
 
 @dataclass(frozen=True)
 class LoadResult:
+    """What `load_documents` read: the documents, and the files it skipped instead of raising."""
+
     documents: list[Document] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
 

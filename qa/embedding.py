@@ -131,12 +131,18 @@ class TextEmbedder(Protocol):
     """
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The model's name, recorded with the index: an index opens only with the same name."""
+        ...
 
     @property
-    def dimension(self) -> int: ...
+    def dimension(self) -> int:
+        """Length of each vector `encode` returns."""
+        ...
 
-    def encode(self, texts: list[str]) -> np.ndarray: ...
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """One L2-normalised float32 row per text, in order: (len(texts), dimension)."""
+        ...
 
 
 def cpu_has_native_bf16() -> bool:
@@ -476,14 +482,17 @@ class Embedder:
 
     @property
     def device(self) -> str:
+        """Where document batches run: "cuda" or "cpu" (`default_device()`); loads the torch model."""
         return self.loaded().device
 
     @property
     def precision(self) -> str:
+        """Precision of document batches, e.g. "fp32" or "int8" (`resolve_precision`); loads torch."""
         return self.loaded().precision
 
     @property
     def max_tokens(self) -> int:
+        """Word pieces the model reads of one text; the rest is cut off (its `max_seq_length`)."""
         return self.loaded().max_tokens
 
     @property
@@ -498,6 +507,7 @@ class Embedder:
 
     @slice_chars.setter
     def slice_chars(self, value: int) -> None:
+        """Override the slice size (benchmarks try several)."""
         self._slice_chars = value
 
     @property

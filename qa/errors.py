@@ -30,11 +30,13 @@ class IndexProblem(Exception):
 
 
 class IndexNotFound(IndexProblem):
-    pass
+    """Raised when a folder holds no index; the message names the folder and the `qa index`
+    command that builds one."""
 
 
 class IndexCorrupted(IndexProblem):
-    pass
+    """Raised when an index file is missing, unreadable or damaged (checksum or size mismatch);
+    the message names the file and the `qa index` command that rebuilds it."""
 
 
 class IndexMismatch(IndexProblem):
@@ -46,6 +48,8 @@ class ModelUnavailable(RuntimeError):
 
 
 def now() -> str:
+    """The time in UTC, ISO 8601 to the second: one format for log lines, manifests and documents'
+    added stamps."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
@@ -56,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 
 def log_path() -> Path:
+    """Where internal errors' tracebacks go: $QA_LOG, else <data>/logs/qa.log."""
     return Path(os.environ.get(LOG_VARIABLE) or data_dir() / "logs" / "qa.log")
 
 

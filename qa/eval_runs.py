@@ -54,6 +54,8 @@ SHOWN_PASSAGES = 10  # HotpotQA's "both in the top 10", counted over what a read
 
 @dataclass(frozen=True)
 class EvalRequest:
+    """What `run_eval` should measure: a suite and its options, one field per `qa eval` option."""
+
     suite: str
     sample: int = 0  # 0 = every question
     single_article: bool = False
@@ -79,6 +81,8 @@ class MultiHopReport:
 
 @dataclass(frozen=True)
 class EvalReport:
+    """Everything one `run_eval` measured; a part the suite does not measure is None."""
+
     suite: str
     documents: int
     passages: int

@@ -273,6 +273,7 @@ class RankingMetrics:
     questions: int
 
     def recall_at(self, k: int) -> float:
+        """Recall@k looked up by k, not by position; `KeyError` for a k that was not computed."""
         try:
             return self.recall[self.ks.index(k)]
         except ValueError:
@@ -405,6 +406,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def latency_summary(seconds: Sequence[float]) -> LatencySummary:
+    """p50, p95, mean and max in milliseconds, from per-question timings in seconds."""
     ms = [s * 1000.0 for s in seconds]
     return LatencySummary(
         p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95), mean_ms=sum(ms) / len(ms), max_ms=max(ms)
@@ -424,7 +426,8 @@ class RetrievalReport:
 class Retriever(Protocol):
     """What `evaluate_retrieval` needs: `qa.Index` satisfies it, and so can a test double."""
 
-    def retrieve(self, question: str, k: int = 5) -> list[Passage]: ...
+    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
+        """The top `k` passages for `question`, best first."""
 
 
 Progress = Callable[[int, int], None]

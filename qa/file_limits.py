@@ -48,6 +48,7 @@ class Deadline:
 
     @classmethod
     def after(cls, seconds: float) -> "Deadline":
+        """A deadline `seconds` from now (`FileLimits.parse_seconds`, when a file starts loading)."""
         return cls(time.monotonic() + seconds, seconds)
 
     def check(self) -> None:

@@ -38,6 +38,10 @@ _LINE_BREAK = "\n"
 
 @dataclass(frozen=True)
 class Extracted:
+    """What an extractor found in one file (see the module docstring); `qa.documents` makes it a
+    `Document`. A side-car `.meta.json` title or source wins over these; None falls back to the text
+    or the file name."""
+
     paragraphs: list[str]
     title: str | None = None
     source: str | None = None

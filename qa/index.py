@@ -328,10 +328,12 @@ class Index:
 
     @property
     def settings(self) -> IndexSettings:
+        """What the index was built with (model, chunking, BM25); changing any of it means a rebuild."""
         return self.view().settings
 
     @property
     def generation(self) -> int:
+        """Number of the live manifest; it grows with each commit, so a change shows as a new number."""
         return self.view().generation
 
     @property
@@ -349,6 +351,7 @@ class Index:
         return self.view().documents()
 
     def document(self, doc_id: str) -> Document:
+        """The live document `doc_id` with its text, as indexed; `KeyError` when there is none."""
         return self.view().document(doc_id)
 
     @property
@@ -393,6 +396,7 @@ class Index:
         return self.pinned().search_encoded(query, vector, k)
 
     def titles_mention(self, name: str) -> bool:
+        """Whether a document title contains `name` (see `IndexView.titles_mention`)."""
         return self.pinned().titles_mention(name)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
@@ -418,15 +422,19 @@ class Index:
         return compose_answer(searcher, question, history, config or AnswerConfig())
 
     def query_terms(self, text: str) -> list[str]:
+        """The BM25 terms of `text`, as this index's settings make them (see `Searcher.query_terms`)."""
         return self.pinned().query_terms(text)
 
     def many_query_terms(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
+        """`query_terms` of each text, in one tokenizer call."""
         return self.pinned().many_query_terms(texts)
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
+        """Index-wide IDF of each BM25 term: how much a word says about which chunk matches."""
         return self.pinned().term_weights(terms)
 
     def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]:
+        """The sentences of a live chunk and their vectors, for answers (see `IndexView.chunk_sentences`)."""
         return self.view().chunk_sentences(chunk_id)
 
     # --- updating ------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class IndexSettings:
 
 
 def settings_from_json(raw: dict) -> IndexSettings:
+    """Settings from a manifest's "settings" object (as `dataclasses.asdict` wrote them); a missing
+    key is a `KeyError`, which the store reports as a corrupted manifest."""
     return IndexSettings(
         model=raw["model"],
         model_id=raw["model_id"],

@@ -169,6 +169,7 @@ class LexicalIndex:
         return scores
 
     def save(self, folder: Path) -> None:
+        """Write the bm25s index into `folder`, for `load` to memory-map."""
         self._retriever.save(str(folder), show_progress=False)
 
     @classmethod

@@ -68,6 +68,7 @@ class Reading:
 
     @property
     def margin(self) -> float:
+        """Span score minus no-answer score: under `Reader.abstain_margin`, the window does not answer."""
         return self.span_score - self.null_score
 
 
@@ -85,6 +86,8 @@ class ReaderSettings:
 
     @classmethod
     def from_json(cls, text: str) -> "ReaderSettings":
+        """The settings in qa/reader.json's text (no `sure_quote_margin`: never quote on that ground).
+        Raises on a missing or malformed field; `open_reader` reports that as `ReaderProblem`."""
         raw = json.loads(text)
         return cls(
             sha256=str(raw["sha256"]),
@@ -118,6 +121,7 @@ class Reader:
 
     @property
     def abstain_margin(self) -> float:
+        """The shipped operating point: a best span with a margin under this is not quoted."""
         return self.settings.abstain_margin
 
     def confidence(self, margin: float) -> float:

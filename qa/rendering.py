@@ -363,6 +363,8 @@ def sources_panel(sections: Sequence[str], turns: int | None = None) -> str:
 
 @dataclass(frozen=True)
 class DocumentRow:
+    """One row of the documents table: `added` as shown, `stamp` as stored, to sort by."""
+
     doc_id: str
     title: str
     source: str
@@ -440,6 +442,11 @@ def document_choices(entries: Iterable["DocumentEntry"]) -> list[tuple[str, str]
 
 
 def status_text(documents: int, passages: int, model: str) -> str:
+    """The status line as plain text, with singular and plural counts.
+
+    >>> status_text(1, 7, "all-MiniLM-L6-v2")
+    '1 document · 7 passages · model all-MiniLM-L6-v2 · extractive answers, offline'
+    """
     doc_word = "document" if documents == 1 else "documents"
     passage_word = "passage" if passages == 1 else "passages"
     return (
@@ -449,6 +456,7 @@ def status_text(documents: int, passages: int, model: str) -> str:
 
 
 def status_html(documents: int, passages: int, model: str) -> str:
+    """`status_text` as the header's HTML, escaped (the model name comes from the index's settings)."""
     return f'<div class="qa-status">{escape(status_text(documents, passages, model))}</div>'
 
 

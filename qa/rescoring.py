@@ -72,6 +72,7 @@ class RescoreConfig:
 
 
 def model_cache() -> Path:
+    """Where unpacked models are kept: $QA_MODEL_CACHE, else ~/.cache/qa/models."""
     return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "qa" / "models")
 
 
@@ -178,6 +179,8 @@ class RescoredRetriever:
     rescorer: Rescorer
 
     def retrieve(self, question: str, k: int = 5) -> list[Passage]:
+        """The `k` best passages after re-scoring, like `Index.retrieve`; at least
+        `config.candidates` first-stage passages are re-scored whatever `k` is."""
         k = check_k(k)
         candidates = self.index.retrieve(question, k=max(k, self.rescorer.config.candidates))
         return self.rescorer.rescore(question, candidates)[:k]

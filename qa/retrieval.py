@@ -82,6 +82,7 @@ class FusionConfig:
 
     @property
     def lexical_weight(self) -> float:
+        """BM25's weight: what `dense_weight` and `sentence_weight` leave of 1."""
         return max(0.0, 1.0 - self.dense_weight - self.sentence_weight)
 
 
@@ -116,6 +117,8 @@ def check_question(question: object) -> str:
 
 
 def check_k(k: object) -> int:
+    """`k` as an int when it is a whole number in 1..`MAX_K`, or a `ValueError`/`TypeError` that
+    says what is wrong."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k must be an integer, not {type(k).__name__}")
     if not 1 <= k <= MAX_K:

@@ -164,6 +164,8 @@ def _document_keys(view: IndexView, candidates: list[tuple[int, int]]) -> np.nda
 
 
 def passage_of(view: IndexView, location: tuple[int, int], score: float, signals: Signals, i: int) -> Passage:
+    """The `Passage` of one chunk `rank` returned: its text and document offsets, the fused
+    `score`, and its raw signals (entry `i` of `signals`)."""
     position, row = location
     segment = view.segments[position]
     doc_row, paragraph, start, end = (int(segment.chunks[row, c]) for c in (DOC, PARAGRAPH, START, END))
@@ -212,6 +214,7 @@ class Searcher:
         self.fusion = fusion
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """One float32 row per text from the embedder's question path, in one call."""
         encode = getattr(self._embedder, "encode_queries", None) or self._embedder.encode
         return np.asarray(encode(texts), dtype=np.float32)
 
@@ -251,4 +254,5 @@ class Searcher:
         return self.view.idf(tuple(terms))
 
     def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]:
+        """A chunk's sentences and their stored vectors (see `IndexView.chunk_sentences`)."""
         return self.view.chunk_sentences(chunk_id)

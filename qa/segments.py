@@ -88,10 +88,13 @@ class SegmentData:
 
     @property
     def chunk_count(self) -> int:
+        """Chunk rows; a segment without any gets no BM25 index."""
         return len(self.chunks)
 
 
 def chunk_texts_for_bm25(data: SegmentData, titles: bool) -> list[str]:
+    """The text BM25 indexes for each chunk, in chunk order: the chunk, after its document's title
+    line when `titles` (`BM25Config.titles`), so a title word finds every chunk of its document."""
     texts = []
     for doc_row, _, start, end, _, _ in data.chunks.tolist():
         document = data.documents[doc_row]
@@ -276,6 +279,7 @@ class Segment:
         return bytes(self._texts[record.text_start : record.text_end]).decode("utf-8", "surrogatepass")
 
     def document(self, doc_row: int) -> Document:
+        """Document `doc_row` rebuilt as it was loaded: text, paragraph spans, pages and sections."""
         record = self.documents[doc_row]
         rows = np.asarray(self.paragraphs[record.first_paragraph : record.first_paragraph + record.paragraphs])
         pages = tuple(rows[:, PARAGRAPH_PAGE].tolist())

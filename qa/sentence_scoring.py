@@ -163,6 +163,7 @@ def without_question_words(question: str) -> str:
 
 
 def question_cues(question: str, term_weights: dict[str, float], has_followup: bool) -> QuestionCues:
+    """What `sentence_features` needs of `question`, worked out once for all its candidates."""
     return QuestionCues(
         term_weights=dict(term_weights),
         words=frozenset(w.lower() for w in _WORD.findall(question)),
@@ -269,6 +270,7 @@ def sentence_features(cues: QuestionCues, candidates: Sequence[CandidateSentence
 
 
 def logit(p: np.ndarray | float) -> np.ndarray:
+    """log(p / (1 - p)), `p` clipped by `PROBABILITY_EPSILON` first so that 0 and 1 stay finite."""
     clipped = np.clip(np.asarray(p, dtype=np.float64), PROBABILITY_EPSILON, 1.0 - PROBABILITY_EPSILON)
     return np.log(clipped / (1.0 - clipped))
 
@@ -300,10 +302,12 @@ class LogisticModel:
     intercept: float
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """P(positive) of each row, as a 1-D array (a single row is read as a batch of one)."""
         z = ((np.atleast_2d(rows) - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
     def to_json(self) -> dict:
+        """The model as the JSON object `from_json` reads back (part of `sentence_scorer.json`)."""
         return {
             "features": list(self.names),
             "mean": self.mean.tolist(),
@@ -314,6 +318,8 @@ class LogisticModel:
 
     @classmethod
     def from_json(cls, data: dict, expected: tuple[str, ...]) -> "LogisticModel":
+        """The model `to_json` wrote; `ValueError` when its features are not `expected` (weights
+        for other features would score silently wrong)."""
         names = tuple(data["features"])
         if names != expected:
             raise ValueError(f"{WEIGHTS_FILE}: features {names} differ from this qa's {expected}; retrain")
@@ -339,6 +345,7 @@ class SentenceScorer:
     trained_on: str = ""
 
     def sentence_probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """P(the sentence contains the answer) of each `sentence_features` row; empty for none."""
         if len(rows) == 0:
             return np.zeros(0)
         return self.sentence.probabilities(rows)
@@ -350,6 +357,7 @@ class SentenceScorer:
         return float(self.answer.probabilities(answer_features(chosen, every, best_relevance))[0])
 
     def to_json(self) -> dict:
+        """The scorer as `sentence_scorer.json` holds it (written by benchmarks/train_scorer.py)."""
         return {
             "format": WEIGHTS_FORMAT,
             "trained_on": self.trained_on,
@@ -361,6 +369,7 @@ class SentenceScorer:
 
     @classmethod
     def from_json(cls, data: dict) -> "SentenceScorer":
+        """The scorer `to_json` wrote; `ValueError` when its format or features are not this qa's."""
         if data.get("format") != WEIGHTS_FORMAT:
             raise ValueError(f"{WEIGHTS_FILE}: format {data.get('format')!r}, this qa reads {WEIGHTS_FORMAT}")
         return cls(

@@ -87,6 +87,7 @@ class SegmentEntry:
 
     @property
     def live_documents(self) -> int:
+        """Documents not deleted; their rows stay in the segment until a merge drops them."""
         return self.documents - len(self.deleted)
 
 
@@ -101,10 +102,12 @@ class Manifest:
     bookkeeping: Bookkeeping = Bookkeeping()
 
     def with_segments(self, segments: tuple[SegmentEntry, ...]) -> "Manifest":
+        """A copy listing `segments` instead (the manifest is frozen); commit it to make it live."""
         return replace(self, segments=segments)
 
 
 def rebuild_hint(root: Path) -> str:
+    """The command that rebuilds the index at `root`, for the end of every "unreadable" error."""
     return f"rebuild it with: qa index <your documents> --index {root}"
 
 
@@ -296,6 +299,8 @@ def staging(root: Path) -> Iterator[Path]:
 
 
 def new_segment_name() -> str:
+    """A fresh segment folder name: UTC time then random hex, so concurrent writers never collide
+    and names sort by creation."""
     return f"{SEGMENT_PREFIX}{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
 
 

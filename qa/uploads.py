@@ -141,6 +141,9 @@ def check_upload(path: str | Path, name: str | None = None) -> int:
 
 @dataclass(frozen=True)
 class StoredUpload:
+    """Where `store_upload` put a file: `created` tells whether a failed upload may delete it
+    again, `renamed` that the message must give the new name."""
+
     path: Path  # where the file now is, inside the uploads folder
     created: bool  # False: an identical file was already stored there
     renamed: bool  # True: stored under another name because the name was taken
@@ -188,6 +191,8 @@ def store_upload(path: str | Path, name: str | None = None, folder: str | Path |
 
 @dataclass(frozen=True)
 class UploadOutcome:
+    """What became of one uploaded file; `message` is the line the page and the API show."""
+
     name: str  # the name the user gave the file
     ok: bool
     message: str  # one line, starting with the file name

@@ -95,14 +95,17 @@ class IndexView:
 
     @property
     def live_documents(self) -> int:
+        """Documents not deleted, from the manifest alone (no segment is read); 0 means nothing to search."""
         return sum(entry.live_documents for entry in self.manifest.segments)
 
     @property
     def settings(self) -> IndexSettings:
+        """What the index was built with (the manifest's `IndexSettings`)."""
         return self.manifest.settings
 
     @property
     def generation(self) -> int:
+        """The manifest generation this view shows; `Index.view` compares it with CURRENT's."""
         return self.manifest.generation
 
     @property
@@ -148,6 +151,8 @@ class IndexView:
         }
 
     def document(self, doc_id: str) -> Document:
+        """The live document `doc_id`, text and paragraphs read back from its segment; `KeyError`
+        when it is not in this view."""
         found = self.locate(doc_id)
         if found is None:
             raise KeyError(f"no document {doc_id!r} in the index at {self.root}")
@@ -170,6 +175,8 @@ class IndexView:
     # --- chunks ------------------------------------------------------------------------------
 
     def chunk_id(self, position: int, row: int) -> str:
+        """The public id, "<doc id>:<chunk number in the document>", of chunk `row` of segment
+        `position`; it stays the same when a merge moves the chunk (see `locate_chunk`)."""
         segment = self.segments[position]
         doc_row = int(segment.chunks[row, DOC])
         record = segment.documents[doc_row]

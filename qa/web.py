@@ -167,9 +167,11 @@ class ChatApp:
         return rendering.sources_panel([t["sources"] for t in turns if t.get("sources")], len(turns))
 
     def clear(self) -> tuple:
+        """Clear chat: empty the question box, the chat, the sources panel and the turns."""
         return "", [], rendering.sources_panel([], 0), []
 
     def pick_example(self, data: gr.SelectData) -> str:
+        """The text of a clicked example question, put in the box (the page then submits it)."""
         value = data.value
         return value.get("text", "") if isinstance(value, dict) else str(value or "")
 
@@ -216,6 +218,7 @@ class ChatApp:
     # --- documents -----------------------------------------------------------------------
 
     def status(self) -> str:
+        """The header's status line (documents, passages, model); redrawn after every change."""
         documents, passages = self.index.size
         return rendering.status_html(documents, passages, self.index.settings.model)
 
@@ -291,6 +294,8 @@ class ChatApp:
         return self.view(rendering.notices_html(lines))
 
     def on_rebuild(self, progress=gr.Progress(track_tqdm=True)) -> tuple:
+        """Rebuild: re-read every indexed file, report the counts and each skipped file;
+        outputs `view()`."""
         if self.read_only:
             return self.view(rendering.notices_html([(False, READ_ONLY)]))
         progress(0, desc="re-reading the indexed files")
@@ -425,6 +430,7 @@ def build_app(index: Index, examples: Sequence[str] = EXAMPLES, read_only: bool 
 
 
 def theme() -> gr.themes.Base:
+    """Gradio's Soft theme with system fonts, so the page loads nothing from the internet."""
     # System fonts only: the default theme would fetch Google Fonts, and qa runs offline.
     return gr.themes.Soft(
         font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -468,6 +474,8 @@ class QaServer(uvicorn.Server):
         self.on_started = on_started
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup, then `on_started` once the socket accepts connections (never when
+        startup failed)."""
         await super().startup(sockets=sockets)
         if not self.should_exit:
             self.on_started()
