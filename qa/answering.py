@@ -63,7 +63,7 @@ LEARNED = "learned"  # AnswerConfig.scorer: rank and abstain with qa.sentence_sc
 HAND_TUNED = "hand-tuned"  # the composer before it, kept to measure against
 ABSTAIN_ON_CONFIDENCE = "confidence"  # AnswerConfig.abstain_on: the calibrated probability
 ABSTAIN_ON_RELEVANCE = "relevance"  # the best sentence's cosine + overlap (the rule before)
-HAND_TUNED_ABSTAIN = 0.45  # the relevance rule's threshold (README, "Abstention")
+HAND_TUNED_ABSTAIN = 0.45  # the relevance rule's threshold (benchmarks/README.md, "Abstention")
 _COSINE = FEATURE_NAMES.index("question_cosine")
 _FOLLOWUP_COSINE = FEATURE_NAMES.index("followup_cosine")
 _OVERLAP_IDF = FEATURE_NAMES.index("overlap_idf")
@@ -95,7 +95,7 @@ class AnswerConfig:
     # "The documents don't say" when the answer's confidence (abstain_on="confidence") or its
     # best sentence's relevance ("relevance") is under abstain_below; None takes the operating
     # point shipped with the scorer (confidence) or HAND_TUNED_ABSTAIN (relevance). Why the
-    # default composer keeps relevance: README, "Abstention".
+    # default composer keeps relevance: benchmarks/README.md, "Abstention".
     abstain_below: float | None = None
     abstain_on: str | None = None  # None: "relevance" for the hand-tuned composer, "confidence" for the learned
     keep_probability: float | None = None  # a 2nd/3rd sentence needs this P(contains the answer)
