@@ -47,6 +47,7 @@ from qa import store
 from qa.documents import SkippedFile, file_fingerprint, find_files, load_documents, slug, unique_doc_id
 from qa.embedding import PRECISION_VARIABLE, load_embedder
 from qa.ingest import embed_documents
+from qa.segment_commits import StagedSegment, commit_segments
 from qa.segments import write_segment
 from qa.errors import IndexProblem, now
 from qa.index_settings import IndexSettings
@@ -419,21 +420,19 @@ def _commit(
     if not any(r.documents for r in ordered):
         reasons = "; ".join(str(s) for s in skipped + loaded_skips) or "no files found"
         raise ValueError(f"no documents to index under {list(map(str, paths))}: {reasons}")
-    staged: dict[Path, str] = {}
-    entries = []
-    for result in ordered:
-        if result.documents:
-            name = store.new_segment_name()
-            staged[Path(result.folder)] = name
-            entries.append(SegmentEntry(name, result.documents, result.chunks, result.checksum))
+    staged = [  # written by the workers
+        StagedSegment(Path(r.folder), SegmentEntry(store.new_segment_name(), r.documents, r.chunks, r.checksum))
+        for r in ordered
+        if r.documents
+    ]
     inputs = tuple(str(Path(p).resolve()) for p in paths)
     sources = {path: fingerprint for r in ordered for path, fingerprint in r.fingerprints}
     bookkeeping = Bookkeeping(inputs, (), sources, tuple(skipped + loaded_skips))
-    return store.commit(
+    return commit_segments(
         root,
         store.ANY_GENERATION,  # a build replaces whatever is there
-        lambda _live: Manifest(0, "", settings, tuple(entries), bookkeeping),
         staged,
+        lambda _live, entries: Manifest(0, "", settings, entries, bookkeeping),
     )
 
 

@@ -36,7 +36,8 @@ from qa.ingest import embed_documents
 from qa.lexical import BM25Config
 from qa.retrieval import FusionConfig, Passage
 from qa.search import Searcher, SearchResult
-from qa.segments import SegmentData, write_segment
+from qa.segment_commits import commit_segments, write_staged
+from qa.segments import SegmentData
 from qa.errors import IndexCorrupted, IndexMismatch, IndexProblem, ModelUnavailable, now
 from qa.index_settings import LATE, SENTENCE_PASS, SEPARATE, VECTOR_METHODS, IndexSettings
 from qa.store import Bookkeeping, CommitConflict, Manifest, SegmentEntry
@@ -255,18 +256,15 @@ class Index:
         progress: bool | None,
     ) -> "Index":
         with contextlib.ExitStack() as stack:
-            staged: dict[Path, str] = {}
-            entries: list[SegmentEntry] = []
+            staged = []
             for batch in _batches(documents):
                 data = embed_documents(batch, settings, embedder, [now()] * len(batch), progress)
-                folder = stack.enter_context(store.staging(root))
-                staged[folder] = store.new_segment_name()
-                entries.append(SegmentEntry(staged[folder], *write_segment(folder, data, settings.bm25)))
-            manifest = store.commit(
+                staged.append(write_staged(stack.enter_context(store.staging(root)), data, settings.bm25))
+            manifest = commit_segments(
                 root,
                 store.ANY_GENERATION,  # a build replaces whatever is there
-                lambda _live: Manifest(0, "", settings, tuple(entries), bookkeeping),
                 staged,
+                lambda _live, entries: Manifest(0, "", settings, entries, bookkeeping),
             )
         return cls(IndexView.open(root, manifest, {}), embedder, fusion)
 
@@ -560,24 +558,24 @@ class Index:
             for position, entry in enumerate(view.manifest.segments)
         )
         with store.staging(self.path) as folder:
-            staged: dict[Path, str] = {}
-            if data is not None and data.documents:
-                name = store.new_segment_name()
-                segments += (SegmentEntry(name, *write_segment(folder, data, view.settings.bm25)),)
-                staged[folder] = name
-            new = replace(view.manifest, segments=segments, bookkeeping=change.bookkeeping)
-            return store.commit(self.path, view.generation, lambda _live: new, staged, locked=locked)
+            staged = [write_staged(folder, data, view.settings.bm25)] if data is not None and data.documents else []
+            return commit_segments(
+                self.path,
+                view.generation,
+                staged,
+                lambda _live, entries: replace(view.manifest, segments=segments + entries, bookkeeping=change.bookkeeping),
+                locked=locked,
+            )
 
     def _merge(self, view: IndexView, names: tuple[str, ...]) -> None:
         data, new_rows = merging.merged_data(view, names)
         with store.staging(self.path) as folder:
-            merged, staged = None, {}
-            if data.documents:
-                name = store.new_segment_name()
-                merged = SegmentEntry(name, *write_segment(folder, data, view.settings.bm25))
-                staged[folder] = name
-            manifest = store.commit(
-                self.path, store.ANY_GENERATION, lambda live: merging.apply_merge(live, names, merged, new_rows), staged
+            staged = [write_staged(folder, data, view.settings.bm25)] if data.documents else []
+            manifest = commit_segments(
+                self.path,
+                store.ANY_GENERATION,
+                staged,
+                lambda live, entries: merging.apply_merge(live, names, entries[0] if entries else None, new_rows),
             )
         with self._view_lock:
             self._install(manifest)
