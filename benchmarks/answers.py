@@ -44,7 +44,7 @@ from qa.answer_evaluation import (
 from qa.answering import HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, Answer, AnswerConfig, compose_from_search
 from qa.evaluation import EvalQuestion, contains_answer, sample_questions, squad_documents
 import qa.index as qa_index
-from qa.defaults import settings_outdated
+from qa.index_settings import settings_outdated
 from qa.index import Index
 from qa.sentence_scoring import load_scorer
 from qa.errors import IndexProblem

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from qa.answering import Answer
-from qa.defaults import settings_outdated
+from qa.index_settings import settings_outdated
 from qa.documents import Document
 from qa.evaluation import (
     EvalQuestion,

@@ -23,27 +23,13 @@ from qa.paths import PROJECT_ROOT, data_dir, index_dir, seeds_dir
 from qa.index import Index, PathsLike
 from qa.retrieval import Passage
 from qa.errors import IndexProblem
-from qa.index_settings import IndexSettings
+from qa.index_settings import settings_outdated
 
 __all__ = ["PROJECT_ROOT", "data_dir", "index_dir", "seeds_dir", "default_index", "retrieve", "answer"]
 
 
 def _say(message: str) -> None:
     print(f"qa: {message}", file=sys.stderr)
-
-
-def settings_outdated(settings: IndexSettings) -> bool:
-    """Whether an index was built with other chunking, BM25 or sentence-vector settings than
-    this qa's defaults."""
-    from qa import index as index_module
-
-    fresh = IndexSettings(settings.model, settings.model_id, settings.dimension)
-    return (settings.chunking, settings.bm25, settings.embed_titles, settings.sentence_vectors) != (
-        fresh.chunking,
-        fresh.bm25,
-        fresh.embed_titles,
-        index_module.SENTENCE_VECTORS,
-    )
 
 
 def open_or_build(path: str | Path, inputs: PathsLike) -> Index:

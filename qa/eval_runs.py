@@ -29,7 +29,7 @@ from qa.answer_evaluation import (
     squad2_questions,
 )
 from qa.answering import Answer
-from qa.defaults import settings_outdated
+from qa.index_settings import settings_outdated
 from qa.paths import data_dir
 from qa.documents import Document
 from qa.evaluation import (

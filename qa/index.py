@@ -39,7 +39,7 @@ from qa.search import Searcher, SearchResult
 from qa.segment_commits import commit_segments, write_staged
 from qa.segments import SegmentData
 from qa.errors import IndexCorrupted, IndexMismatch, IndexProblem, ModelUnavailable, now
-from qa.index_settings import LATE, SENTENCE_PASS, SEPARATE, VECTOR_METHODS, IndexSettings
+from qa.index_settings import LATE, SENTENCE_PASS, SENTENCE_VECTORS, SEPARATE, VECTOR_METHODS, IndexSettings
 from qa.store import Bookkeeping, CommitConflict, Manifest, SegmentEntry
 from qa.view import DocumentEntry, IndexView
 
@@ -54,11 +54,6 @@ RELOAD_ATTEMPTS = 3
 OPTIMISTIC_ATTEMPTS = 3
 # A build writes one segment per this many characters of text (~150k chunks of 1,000 characters).
 BUILD_BATCH_CHARS = 150_000_000
-# How new indexes make their vectors (qa.ingest): "sentence-pass", one model pass over the
-# sentences with chunk vectors pooled from them, builds in about half the time of "separate"
-# (chunks and sentences each encoded) at the same SQuAD R@1; "late" (one pass over chunks)
-# is as fast but R@1 .838 (benchmarks/README.md, "One model pass").
-SENTENCE_VECTORS = SENTENCE_PASS
 SENTENCE_VECTOR_METHODS = VECTOR_METHODS
 
 __all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike"]

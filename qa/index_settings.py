@@ -14,6 +14,11 @@ from qa.lexical import BM25Config
 # How an index's vectors are made (`IndexSettings.sentence_vectors`; qa.ingest embeds them).
 SENTENCE_PASS, LATE, SEPARATE = "sentence-pass", "late", "separate"
 VECTOR_METHODS = (SENTENCE_PASS, LATE, SEPARATE)
+# How new indexes make their vectors (qa.ingest): "sentence-pass", one model pass over the
+# sentences with chunk vectors pooled from them, builds in about half the time of "separate"
+# (chunks and sentences each encoded) at the same SQuAD R@1; "late" (one pass over chunks)
+# is as fast but R@1 .838 (benchmarks/README.md, "One model pass").
+SENTENCE_VECTORS = SENTENCE_PASS
 
 
 @dataclass(frozen=True)
@@ -46,4 +51,16 @@ def settings_from_json(raw: dict) -> IndexSettings:
         bm25=BM25Config(**raw["bm25"]),
         embed_titles=bool(raw["embed_titles"]),
         sentence_vectors=str(raw["sentence_vectors"]),
+    )
+
+
+def settings_outdated(settings: IndexSettings) -> bool:
+    """Whether an index was built with other chunking, BM25 or sentence-vector settings than
+    this qa's defaults (the default index and the evaluations' cached ones are then rebuilt)."""
+    fresh = IndexSettings(settings.model, settings.model_id, settings.dimension)
+    return (settings.chunking, settings.bm25, settings.embed_titles, settings.sentence_vectors) != (
+        fresh.chunking,
+        fresh.bm25,
+        fresh.embed_titles,
+        SENTENCE_VECTORS,
     )
