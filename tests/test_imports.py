@@ -1,4 +1,5 @@
-"""The package's import graph: no module of qa imports, directly or through others, itself.
+"""The package's import graph: no module of qa imports, directly or through others, itself,
+and no stage of the flow imports a later one (`STAGES`, drawn in docs/architecture.md).
 
 Every `import`/`from ... import` of a qa module counts, wherever it stands: at the top, inside a
 function (a lazy import is still a dependency) or under `TYPE_CHECKING`. Read from the source
@@ -13,6 +14,23 @@ from pathlib import Path
 
 
 PACKAGE = Path(__file__).resolve().parents[1] / "qa"
+
+# The flow, first stage first: a module may import its own stage and earlier ones only. The
+# `Index` coordinator (qa.index) sits above answering because `Index.answer` composes answers;
+# what it coordinates (segments, the store, views, search) is in the index stage below.
+STAGES = (
+    ("base", "paths checksums errors file_limits"),
+    ("loading", "documents formats"),
+    ("text", "chunking"),
+    ("models", "embedding query_encoding reading"),
+    ("index", "lexical ann document_table segments index_settings store segment_commits view merging ingest "
+              "retrieval search distributed"),
+    ("answering", "sentence_scoring bridging answering"),
+    ("library", "index rescoring defaults"),
+    ("serving and evaluation", "rendering uploads feedback api web evaluation answer_evaluation eval_runs"),
+    ("command line", "cli"),
+)
+STAGE_OF = {f"qa.{module}": number for number, (_, modules) in enumerate(STAGES) for module in modules.split()}
 
 
 def module_name(path: Path) -> str:
@@ -62,6 +80,24 @@ def test_a_circle_is_named_module_by_module():
     cycle = first_cycle({"qa.a": {"qa.b"}, "qa.b": {"qa.c"}, "qa.c": {"qa.a"}, "qa.d": {"qa.a"}})
     assert cycle is not None and cycle[0] == cycle[-1] and set(cycle) == {"qa.a", "qa.b", "qa.c"}
     assert first_cycle({"qa.a": {"qa.b"}, "qa.b": set()}) is None
+
+
+def upward_imports(graph: dict[str, set[str]], stage_of: dict[str, int]) -> list[str]:
+    """"a -> b" for each import of a module in a later stage than the importer's."""
+    return [f"{a} -> {b}" for a, imported in sorted(graph.items()) for b in sorted(imported) if stage_of[b] > stage_of[a]]
+
+
+def test_every_module_has_a_stage():
+    assert set(import_graph()) - set(STAGE_OF) == set(), "add the new module to STAGES (and docs/architecture.md)"
+
+
+def test_no_stage_imports_a_later_one():
+    assert upward_imports(import_graph(), STAGE_OF) == []
+
+
+def test_an_upward_import_is_named():
+    graph = {"qa.low": {"qa.high"}, "qa.high": {"qa.low"}}
+    assert upward_imports(graph, {"qa.low": 0, "qa.high": 1}) == ["qa.low -> qa.high"]
 
 
 def test_lazy_and_type_checking_imports_count():
