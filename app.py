@@ -1,7 +1,7 @@
 """The web chat and JSON API on the default corpus:
 `python app.py [--host 127.0.0.1] [--port 7860] [--index DIR] [--share] [--read-only]`.
 
-Same as `qa serve`: the chat at /, `POST /api/ask` beside it (qa/api.py); see qa/web.py for
+Same as `qa serve`: the chat at /, `POST /api/ask` beside it (qa/serving/api.py); see qa/serving/web.py for
 the environment variables (login, upload limit). A busy port is one line and exit 1.
 """
 

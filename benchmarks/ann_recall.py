@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 import qa
-from qa import ann
-from qa.chunking import ChunkingConfig
-from qa.evaluation import sample_questions, squad_documents
-from qa.retrieval import FusionConfig
+from qa.index import ann
+from qa.text.chunking import ChunkingConfig
+from qa.eval.evaluation import sample_questions, squad_documents
+from qa.index.retrieval import FusionConfig
 from retrieval import cache_name  # benchmarks/retrieval.py: the same cached pooled index
 
 CACHE = Path(__file__).resolve().parent / ".cache"

@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from qa.answer_evaluation import (
+from qa.eval.answer_evaluation import (
     HELD_OUT,
     AnswerReport,
     Squad2Question,
@@ -41,14 +41,14 @@ from qa.answer_evaluation import (
     squad2_split,
     squad_split,
 )
-from qa.answering import HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, Answer, AnswerConfig, compose_from_search
-from qa.evaluation import EvalQuestion, contains_answer, sample_questions, squad_documents
-import qa.index as qa_index
-from qa.index_settings import settings_outdated
-from qa.index import Index
-from qa.sentence_scoring import load_scorer
+from qa.answering.compose import HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, Answer, AnswerConfig, compose_from_search
+from qa.eval.evaluation import EvalQuestion, contains_answer, sample_questions, squad_documents
+import qa.index.coordinator as qa_index
+from qa.index.settings import settings_outdated
+from qa.index.coordinator import Index
+from qa.answering.sentence_scoring import load_scorer
 from qa.errors import IndexProblem
-from qa.index_settings import VECTOR_METHODS
+from qa.index.settings import VECTOR_METHODS
 
 HERE = Path(__file__).resolve().parent
 SEED_QUESTIONS = json.loads((HERE / "seed_questions.json").read_text())

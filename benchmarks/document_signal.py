@@ -5,7 +5,7 @@
 Two SQuAD v1.1 dev corpora, the same 2,000 questions (`sample_questions`, seed 0):
 
 - pooled by article: each of the 48 Wikipedia articles is one document of ~43 paragraphs
-  (`qa.evaluation.squad_article_documents`); a passage counts only when it covers a gold
+  (`qa.eval.evaluation.squad_article_documents`); a passage counts only when it covers a gold
   answer's offset (`holds_answer`), so finding the article is not enough;
 - pooled by paragraph: each paragraph one document, as `benchmarks/retrieval.py` measures.
 
@@ -28,9 +28,9 @@ from typing import Callable
 import numpy as np
 
 import qa
-from qa.documents import Document
-from qa.embedding import load_embedder
-from qa.evaluation import (
+from qa.loading.documents import Document
+from qa.models.embedding import load_embedder
+from qa.eval.evaluation import (
     EvalQuestion,
     first_match_rank,
     holds_answer,
@@ -40,7 +40,7 @@ from qa.evaluation import (
     squad_article_documents,
     squad_documents,
 )
-from qa.retrieval import FusionConfig, Passage
+from qa.index.retrieval import FusionConfig, Passage
 from qa.errors import IndexProblem
 
 CACHE = Path(__file__).resolve().parent / ".cache"

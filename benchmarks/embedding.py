@@ -3,7 +3,7 @@
     python benchmarks/embedding.py [--paragraphs 600] [--block 100]
 
 Embeds the first `--paragraphs` paragraphs of SQuAD v1.1 dev (read from the shared data folder,
-see `qa.evaluation.default_data_dir`) in one process, in rounds of `--block` paragraphs: every
+see `qa.eval.evaluation.default_data_dir`) in one process, in rounds of `--block` paragraphs: every
 way embeds a block (ways in rotating order) before any embeds the next, and a way's seconds are
 summed over the rounds. On a shared machine the load then falls on every row alike. The ways:
 
@@ -12,7 +12,7 @@ summed over the rounds. On a shared machine the load then falls on every row ali
   whatever their length (the Embedder cuts a slice at 8,000 characters in bf16, 4,000 in fp32,
   so that a waiting question waits for little: this row shows what that costs);
 - `Embedder.encode_passages` in bf16 and fp32: the paragraphs and their sentences
-  (`qa.chunking.split_paragraph`) in one pass;
+  (`qa.text.chunking.split_paragraph`) in one pass;
 - `Embedder.encode` of the paragraphs, then of the sentences (what an index did before late
   chunking), in bf16 and fp32.
 
@@ -34,9 +34,9 @@ from importlib import resources
 
 import numpy as np
 
-from qa.chunking import split_paragraph
-from qa.embedding import BF16, DEFAULT_MODEL, FP32, MODELS, Embedder, cpu_has_native_bf16
-from qa.evaluation import percentile, squad_documents
+from qa.text.chunking import split_paragraph
+from qa.models.embedding import BF16, DEFAULT_MODEL, FP32, MODELS, Embedder, cpu_has_native_bf16
+from qa.eval.evaluation import percentile, squad_documents
 
 DEFAULT_PARAGRAPHS = 600
 # Paragraphs per round: every way embeds a block before any embeds the next, so a change in the

@@ -25,11 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import qa.index as qa_index
-from qa.embedding import load_embedder
-from qa.evaluation import squad_documents
-from qa.index import Index
-from qa.index_settings import VECTOR_METHODS
+import qa.index.coordinator as qa_index
+from qa.models.embedding import load_embedder
+from qa.eval.evaluation import squad_documents
+from qa.index.coordinator import Index
+from qa.index.settings import VECTOR_METHODS
 
 BATCH = 32
 

@@ -6,7 +6,7 @@ Asks every question of benchmarks/seed_questions.json (on-topic, off-topic, foll
 `--repeats` times after one warm-up pass, and prints p50/p95 per call next to the baseline
 measured in the same process: encoding the question alone with sentence-transformers (fp32
 torch), which is what every peer stack pays per question. qa encodes questions with the int8
-ONNX export of the same model (qa/query_encoding.py), shown on its own row; the last row is
+ONNX export of the same model (qa/models/query_encoding.py), shown on its own row; the last row is
 qa.retrieve with QA_QUERY_ENCODER=torch behaviour, for comparison. Latency ratios to the
 baseline are what to compare across machines; absolute figures depend on the machine's load.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 import qa
-from qa.evaluation import percentile
+from qa.eval.evaluation import percentile
 
 HERE = Path(__file__).resolve().parent
 

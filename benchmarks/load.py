@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import qa
-from qa.evaluation import default_data_dir, percentile, sample_questions, squad_documents
+from qa.eval.evaluation import default_data_dir, percentile, sample_questions, squad_documents
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -117,7 +117,7 @@ def squad_index(folder: Path, count: int) -> tuple[Path, list[Question]]:
     sys.path.insert(0, str(HERE))
     from retrieval import DEFAULT_CACHE, cached_index  # the benchmark cache, same build rules
 
-    from qa.chunking import ChunkingConfig
+    from qa.text.chunking import ChunkingConfig
 
     documents, questions = squad_documents()
     cached = cached_index(documents, DEFAULT_CACHE, ChunkingConfig(), rebuild=False)

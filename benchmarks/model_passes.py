@@ -23,9 +23,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from qa.chunking import split_sentences
-from qa.embedding import load_embedder
-from qa.evaluation import squad_documents
+from qa.text.chunking import split_sentences
+from qa.models.embedding import load_embedder
+from qa.eval.evaluation import squad_documents
 
 BASELINE_BATCH = 32
 MAX_TOKENS = 256

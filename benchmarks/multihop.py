@@ -16,9 +16,9 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
-from qa.eval_runs import cached_index, hotpot_corpus
-from qa.index import Index
-from qa.retrieval import FusionConfig
+from qa.eval.eval_runs import cached_index, hotpot_corpus
+from qa.index.coordinator import Index
+from qa.index.retrieval import FusionConfig
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 

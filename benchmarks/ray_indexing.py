@@ -8,7 +8,7 @@ one per .txt file, then indexed in turn each round (so load from other jobs fall
 - one process: `Index.build(files)` with the model already loaded (what `qa index` does after
   its ~5 s start), with qa's torch threads (one per core) and with one thread (on a busy
   machine two OpenMP threads spin against other jobs; benchmarks/README.md);
-- Ray: `qa.distributed.build_with_ray` on a local cluster of `--workers` CPUs started before
+- Ray: `qa.index.distributed.build_with_ray` on a local cluster of `--workers` CPUs started before
   the clock (a cluster exists before a job is sent to it), with `--workers` actors. Timed whole
   (workers started, models loaded, files loaded, embedded, segments written, one commit, the
   batch segments merged into a one-process layout), and
@@ -29,13 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from qa.distributed import RayBuildReport, RayOptions, build_with_ray, import_ray
-from qa.embedding import DEFAULT_MODEL, MODELS, Embedder, TextEmbedder, load_embedder
-from qa.evaluation import squad_documents
-from qa.index import Index, _settings_for
-from qa.view import IndexView
-from qa.chunking import ChunkingConfig
-from qa.lexical import BM25Config
+from qa.index.distributed import RayBuildReport, RayOptions, build_with_ray, import_ray
+from qa.models.embedding import DEFAULT_MODEL, MODELS, Embedder, TextEmbedder, load_embedder
+from qa.eval.evaluation import squad_documents
+from qa.index.coordinator import Index, _settings_for
+from qa.index.view import IndexView
+from qa.text.chunking import ChunkingConfig
+from qa.index.lexical import BM25Config
 
 SINGLE_THREAD = 1
 

@@ -3,7 +3,7 @@
     python benchmarks/reader.py                    # 1,000 dev questions over all 48 articles, all 500 SQuAD 2.0
     python benchmarks/reader.py --sample 0         # every dev question (10,570; ~15 min)
 
-The reader (qa/reader.onnx) was trained and its operating points chosen on SQuAD v1.1 *train*
+The reader (qa/models/reader.onnx) was trained and its operating points chosen on SQuAD v1.1 *train*
 only (scripts/train_reader.py); everything here is held out. Single-article mode: one index
 per SQuAD article (cached in benchmarks/.cache/reader-articles), asked only that article's
 questions, like the one-article default corpus. Each question is searched once and composed
@@ -30,17 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer_evaluation import (
+from qa.eval.answer_evaluation import (
     article_indexes,
     citation_covers,
     expected_calibration_error,
     reliability_table,
     squad2_questions,
 )
-from qa.answering import Answer, AnswerConfig, compose_from_search
-from qa.evaluation import contains_answer, exact_match, sample_questions, squad_documents, token_f1
-from qa.index import Index
-from qa.reading import load_reader
+from qa.answering.compose import Answer, AnswerConfig, compose_from_search
+from qa.eval.evaluation import contains_answer, exact_match, sample_questions, squad_documents, token_f1
+from qa.index.coordinator import Index
+from qa.models.reading import load_reader
 
 HERE = Path(__file__).resolve().parent
 SEED_QUESTIONS = json.loads((HERE / "seed_questions.json").read_text())

@@ -3,12 +3,12 @@
     python benchmarks/retrieval.py                 # dense, BM25, RRF and min-max hybrid
     python benchmarks/retrieval.py --sweep         # dense_weight x chunk max_chars
     python benchmarks/retrieval.py --rrf-sweep     # the RRF constant k, min-max for comparison
-    python benchmarks/retrieval.py --rescore       # the optional mpnet second stage (qa.rescoring)
+    python benchmarks/retrieval.py --rescore       # the optional mpnet second stage (qa.answering.rescoring)
     python benchmarks/retrieval.py --depth-sweep   # candidates per signal (fusion over their union)
     python benchmarks/retrieval.py --sentence-vectors sentence-pass|late|separate   # how vectors are made
 
 Prints Markdown tables (stdout; progress goes to stderr). Questions are the 2,000 drawn by
-`qa.evaluation.sample_questions` (random.seed(0)), the protocol of shared/FINDINGS.md, so the
+`qa.eval.evaluation.sample_questions` (random.seed(0)), the protocol of shared/FINDINGS.md, so the
 numbers compare with the ones measured there.
 
 Why a cache: embedding 2,067 paragraphs plus ~10k sentences takes minutes on 2 cores, and
@@ -33,13 +33,13 @@ from typing import Sequence
 import numpy as np
 
 import qa
-import qa.index as qa_index
-from qa.chunking import ChunkingConfig
-from qa.documents import Document
-from qa.embedding import DEFAULT_MODEL, MODELS, load_embedder
+import qa.index.coordinator as qa_index
+from qa.text.chunking import ChunkingConfig
+from qa.loading.documents import Document
+from qa.models.embedding import DEFAULT_MODEL, MODELS, load_embedder
 from qa.errors import ModelUnavailable
-from qa.lexical import BM25Config
-from qa.evaluation import (
+from qa.index.lexical import BM25Config
+from qa.eval.evaluation import (
     DEFAULT_SAMPLE,
     DEFAULT_SEED,
     EvalQuestion,
@@ -50,9 +50,9 @@ from qa.evaluation import (
     sample_questions,
     squad_documents,
 )
-from qa.retrieval import FusionConfig
+from qa.index.retrieval import FusionConfig
 from qa.errors import IndexProblem
-from qa.index_settings import VECTOR_METHODS
+from qa.index.settings import VECTOR_METHODS
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
 SWEEP_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -400,7 +400,7 @@ def run_rescore(documents: list[Document], questions: list[EvalQuestion], args: 
     the rows' latency columns are therefore warm. The cold cost, every candidate embedded anew,
     is timed separately on the first `--cold` questions.
     """
-    from qa.rescoring import RescoreConfig, RescoredRetriever, Rescorer, mpnet_folder
+    from qa.answering.rescoring import RescoreConfig, RescoredRetriever, Rescorer, mpnet_folder
 
     cached = cached_index(documents, args.cache, ChunkingConfig(), args.rebuild)
     index = cached.index

@@ -65,10 +65,10 @@ from typing import Sequence
 import numpy as np
 
 import qa
-from qa import ann
-from qa.chunking import split_paragraph
-from qa.documents import Document
-from qa.evaluation import default_data_dir, percentile, squad_documents
+from qa.index import ann
+from qa.text.chunking import split_paragraph
+from qa.loading.documents import Document
+from qa.eval.evaluation import default_data_dir, percentile, squad_documents
 
 DEFAULT_SIZES = (10_000, 100_000)
 SEED = 0
@@ -557,14 +557,14 @@ class BuildPhases:
         setattr(owner, attribute, staticmethod(timed) if isinstance(original, classmethod) else timed)
 
     def __enter__(self) -> "BuildPhases":
-        import qa.index
-        import qa.lexical
-        import qa.segments
+        import qa.index.coordinator
+        import qa.index.lexical
+        import qa.index.segments
 
-        self._wrap(qa.index, "embed_documents", "ingest")
+        self._wrap(qa.index.coordinator, "embed_documents", "ingest")
         self._wrap(RandomEmbedder, "encode", "vectors")
-        self._wrap(qa.index, "write_segment", "write")
-        self._wrap(qa.lexical.LexicalIndex, "build", "bm25")
+        self._wrap(qa.index.coordinator, "write_segment", "write")
+        self._wrap(qa.index.lexical.LexicalIndex, "build", "bm25")
         self._wrap(ann, "build_graph", "hnsw")
         return self
 

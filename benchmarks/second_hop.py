@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from qa.answer_evaluation import evaluate_answers
-from qa.answering import Answer, AnswerConfig
-from qa.eval_runs import SHOWN_PASSAGES, both_shown, cached_index, hotpot_corpus
-from qa.evaluation import EvalQuestion, sample_questions, squad_documents
-from qa.index import Index
+from qa.eval.answer_evaluation import evaluate_answers
+from qa.answering.compose import Answer, AnswerConfig
+from qa.eval.eval_runs import SHOWN_PASSAGES, both_shown, cached_index, hotpot_corpus
+from qa.eval.evaluation import EvalQuestion, sample_questions, squad_documents
+from qa.index.coordinator import Index
 from qa.paths import data_dir
 
 HOPS = (1, 2)

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 import qa
-from qa.chunking import Chunk, ChunkingConfig, Sentence
-from qa.evaluation import sample_questions, squad_documents
-from qa.lexical import BM25Config, LexicalIndex, query_terms
+from qa.text.chunking import Chunk, ChunkingConfig, Sentence
+from qa.eval.evaluation import sample_questions, squad_documents
+from qa.index.lexical import BM25Config, LexicalIndex, query_terms
 from retrieval import cache_name  # benchmarks/retrieval.py: the same cached pooled index
 
 CACHE = Path(__file__).resolve().parent / ".cache"

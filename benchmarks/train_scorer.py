@@ -1,4 +1,4 @@
-"""Train the answer composer's sentence scorer and confidence, and write qa/sentence_scorer.json.
+"""Train the answer composer's sentence scorer and confidence, and write qa/answering/sentence_scorer.json.
 
     pip install -e ".[train]"                  # scikit-learn, for this script only
     python benchmarks/train_scorer.py          # ~5 min on 2 busy cores; searches cached in /tmp
@@ -8,7 +8,7 @@ The split is issue 12's and nothing else is read: the SQuAD v1.1 dev articles at
 in the file (0, 2, 4, ...) and the first half of the SQuAD 2.0 sample's questions (file order),
 less those first-half questions whose paragraph belongs to an odd (held-out) article: SQuAD
 2.0's answerable dev questions are SQuAD v1.1's own, so keeping them would train on held-out
-questions (`qa.answer_evaluation.squad_split`, `squad2_split`). The held-out half is only ever
+questions (`qa.eval.answer_evaluation.squad_split`, `squad2_split`). The held-out half is only ever
 read by benchmarks/answers.py.
 
 Off-topic questions are added from the same training half: each training article is also asked
@@ -20,7 +20,7 @@ paragraph (not in the shipped weights: see the comment above `PRONOUN`).
 Steps, all seeded:
 1. Every training question is searched once in its article's index (single-article mode, as
    benchmarks/answers.py); every candidate sentence gets its features
-   (`qa.answering.candidate_rows`) and the label "holds a gold answer_start".
+   (`qa.answering.compose.candidate_rows`) and the label "holds a gold answer_start".
 2. A logistic regression (standardised features, L2; C picked by 3-fold cross-validation
    grouped by article, on log loss) gives P(sentence contains the answer).
 3. Out-of-fold sentence probabilities (2 folds by article) compose every training answer, for
@@ -28,7 +28,7 @@ Steps, all seeded:
    hand-tuned composer's on the same questions, within `KEEP_TOLERANCE`, win (issue 12: shorter
    at equal or better).
 4. A second logistic regression over the chosen sentences' probabilities gives the answer's
-   confidence (`qa.sentence_scoring.ANSWER_FEATURE_NAMES`), label "the answer text contains a
+   confidence (`qa.answering.sentence_scoring.ANSWER_FEATURE_NAMES`), label "the answer text contains a
    gold answer" (never, for unanswerable questions).
 5. The abstention threshold is the highest confidence at which the training split still
    answers all but `MAX_V1_ABSTAINED` of SQuAD v1.1 and `MAX_V2_ABSTAINED` of SQuAD 2.0's
@@ -51,11 +51,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer_evaluation import TRAIN, article_indexes, sentence_has_gold, squad2_questions, squad_split, squad2_split
-from qa.answering import HAND_TUNED, LEARNED, AnswerConfig, candidate_rows, compose_from_search, followup_queries
-from qa.evaluation import EvalQuestion, contains_answer, squad_documents
-import qa.index as qa_index
-from qa.sentence_scoring import (
+from qa.eval.answer_evaluation import TRAIN, article_indexes, sentence_has_gold, squad2_questions, squad_split, squad2_split
+from qa.answering.compose import HAND_TUNED, LEARNED, AnswerConfig, candidate_rows, compose_from_search, followup_queries
+from qa.eval.evaluation import EvalQuestion, contains_answer, squad_documents
+import qa.index.coordinator as qa_index
+from qa.answering.sentence_scoring import (
     ANSWER_FEATURE_NAMES,
     FEATURE_NAMES,
     WEIGHTS_FILE,
@@ -106,7 +106,7 @@ class TrainingQuestion:
         return self.asked_of or self.question.title
 
     def extra_queries(self, config: AnswerConfig) -> list[str]:
-        """The retrieval queries the conversation adds, as `qa.answering.compose_answer` makes them."""
+        """The retrieval queries the conversation adds, as `qa.answering.compose.compose_answer` makes them."""
         return followup_queries(self.question.question, [(self.previous, "")], config.history_turns) if self.previous else []
 
 
@@ -177,7 +177,7 @@ def searches(indexes: dict, items: list[TrainingQuestion], config: AnswerConfig,
 
 
 class CachedSource:
-    """An index as `qa.answering.AnswerSource`, remembering sentence terms and chunk sentences:
+    """An index as `qa.answering.compose.AnswerSource`, remembering sentence terms and chunk sentences:
     composing the same questions for every setting re-tokenises nothing."""
 
     def __init__(self, index) -> None:
@@ -397,7 +397,7 @@ def main() -> None:
     )
     if args.dry_run:
         return
-    target = HERE.parent / "qa" / WEIGHTS_FILE
+    target = HERE.parent / "qa" / "answering" / WEIGHTS_FILE
     target.write_text(json.dumps(scorer.to_json(), indent=1) + "\n", encoding="utf-8")
     print(f"\nwrote {target.relative_to(HERE.parent)}")
 
@@ -425,7 +425,7 @@ def ranked_gold(x, y, question_of, row_fold, models, questions: list[int]) -> No
 
 def seed_floor(scorer: SentenceScorer, cache: Path) -> float:
     """The lowest confidence among the seed article's on-topic questions and follow-ups."""
-    from qa.index import Index
+    from qa.index.coordinator import Index
 
     index = Index.build([HERE.parent / "seeds"], cache / "seed-train-scorer")
     config = replace(AnswerConfig(), scorer=LEARNED, abstain_below=NEVER)

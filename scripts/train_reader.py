@@ -1,6 +1,6 @@
 """Train qa's reader (an extractive span model with a no-answer score) and ship it as int8 ONNX.
 
-Rebuilds `qa/reader.onnx` from the packaged all-MiniLM-L6-v2 weights and SQuAD v1.1 **train**
+Rebuilds `qa/models/reader.onnx` from the packaged all-MiniLM-L6-v2 weights and SQuAD v1.1 **train**
 (`../shared/data/squad-v1.1-train`), with a fixed seed. Nothing of SQuAD dev, the SQuAD 2.0
 sample or HotpotQA is read here: they are evaluation only. The model card is docs/reader.md.
 
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.checksums import sha256_file  # noqa: E402
-from qa.chunking import split_paragraph  # noqa: E402  (the splitter qa reads with)
+from qa.text.chunking import split_paragraph  # noqa: E402  (the splitter qa reads with)
 from scripts.model_export import export_onnx, quantise  # noqa: E402  (shared with the question encoder)
 
 TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad-v1.1-train" / "train-v1.1.json"
@@ -436,8 +436,8 @@ def held_out_questions(held_articles: list[dict], work: Path) -> list[Asked]:
     gold answer appears nowhere in that half), as qa meets text that lacks the answer."""
     import shutil
 
-    from qa.evaluation import squad_documents
-    from qa.index import Index
+    from qa.eval.evaluation import squad_documents
+    from qa.index.coordinator import Index
 
     work.mkdir(parents=True, exist_ok=True)
     path = work / "held-out-train.json"
@@ -464,8 +464,8 @@ def held_out_questions(held_articles: list[dict], work: Path) -> list[Asked]:
 
 def answered(item: Asked, config, reader) -> tuple[float | None, bool, int]:
     """(margin, answer contains gold, chars); margin None when the off-topic rule abstained."""
-    from qa.answering import compose_from_search
-    from qa.evaluation import contains_answer
+    from qa.answering.compose import compose_from_search
+    from qa.eval.evaluation import contains_answer
 
     answer = compose_from_search(item.searcher, item.result, [], config, reader=reader)
     if answer.margin is None:
@@ -475,7 +475,7 @@ def answered(item: Asked, config, reader) -> tuple[float | None, bool, int]:
 
 
 def calibration_trials(asked: list[Asked], reader, second_margin: float) -> list[Trial]:
-    from qa.answering import AnswerConfig
+    from qa.answering.compose import AnswerConfig
 
     narrow = AnswerConfig(abstain_margin=NEVER, widen_sentences=0, second_quote_margin=second_margin)
     wide = replace(narrow, read_sentences=narrow.read_sentences + narrow.widen_sentences)
@@ -529,7 +529,7 @@ def fit_calibration(trials: list[Trial], threshold: float) -> tuple[float, float
 
 def refit_confidence(held_articles: list[dict], work: Path, model: Path) -> None:
     """Only the confidence calibration again, at the shipped operating points."""
-    from qa.reading import open_reader
+    from qa.models.reading import open_reader
 
     settings_path = model.with_suffix(".json")
     reader = open_reader(model, settings_path)
@@ -557,8 +557,8 @@ def write_settings(path: Path, model: Path, abstain: float, second: float, sure:
 
 def calibrate(held_articles: list[dict], work: Path, model: Path) -> None:
     """Choose the runner-up margin, the abstention margin and the calibration on held-out train."""
-    from qa.answering import AnswerConfig
-    from qa.reading import open_reader
+    from qa.answering.compose import AnswerConfig
+    from qa.models.reading import open_reader
 
     settings = model.with_suffix(".json")
     write_settings(settings, model, 0.0, 0.0, NO_SURE_QUOTE, (1.0, 0.0))
@@ -592,7 +592,7 @@ def calibrate(held_articles: list[dict], work: Path, model: Path) -> None:
 def choose_sure_margin(answerable: list[Asked], reader, abstain: float, second_margin: float) -> float:
     """The lowest of SURE_QUOTE_MARGINS whose runner-up quotes lengthen the mean answer to the
     answerable held-out questions by at most SURE_QUOTE_GROWTH (NO_SURE_QUOTE when none does)."""
-    from qa.answering import AnswerConfig
+    from qa.answering.compose import AnswerConfig
 
     def measured(sure: float) -> tuple[float, float]:
         """(mean chars, answerable contains gold) with runner-ups quoted from margin `sure`."""
@@ -615,8 +615,8 @@ def choose_sure_margin(answerable: list[Asked], reader, abstain: float, second_m
 def answer_agreement(asked: list[Asked], int8: Path, fp32: Path) -> float:
     """Share of held-out train questions whose answer through qa is the same with the int8
     file as with the fp32 export (same short answer span, or both "the documents don't say")."""
-    from qa.answering import AnswerConfig, compose_from_search
-    from qa.reading import open_reader
+    from qa.answering.compose import AnswerConfig, compose_from_search
+    from qa.models.reading import open_reader
 
     fp32_settings = work_settings = fp32.with_suffix(".json")
     raw = json.loads(int8.with_suffix(".json").read_text())
@@ -638,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negatives", type=float, default=0.5, help="share of questions also given an unanswerable window")
     parser.add_argument("--bf16", choices=("auto", "on", "off"), default="off")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "reader", help="checkpoints and fp32 export")
-    parser.add_argument("--out", type=Path, default=ROOT / "qa" / "reader.onnx")
+    parser.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "reader.onnx")
     parser.add_argument("--probe", action="store_true", help="only time fp32 vs bf16 training steps")
     parser.add_argument("--export-only", action="store_true", help="export the last checkpoint in --work, then calibrate")
     parser.add_argument("--calibrate-only", action="store_true", help="only choose the operating points for --out")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.embedding import Embedder, load_embedder
-from qa.index import Index
+from qa.models.embedding import Embedder, load_embedder
+from qa.index.coordinator import Index
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"

@@ -1,4 +1,4 @@
-"""qa/answering.py: cited extractive answers, abstention and follow-ups on the seed article."""
+"""qa/answering/compose.py: cited extractive answers, abstention and follow-ups on the seed article."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answering import (
+from qa.answering.compose import (
     ABSTAIN_ON_CONFIDENCE,
     ABSTAIN_TEXT,
     HAND_TUNED,
@@ -22,11 +22,11 @@ from qa.answering import (
     followup_queries,
 )
 from qa.cli import main
-from qa.documents import Document
-from qa.embedding import INT8
-from qa.index import Index
-from qa.rendering import LIKELY_CONFIDENCE, answer_html
-from qa.sentence_scoring import load_scorer
+from qa.loading.documents import Document
+from qa.models.embedding import INT8
+from qa.index.coordinator import Index
+from qa.serving.rendering import LIKELY_CONFIDENCE, answer_html
+from qa.answering.sentence_scoring import load_scorer
 
 QUESTIONS = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "seed_questions.json").read_text())
 # On the seed article's topic, not answered by it (issue 12: "documents on the right topic that
@@ -253,7 +253,7 @@ def test_an_unanswerable_question_on_the_seed_article_abstains(seed_index: Index
     assert seed_index.answer(question).abstained
     assert not seed_index.answer(question, config=AnswerConfig(reader=False)).abstained
     if embedder.precision == INT8:
-        # The composer's confidence was fitted on fp32 vectors (qa/sentence_scorer.json); from
+        # The composer's confidence was fitted on fp32 vectors (qa/answering/sentence_scorer.json); from
         # int8 document vectors "When did Trump meet Putin?" scores .183 against its .18 threshold.
         pytest.skip("the composer's calibrated abstention is checked on fp32/bf16 vectors only")
     for config in (AnswerConfig(reader=False, abstain_on=ABSTAIN_ON_CONFIDENCE), replace(LEARNED_CONFIG, reader=False)):

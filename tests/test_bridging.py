@@ -1,4 +1,4 @@
-"""qa/bridging.py: which names a second retrieval hop follows."""
+"""qa/answering/bridging.py: which names a second retrieval hop follows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from qa.bridging import MAX_COMPARED, MAX_HOP_NAMES, compared_names, hop_names, names_in, unanswered_words
+from qa.answering.bridging import MAX_COMPARED, MAX_HOP_NAMES, compared_names, hop_names, names_in, unanswered_words
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""qa/chunking.py: sentence and chunk spans are exact and respect the chunking rules."""
+"""qa/text/chunking.py: sentence and chunk spans are exact and respect the chunking rules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from qa.chunking import (
+from qa.text.chunking import (
     ChunkingConfig,
     _ABBREVIATIONS,
     _is_abbreviation,
@@ -15,7 +15,7 @@ from qa.chunking import (
     split_paragraph,
     split_sentences,
 )
-from qa.documents import Document, join_paragraphs, load_file
+from qa.loading.documents import Document, join_paragraphs, load_file
 
 from conftest import SEED_FILE
 

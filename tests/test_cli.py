@@ -61,7 +61,7 @@ def test_index_command_builds_and_reports_skips(tmp_path: Path, embedder, capsys
 
 
 def test_index_sentence_vectors_late_is_recorded_and_kept_by_adds(tmp_path: Path, embedder, capsys):
-    from qa.index import Index
+    from qa.index.coordinator import Index
 
     path = tmp_path / "index"
     assert main(["index", str(SEEDS), "--index", str(path), "--sentence-vectors", "late"]) == 0
@@ -110,7 +110,7 @@ def test_console_script_runs_end_to_end(seed_index):
 
 
 def test_index_compact_merges_segments(tmp_path: Path, embedder, capsys):
-    from qa.index import Index
+    from qa.index.coordinator import Index
 
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)

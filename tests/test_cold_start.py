@@ -1,7 +1,7 @@
 """A fresh process answers questions without torch; the document model loads only to embed.
 
 Why: importing torch, transformers and sentence-transformers took ~6 s of a 6.5 s `qa ask`,
-although questions are encoded by the int8 ONNX model (`qa.query_encoding`). These tests run
+although questions are encoded by the int8 ONNX model (`qa.models.query_encoding`). These tests run
 the real thing in a new interpreter (real model files, real index) and read its `sys.modules`;
 timings live in benchmarks/startup.py, not here.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.index import Index
-from qa.query_encoding import BACKEND_VARIABLE, OnnxQueryEncoder
+from qa.index.coordinator import Index
+from qa.models.query_encoding import BACKEND_VARIABLE, OnnxQueryEncoder
 
 from conftest import PROJECT, SEED_FILE
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import qa
-from qa import store
+from qa.index import store
 from qa.defaults import open_or_build
 
 from conftest import SEEDS

@@ -29,9 +29,9 @@ import numpy as np
 import pytest
 
 from conftest import SEED_FILE, SEEDS
-from qa import distributed
-from qa.documents import load_documents
-from qa.index import Index
+from qa.index import distributed
+from qa.loading.documents import load_documents
+from qa.index.coordinator import Index
 
 RAY_MISSING = find_spec("ray") is None
 

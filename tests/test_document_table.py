@@ -1,4 +1,4 @@
-"""qa/document_table.py: a segment's document records by column, read back exactly."""
+"""qa/index/document_table.py: a segment's document records by column, read back exactly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.document_table import NUMBERS, STRINGS, DocumentRecord, DocumentTable, write_document_table
+from qa.index.document_table import NUMBERS, STRINGS, DocumentRecord, DocumentTable, write_document_table
 
 ODD_TITLES = ["", "Café — naïve ☕", "lone \ud800 surrogate", "new\nline and \x00 NUL", "x" * 5000]
 

@@ -1,4 +1,4 @@
-"""qa/documents.py and qa/formats.py: loading files into Documents with exact spans."""
+"""qa/loading/documents.py and qa/loading/formats.py: loading files into Documents with exact spans."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.documents import UnreadableFile, decode_text, load_documents, load_file
+from qa.loading.documents import UnreadableFile, decode_text, load_documents, load_file
 
 from conftest import SEED_FILE, SEEDS
 from pdf_files import one_page_pdf
@@ -92,7 +92,7 @@ def test_html_drops_scripts_styles_and_navigation(tmp_path: Path):
 
 
 def test_html_line_breaks_read_as_spaces_and_dropped_tags_leave_no_text():
-    from qa.formats import extract_html
+    from qa.loading.formats import extract_html
 
     markup = (
         "<body><div>Intro<br>line<p>One<br>two.</p><button>Share</button>"
@@ -105,7 +105,7 @@ def _index_lookups(paragraph_count: int, monkeypatch: pytest.MonkeyPatch) -> int
     """Children bs4's Tag.index walks past while extracting a page of <br>s and buttons."""
     from bs4.element import Tag
 
-    from qa.formats import extract_html
+    from qa.loading.formats import extract_html
 
     walked = 0
     original = Tag.index
@@ -227,7 +227,7 @@ def test_a_docx_with_malformed_xml_is_one_skipped_file(tmp_path: Path):
 
 
 def test_a_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path):
-    from qa.formats import MAX_DOCX_UNCOMPRESSED
+    from qa.loading.formats import MAX_DOCX_UNCOMPRESSED
 
     bomb = _docx_with(tmp_path, "bomb.docx", b"<w:document>" + b" " * (MAX_DOCX_UNCOMPRESSED + 1))
     assert bomb.stat().st_size < 2 * 1024 * 1024  # small on disk, huge inflated

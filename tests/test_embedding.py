@@ -1,4 +1,4 @@
-"""qa/embedding.py: the packaged model, loaded offline, gives normalised vectors."""
+"""qa/models/embedding.py: the packaged model, loaded offline, gives normalised vectors."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qa.chunking import split_paragraph
-from qa.documents import load_file
-from qa.embedding import (
+from qa.text.chunking import split_paragraph
+from qa.loading.documents import load_file
+from qa.models.embedding import (
     BF16,
     DEFAULT_MODEL,
     FP32,
@@ -27,7 +27,7 @@ from qa.embedding import (
     slice_chars,
 )
 
-from qa.query_encoding import INT8_MINILM, load_onnx_encoder
+from qa.models.query_encoding import INT8_MINILM, load_onnx_encoder
 
 from conftest import SEED_FILE
 
@@ -178,7 +178,7 @@ def test_int8_group_vectors_pool_the_token_vectors_of_their_texts(int8_embedder)
 
 
 def test_int8_is_detected_only_on_a_cpu_without_bf16_and_with_an_int8_export(monkeypatch):
-    import qa.embedding as embedding
+    import qa.models.embedding as embedding
 
     monkeypatch.delenv(PRECISION_VARIABLE, raising=False)
     monkeypatch.setattr(embedding, "cpu_has_native_bf16", lambda: False)  # this CPU may have bf16
@@ -299,7 +299,7 @@ def test_groups_must_name_rows_of_the_texts(embedder):
 
 
 def test_a_gpu_takes_bigger_slices():
-    from qa.embedding import GPU_ENCODE_SLICE, slice_texts
+    from qa.models.embedding import GPU_ENCODE_SLICE, slice_texts
 
     assert slice_texts("cpu") == 32 and slice_texts("cuda") == GPU_ENCODE_SLICE > 32
     texts = ["x" * (i % 7 + 1) for i in range(600)]

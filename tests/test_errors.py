@@ -16,7 +16,7 @@ import pytest
 
 from qa import cli
 from qa.errors import LOG_VARIABLE, describe_os_error
-from qa.index import Index
+from qa.index.coordinator import Index
 
 from conftest import SEEDS
 
@@ -114,7 +114,7 @@ def test_a_bug_is_an_id_on_screen_and_a_traceback_in_the_log(monkeypatch, tmp_pa
 
 def test_a_bug_while_answering_in_the_chat_is_an_id_and_a_logged_traceback(seed_index: Index, monkeypatch, tmp_path):
     """The index's answer is replaced by one that fails (a bug cannot be summoned on demand)."""
-    from qa.web import ChatApp
+    from qa.serving.web import ChatApp
 
     log = tmp_path / "qa.log"
     monkeypatch.setenv(LOG_VARIABLE, str(log))

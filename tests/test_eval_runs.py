@@ -1,4 +1,4 @@
-"""qa/eval_runs.py and `qa eval`: a user's own questions and documents, end to end."""
+"""qa/eval/eval_runs.py and `qa eval`: a user's own questions and documents, end to end."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
-from qa.eval_runs import EvalRequest, run_eval
+from qa.eval.eval_runs import EvalRequest, run_eval
 
 from conftest import SEED_FILE
 
@@ -61,7 +61,7 @@ def test_cli_eval_without_a_suite_exits_2(capsys):
 def test_long_document_paths_get_distinct_cache_folders():
     from pathlib import Path
 
-    from qa.eval_runs import cache_folder_name
+    from qa.eval.eval_runs import cache_folder_name
 
     base = "/data/" + "very-long-shared-prefix-" * 4
     first, second = cache_folder_name(Path(base + "a")), cache_folder_name(Path(base + "b"))

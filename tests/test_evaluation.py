@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from qa.evaluation import (
+from qa.eval.evaluation import (
     EvalQuestion,
     QuestionFileError,
     contains_answer,
@@ -28,7 +28,7 @@ from qa.evaluation import (
     sample_questions,
     squad_documents,
 )
-from qa.retrieval import Passage
+from qa.index.retrieval import Passage
 
 
 def test_ranking_metrics_on_hand_made_rankings():

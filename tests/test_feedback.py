@@ -1,4 +1,4 @@
-"""qa/feedback.py: one JSON object per line in $QA_DATA/feedback.jsonl."""
+"""qa/serving/feedback.py: one JSON object per line in $QA_DATA/feedback.jsonl."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.feedback import feedback_path, rating_of, read_feedback, record_feedback
+from qa.serving.feedback import feedback_path, rating_of, read_feedback, record_feedback
 
 
 @pytest.fixture()
@@ -73,7 +73,7 @@ def test_gradio_like_values_map_to_ratings(liked, rating):
 
 
 def test_a_half_written_last_line_is_tolerated(data: Path):
-    from qa.feedback import feedback_path, read_feedback, record_feedback
+    from qa.serving.feedback import feedback_path, read_feedback, record_feedback
 
     record_feedback("up", "Q1", "A1")
     with open(feedback_path(), "a", encoding="utf-8") as out:

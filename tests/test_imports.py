@@ -16,21 +16,25 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "qa"
 
 # The flow, first stage first: a module may import its own stage and earlier ones only. The
-# `Index` coordinator (qa.index) sits above answering because `Index.answer` composes answers;
-# what it coordinates (segments, the store, views, search) is in the index stage below.
+# `Index` coordinator (qa.index.coordinator) sits above answering because `Index.answer`
+# composes answers; what it coordinates (segments, the store, views, search) is in the index
+# stage below. A subpackage's `__init__` imports nothing, so it belongs to the base stage.
 STAGES = (
-    ("base", "paths checksums errors file_limits"),
-    ("loading", "documents formats"),
-    ("text", "chunking"),
-    ("models", "embedding query_encoding reading"),
-    ("index", "lexical ann document_table segments index_settings store segment_commits view merging ingest "
-              "retrieval search distributed"),
-    ("answering", "sentence_scoring bridging answering"),
-    ("library", "index rescoring defaults"),
-    ("serving and evaluation", "rendering uploads feedback api web evaluation answer_evaluation eval_runs"),
-    ("command line", "cli"),
+    ("base", "qa.paths qa.checksums qa.errors qa.loading.file_limits "
+             "qa.loading qa.text qa.models qa.index qa.answering qa.serving qa.eval"),
+    ("loading", "qa.loading.documents qa.loading.formats"),
+    ("text", "qa.text.chunking"),
+    ("models", "qa.models.embedding qa.models.query_encoding qa.models.reading"),
+    ("index", "qa.index.lexical qa.index.ann qa.index.document_table qa.index.segments qa.index.settings "
+              "qa.index.store qa.index.segment_commits qa.index.view qa.index.merging qa.index.ingest "
+              "qa.index.retrieval qa.index.search qa.index.distributed"),
+    ("answering", "qa.answering.sentence_scoring qa.answering.bridging qa.answering.compose"),
+    ("library", "qa.index.coordinator qa.answering.rescoring qa.defaults"),
+    ("serving and evaluation", "qa.serving.rendering qa.serving.uploads qa.serving.feedback qa.serving.api "
+                               "qa.serving.web qa.eval.evaluation qa.eval.answer_evaluation qa.eval.eval_runs"),
+    ("command line", "qa.cli"),
 )
-STAGE_OF = {f"qa.{module}": number for number, (_, modules) in enumerate(STAGES) for module in modules.split()}
+STAGE_OF = {module: number for number, (_, modules) in enumerate(STAGES) for module in modules.split()}
 
 
 def module_name(path: Path) -> str:
@@ -39,7 +43,7 @@ def module_name(path: Path) -> str:
 
 
 def imported_modules(tree: ast.AST, known: set[str]) -> set[str]:
-    """The qa modules a module's source imports (a `from qa import x` counts x when x is a module)."""
+    """The qa modules a module's source imports (`from qa.index import store` counts qa.index.store)."""
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -103,14 +107,14 @@ def test_an_upward_import_is_named():
 def test_lazy_and_type_checking_imports_count():
     source = (
         "from typing import TYPE_CHECKING\n"
-        "if TYPE_CHECKING:\n    from qa.index import Index\n"
-        "def f():\n    import qa.formats\n    from qa import chunking\n"
+        "if TYPE_CHECKING:\n    from qa.index.coordinator import Index\n"
+        "def f():\n    import qa.loading.formats\n    from qa.text import chunking\n"
     )
-    known = {"qa.index", "qa.formats", "qa.chunking"}
+    known = {"qa.index.coordinator", "qa.loading.formats", "qa.text.chunking"}
     assert imported_modules(ast.parse(source), known) == known
 
 
 def test_loading_has_no_circle_any_more():
     graph = import_graph()
-    assert "qa.documents" not in graph["qa.formats"]
-    assert {"qa.file_limits"} <= graph["qa.formats"] and {"qa.file_limits", "qa.formats"} <= graph["qa.documents"]
+    assert "qa.loading.documents" not in graph["qa.loading.formats"]
+    assert {"qa.loading.file_limits"} <= graph["qa.loading.formats"] and {"qa.loading.file_limits", "qa.loading.formats"} <= graph["qa.loading.documents"]

@@ -1,4 +1,4 @@
-"""qa/index.py and qa/store.py: build, open, query, update, staleness and crash safety."""
+"""qa/index/coordinator.py and qa/index/store.py: build, open, query, update, staleness and crash safety."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import segments, store
-from qa.index import Index
+from qa.index import segments
+
+from qa.index import store
+from qa.index.coordinator import Index
 from qa.errors import IndexCorrupted, IndexMismatch, IndexNotFound
 
 from conftest import SEEDS
@@ -238,9 +240,10 @@ def test_crash_at_the_swap_leaves_the_previous_index(tmp_path: Path, embedder, m
 KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
-from qa import segments, store
-from qa.embedding import load_embedder
-from qa.index import Index
+from qa.index import segments
+from qa.index import store
+from qa.models.embedding import load_embedder
+from qa.index.coordinator import Index
 
 corpus, index_path, marker, step = sys.argv[1:5]
 real = load_embedder()
@@ -294,7 +297,7 @@ def test_killing_a_writer_leaves_the_previous_index_usable(tmp_path: Path, seed_
 
 
 def test_an_add_reads_only_the_files_it_adds(tmp_path: Path, embedder, monkeypatch):
-    from qa import index as index_module
+    from qa.index import coordinator as index_module
 
     corpus = _copy_seeds(tmp_path)
     for n in range(5):

@@ -1,4 +1,4 @@
-"""qa/lexical.py: BM25 with stemming and stop words, saved and loaded, index-wide IDF."""
+"""qa/index/lexical.py: BM25 with stemming and stop words, saved and loaded, index-wide IDF."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.lexical import BM25Config, LexicalIndex, lucene_idf, many_query_terms, query_terms
+from qa.index.lexical import BM25Config, LexicalIndex, lucene_idf, many_query_terms, query_terms
 
 TEXTS = ["The cats were sleeping on the mat.", "A dog barked at the postman.", "Markets fell sharply."]
 
@@ -71,7 +71,7 @@ def test_many_query_terms_equal_one_call_per_text():
 
 
 def test_terms_cache_keeps_the_most_recent_texts():
-    from qa.lexical import _TermsCache
+    from qa.index.lexical import _TermsCache
 
     cache = _TermsCache(2)
     config = BM25Config()

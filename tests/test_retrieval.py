@@ -1,11 +1,11 @@
-"""qa/retrieval.py: input checks and score fusion (pure functions, no model)."""
+"""qa/index/retrieval.py: input checks and score fusion (pure functions, no model)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from qa.retrieval import FusionConfig, check_k, check_question, fuse, minmax, top_k
+from qa.index.retrieval import FusionConfig, check_k, check_question, fuse, minmax, top_k
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
@@ -93,7 +93,7 @@ def test_a_question_of_control_characters_only_is_empty():
 
 
 def test_document_signal_moves_scores_towards_the_documents_best():
-    from qa.retrieval import with_document_signal
+    from qa.index.retrieval import with_document_signal
 
     fused = np.array([0.9, 0.1, 0.4, 0.3])
     documents = np.array([1, 1, 2, 3])

@@ -1,4 +1,4 @@
-"""qa/search.py, qa/view.py and qa/ann.py: candidates over segments, tombstones, an empty
+"""qa/index/search.py, qa/index/view.py and qa/index/ann.py: candidates over segments, tombstones, an empty
 index, a user's own embedder, HNSW segments and index-wide IDF."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import ann
-from qa.documents import Document
+from qa.index import ann
+from qa.loading.documents import Document
 from qa.errors import ModelUnavailable
-from qa.index import Index
+from qa.index.coordinator import Index
 from qa.errors import IndexMismatch
 
 from conftest import SEEDS
@@ -24,7 +24,7 @@ DIMENSION = 64
 
 
 class WordHashEmbedder:
-    """A user's own embedder, as `qa.embedding.TextEmbedder` describes one: each word hashed to
+    """A user's own embedder, as `qa.models.embedding.TextEmbedder` describes one: each word hashed to
     a fixed random vector, a text the normalised sum of its words (lexical, but real vectors)."""
 
     name = "word-hash-64"
@@ -135,7 +135,7 @@ def test_document_weight_lifts_the_passages_of_the_best_documents(tmp_path: Path
     candidate of the document that holds the best passage ties with it, so they lead."""
     from dataclasses import replace
 
-    from qa.retrieval import FusionConfig
+    from qa.index.retrieval import FusionConfig
 
     filler = " The records go back two centuries and are kept in the parish halls of every valley."
     alps = _document("alps", [  # each paragraph long enough to be a passage of its own

@@ -1,4 +1,4 @@
-"""qa/segment_commits.py: staged segments land with one manifest swap, or not at all."""
+"""qa/index/segment_commits.py: staged segments land with one manifest swap, or not at all."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from qa import store
-from qa.documents import Document
-from qa.index import Index
-from qa.ingest import embed_documents
-from qa.segment_commits import StagedSegment, commit_segments, write_staged
+from qa.index import store
+from qa.loading.documents import Document
+from qa.index.coordinator import Index
+from qa.index.ingest import embed_documents
+from qa.index.segment_commits import StagedSegment, commit_segments, write_staged
 
 
 def _note(doc_id: str, text: str) -> Document:

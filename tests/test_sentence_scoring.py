@@ -1,4 +1,4 @@
-"""qa/sentence_scoring.py: features of known sentences, the packaged weights, calibration helpers."""
+"""qa/answering/sentence_scoring.py: features of known sentences, the packaged weights, calibration helpers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from qa.answer_evaluation import (
+from qa.eval.answer_evaluation import (
     HELD_OUT,
     TRAIN,
     expected_calibration_error,
@@ -15,8 +15,8 @@ from qa.answer_evaluation import (
     squad2_split,
     squad_split,
 )
-from qa.evaluation import EvalQuestion
-from qa.sentence_scoring import (
+from qa.eval.evaluation import EvalQuestion
+from qa.answering.sentence_scoring import (
     ANSWER_FEATURE_NAMES,
     FEATURE_NAMES,
     CandidateSentence,
@@ -130,7 +130,7 @@ def test_the_split_is_by_article_parity_and_squad2_half():
 
 
 def test_question_words_are_left_out_of_the_overlap_terms():
-    from qa.sentence_scoring import without_question_words
+    from qa.answering.sentence_scoring import without_question_words
 
     assert without_question_words("When will the Bumble drone ship?").split() == ["will", "the", "Bumble", "drone", "ship?"]
     assert without_question_words("How did Whoopi do it?").split() == ["Whoopi", "it?"]

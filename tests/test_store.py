@@ -1,4 +1,4 @@
-"""qa/store.py and the writers of qa/index.py: compare-and-set commits, no lost updates across
+"""qa/index/store.py and the writers of qa/index/coordinator.py: compare-and-set commits, no lost updates across
 threads and processes, readers that follow other writers, old generations collected."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from qa import store
-from qa.index import Index
+from qa.index import store
+from qa.index.coordinator import Index
 
 from conftest import SEEDS
 
@@ -120,7 +120,7 @@ def test_a_refresh_that_finds_nothing_commits_nothing(tmp_path: Path, seed_index
 WRITER_SCRIPT = """
 import sys
 from pathlib import Path
-from qa.index import Index
+from qa.index.coordinator import Index
 
 index = Index.open(sys.argv[1])
 for name in sys.argv[2:]:

@@ -1,4 +1,4 @@
-"""qa/uploads.py: safe names, limits, no silent overwrites, and indexing into a real index."""
+"""qa/serving/uploads.py: safe names, limits, no silent overwrites, and indexing into a real index."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.index import Index
-from qa.uploads import (
+from qa.index.coordinator import Index
+from qa.serving.uploads import (
     ALLOWED_SUFFIXES,
     UploadRejected,
     add_uploads,
@@ -211,7 +211,7 @@ def test_questions_are_answered_while_an_upload_is_indexed(index: Index, tmp_pat
 
 
 def test_allowed_suffixes_match_the_loaders():
-    from qa.documents import SUPPORTED_SUFFIXES
+    from qa.loading.documents import SUPPORTED_SUFFIXES
 
     assert set(ALLOWED_SUFFIXES) == SUPPORTED_SUFFIXES
 

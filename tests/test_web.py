@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT, SEED_FILE, SEEDS
-from qa.retrieval import MAX_QUESTION_CHARS
+from qa.index.retrieval import MAX_QUESTION_CHARS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -542,8 +542,8 @@ def test_remove_asks_first_then_deletes_the_stored_upload(page, server, tmp_path
 @pytest.fixture(scope="module")
 def read_only_url(seed_index):
     """`build_app(..., read_only=True)` served by Gradio in this process, on a free port."""
-    from qa import rendering
-    from qa.web import build_app, theme
+    from qa.serving import rendering
+    from qa.serving.web import build_app, theme
 
     demo = build_app(seed_index, (), read_only=True)
     demo.queue()
@@ -577,7 +577,7 @@ def test_read_only_page_answers_but_has_no_document_controls(browser, read_only_
 
 def test_auth_needs_both_variables(monkeypatch, capsys):
     from qa.cli import main
-    from qa.web import auth_from_env
+    from qa.serving.web import auth_from_env
 
     monkeypatch.delenv("QA_AUTH_USER", raising=False)
     monkeypatch.delenv("QA_AUTH_PASSWORD", raising=False)
@@ -594,8 +594,8 @@ def test_auth_needs_both_variables(monkeypatch, capsys):
 
 @pytest.fixture()
 def app(tmp_path: Path, embedder):
-    from qa.index import Index
-    from qa.web import ChatApp
+    from qa.index.coordinator import Index
+    from qa.serving.web import ChatApp
 
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
@@ -606,7 +606,7 @@ def app(tmp_path: Path, embedder):
 def test_respond_streams_growing_answers_and_ignores_empty_questions(seed_index):
     import gradio as gr
 
-    from qa.web import ChatApp
+    from qa.serving.web import ChatApp
 
     app = ChatApp(seed_index)
 
@@ -640,7 +640,7 @@ def test_remove_and_rebuild_from_the_documents_tab(app):
 def test_respond_refuses_an_overlong_question_whole_and_answers_a_followup_to_a_long_one(seed_index):
     import gradio as gr
 
-    from qa.web import ChatApp
+    from qa.serving.web import ChatApp
 
     app = ChatApp(seed_index)
     (step,) = list(app.respond("word " * 1000, []))  # 4,999 characters once stripped
@@ -671,7 +671,7 @@ def test_remove_is_two_steps_and_names_what_it_removes(app):
 
 
 def test_read_only_app_refuses_every_change(app, tmp_path: Path):
-    from qa.web import READ_ONLY, ChatApp
+    from qa.serving.web import READ_ONLY, ChatApp
 
     before = [e.doc_id for e in app.index.documents()]
     reader = ChatApp(app.index, read_only=True)

@@ -1,0 +1,673 @@
+"""`Index`: the coordinator of one index folder — its live view, its writers, its embedder.
+
+    >>> index = Index.build(["seeds/"], path="index")          # or Index.open("index")
+    >>> index.retrieve("what is the US backstop position?", k=3)[0].paragraph
+    6
+    >>> index.add(["new.html"]); index.remove("new"); index.documents()
+
+Reading: every question runs on an `IndexView` (one committed generation, `qa.index.view`) through
+the pure functions of `qa.index.search`; before each question the index checks CURRENT (one small
+read) and switches to a newer generation committed by any process, reusing the segments it has
+already opened.
+
+Writing: `add`, `remove`, `refresh` and `compact` plan their change against the live view, do
+the slow part (loading, embedding, writing a segment) without any lock, then commit by
+compare-and-set (`qa.index.store.commit`); if another writer (a thread, `qa serve`, `qa index`)
+committed first they re-plan on the new view and try again, reusing the vectors already
+computed. Nobody's acknowledged change is undone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from qa.index import merging
+
+from qa.index import store
+from qa.text.chunking import ChunkingConfig, Sentence
+from qa.loading.documents import Document, SkippedFile, file_fingerprint, find_files, load_documents, unique_doc_id
+from qa.models.embedding import DEFAULT_MODEL, MODELS, TextEmbedder, load_embedder
+from qa.index.ingest import embed_documents
+from qa.index.lexical import BM25Config
+from qa.index.retrieval import FusionConfig, Passage
+from qa.index.search import Searcher, SearchResult
+from qa.index.segment_commits import commit_segments, write_staged
+from qa.index.segments import SegmentData
+from qa.errors import IndexCorrupted, IndexMismatch, IndexProblem, ModelUnavailable, now
+from qa.index.settings import LATE, SENTENCE_PASS, SENTENCE_VECTORS, SEPARATE, VECTOR_METHODS, IndexSettings
+from qa.index.store import Bookkeeping, CommitConflict, Manifest, SegmentEntry
+from qa.index.view import DocumentEntry, IndexView
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qa.answering.compose import Answer, AnswerConfig
+
+PathsLike = Sequence[str | Path] | str | Path
+# A reader that finds a segment collected under it re-reads the newest manifest this often.
+RELOAD_ATTEMPTS = 3
+# A writer that loses the compare-and-set this many times in a row stops being optimistic: it
+# re-plans and commits holding the folder's commit lock, which no other writer can then move.
+OPTIMISTIC_ATTEMPTS = 3
+# A build writes one segment per this many characters of text (~150k chunks of 1,000 characters).
+BUILD_BATCH_CHARS = 150_000_000
+SENTENCE_VECTOR_METHODS = VECTOR_METHODS
+
+__all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike"]
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """What an `add` or `refresh` did, doc ids in each list."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A planned write: documents to embed into a new segment, documents to delete, and the
+    bookkeeping after it."""
+
+    fresh: list[Document]
+    delete: set[str]
+    bookkeeping: Bookkeeping
+    report: UpdateReport = UpdateReport()
+
+
+def _as_list(paths: PathsLike) -> list[str | Path]:
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+def _resolved(paths: PathsLike) -> list[str]:
+    return [str(Path(p).resolve()) for p in _as_list(paths)]
+
+
+def _fingerprints(inputs: Sequence[str], excluded: set[str]) -> dict[str, str]:
+    return {
+        str(f.resolve()): file_fingerprint(f)
+        for f in find_files(list(inputs))
+        if str(f.resolve()) not in excluded
+    }
+
+
+def _settings_for(
+    embedder: TextEmbedder, chunking: ChunkingConfig, bm25: BM25Config, embed_titles: bool, sentence_vectors: str | None
+) -> IndexSettings:
+    method = sentence_vectors or SENTENCE_VECTORS
+    if method not in SENTENCE_VECTOR_METHODS:
+        raise ValueError(f"sentence vectors must be made one of {SENTENCE_VECTOR_METHODS} ways, not {method!r}")
+    if method == SENTENCE_PASS and (embed_titles or not hasattr(embedder, "encode_groups")):
+        method = SEPARATE  # a title is no sentence of the chunk; a plain embedder has one way
+    if method == LATE and not hasattr(embedder, "encode_passages"):
+        method = SEPARATE
+    return IndexSettings(
+        model=embedder.name,
+        model_id=getattr(embedder, "model_id", embedder.name),
+        dimension=int(embedder.dimension),
+        chunking=chunking,
+        bm25=bm25,
+        embed_titles=embed_titles,
+        sentence_vectors=method,
+    )
+
+
+class Index:
+    """A queryable, updatable index folder; see the module docstring."""
+
+    def __init__(self, view: IndexView, embedder: TextEmbedder | None = None, fusion: FusionConfig = FusionConfig()) -> None:
+        self.path = view.root
+        self.fusion = fusion
+        self._view = view
+        self._embedder = embedder
+        self._view_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # writers of this process take turns; others by CAS
+        self._merges: list[threading.Thread] = []
+
+    # --- creating and opening ------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        paths: PathsLike,
+        path: str | Path = "index",
+        *,
+        model: str = DEFAULT_MODEL,
+        embedder: TextEmbedder | None = None,
+        chunking: ChunkingConfig = ChunkingConfig(),
+        bm25: BM25Config = BM25Config(),
+        embed_titles: bool = False,
+        fusion: FusionConfig = FusionConfig(),
+        progress: bool | None = None,
+        sentence_vectors: str | None = None,
+        executor: str = "local",
+        ray_address: str | None = None,
+        workers: int | None = None,
+    ) -> "Index":
+        """Load, chunk and embed every file under `paths`; replace the index at `path`.
+
+        `sentence_vectors` picks how vectors are made (`SENTENCE_VECTORS`, `qa.index.ingest`): the
+        default "sentence-pass" encodes the sentences and pools chunk vectors from them (one
+        model pass); "separate" encodes chunks too (two passes, the same SQuAD R@1); "late"
+        encodes the chunks and pools sentence vectors from them (one pass, R@1 .838).
+        `executor="ray"` loads and embeds on a Ray cluster (`ray_address`, else a local Ray for
+        the job; `workers` actors, one model each) and commits their segments at once; `path`
+        must be shared with every worker (`qa.index.distributed`; needs the `ray` extra).
+        Raises `ValueError` when no file could be loaded (the message lists why).
+        """
+        if executor != "local":
+            return cls._build_distributed(
+                paths, Path(path), executor, ray_address, workers, model, embedder,
+                _settings_for(embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors),
+                fusion, progress,
+            )
+        loaded = load_documents(_as_list(paths))
+        if not loaded.documents:
+            reasons = "; ".join(str(s) for s in loaded.skipped) or "no files found"
+            named = ", ".join(str(p) for p in _as_list(paths))
+            raise ValueError(f"no documents to index under {named}: {reasons}")
+        inputs = tuple(_resolved(paths))
+        bookkeeping = Bookkeeping(inputs, (), _fingerprints(inputs, set()), tuple(loaded.skipped))
+        settings = _settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
+        return cls._create(loaded.documents, Path(path), bookkeeping, embedder, settings, fusion, progress)
+
+    @classmethod
+    def _build_distributed(
+        cls,
+        paths: PathsLike,
+        root: Path,
+        executor: str,
+        address: str | None,
+        workers: int | None,
+        model: str,
+        embedder: TextEmbedder | None,
+        settings: IndexSettings,
+        fusion: FusionConfig,
+        progress: bool | None,
+    ) -> "Index":
+        """`build` with another executor: only "ray" (qa.index.distributed, imported only now)."""
+        from qa.index import distributed
+
+        if executor not in distributed.EXECUTORS:
+            raise ValueError(f"executor must be one of {distributed.EXECUTORS}, not {executor!r}")
+        if embedder is not None:
+            raise ValueError("executor='ray' embeds on the workers with a packaged model (model=...), not an embedder object")
+        options = distributed.RayOptions(address, workers, progress is not False)
+        built = distributed.build_with_ray(_as_list(paths), root, settings, options)
+        index = cls(IndexView.open(root, built.manifest, {}), load_embedder(model), fusion)
+        index._merge_to_build_layout()
+        return index
+
+    def _merge_to_build_layout(self) -> None:
+        """Merge a distributed build's batch segments into the segments a one-process build
+        writes (`merging.plan_build_layout`): the same rankings, and fewer segments to search.
+        Nothing is embedded again; each run is one merge commit."""
+        with self._write_lock:
+            for names in merging.plan_build_layout(self.view(), BUILD_BATCH_CHARS):
+                self._merge(self.view(), names)
+
+    @classmethod
+    def from_documents(
+        cls,
+        documents: Sequence[Document],
+        path: str | Path,
+        *,
+        model: str = DEFAULT_MODEL,
+        embedder: TextEmbedder | None = None,
+        chunking: ChunkingConfig = ChunkingConfig(),
+        bm25: BM25Config = BM25Config(),
+        embed_titles: bool = False,
+        fusion: FusionConfig = FusionConfig(),
+        progress: bool | None = None,
+        sentence_vectors: str | None = None,
+    ) -> "Index":
+        """Index `Document`s made in memory (benchmarks, tests); `refresh` has no files to read.
+
+        Doc ids must be unique.
+        """
+        ids = [d.doc_id for d in documents]
+        if len(set(ids)) != len(ids):
+            raise ValueError("documents must have unique doc ids")
+        if not documents:
+            raise ValueError("no documents to index")
+        settings = _settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
+        return cls._create(list(documents), Path(path), Bookkeeping(), embedder, settings, fusion, progress)
+
+    @classmethod
+    def _create(
+        cls,
+        documents: list[Document],
+        root: Path,
+        bookkeeping: Bookkeeping,
+        embedder: TextEmbedder,
+        settings: IndexSettings,
+        fusion: FusionConfig,
+        progress: bool | None,
+    ) -> "Index":
+        with contextlib.ExitStack() as stack:
+            staged = []
+            for batch in _batches(documents):
+                data = embed_documents(batch, settings, embedder, [now()] * len(batch), progress)
+                staged.append(write_staged(stack.enter_context(store.staging(root)), data, settings.bm25))
+            manifest = commit_segments(
+                root,
+                store.ANY_GENERATION,  # a build replaces whatever is there
+                staged,
+                lambda _live, entries: Manifest(0, "", settings, entries, bookkeeping),
+            )
+        return cls(IndexView.open(root, manifest, {}), embedder, fusion)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path = "index",
+        *,
+        model: str | None = None,
+        embedder: TextEmbedder | None = None,
+        fusion: FusionConfig = FusionConfig(),
+    ) -> "Index":
+        """Open the index at `path`. Raises `IndexNotFound`, `IndexCorrupted` or `IndexMismatch`
+        with a message naming the file and how to rebuild.
+
+        `model`: refuse the index unless it was built with this model name. `embedder`: encode
+        questions and new documents with it; refused unless the index was built with an
+        embedder of the same `name`. Without one, the packaged model the index names is loaded
+        when first needed.
+        """
+        root = Path(path)
+        manifest = store.read_manifest(root)
+        _check_embedder(manifest.settings, model, embedder, root)
+        return cls(IndexView.open(root, manifest, {}), embedder, fusion)
+
+    # --- the live view ---------------------------------------------------------------------
+
+    def view(self) -> IndexView:
+        """The newest committed generation (re-read when another writer has committed)."""
+        live = store.live_generation(self.path)
+        view = self._view
+        if live is None or live == view.generation:
+            return view
+        with self._view_lock:
+            for attempt in range(RELOAD_ATTEMPTS):
+                if self._view.generation == store.live_generation(self.path):
+                    break
+                try:
+                    self._install(store.read_manifest(self.path))
+                except IndexCorrupted:
+                    # Writers committed several times between reading CURRENT and opening the
+                    # segments, and one was collected meanwhile: read the newest again.
+                    if attempt == RELOAD_ATTEMPTS - 1:
+                        raise
+            return self._view
+
+    def _install(self, manifest: Manifest) -> None:
+        if manifest.generation <= self._view.generation:
+            return
+        opened = {s.name: s for s in self._view.segments}
+        self._view = IndexView.open(self.path, manifest, opened)
+
+    def pinned(self) -> Searcher:
+        """Questions answered on the view live now, whatever commits meanwhile (for a
+        multi-step read such as an answer: search, then read the found chunks' sentences)."""
+        return Searcher(self.view(), self.embedder(), self.fusion)
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> IndexSettings:
+        """What the index was built with (model, chunking, BM25); changing any of it means a rebuild."""
+        return self.view().settings
+
+    @property
+    def generation(self) -> int:
+        """Number of the live manifest; it grows with each commit, so a change shows as a new number."""
+        return self.view().generation
+
+    @property
+    def inputs(self) -> list[str]:
+        """The paths (absolute) this index was built and extended from."""
+        return list(self.view().manifest.bookkeeping.inputs)
+
+    @property
+    def skipped(self) -> list[SkippedFile]:
+        """Files the last build or update could not load, with the reason for each."""
+        return list(self.view().manifest.bookkeeping.skipped)
+
+    def documents(self) -> list[DocumentEntry]:
+        """One entry per indexed document: id, title, source, path, counts, date added."""
+        return self.view().documents()
+
+    def document(self, doc_id: str) -> Document:
+        """The live document `doc_id` with its text, as indexed; `KeyError` when there is none."""
+        return self.view().document(doc_id)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(documents, chunks)."""
+        return self.view().size
+
+    def segments(self) -> list[SegmentEntry]:
+        """The live segments, as the manifest lists them."""
+        return list(self.view().manifest.segments)
+
+    def stale_reason(self) -> str | None:
+        """Why the index no longer matches its input files or model; None when it does."""
+        settings = self.settings
+        if self._embedder is None and settings.model in MODELS:
+            installed = MODELS[settings.model].model_id
+            if installed != settings.model_id:
+                return f"built with {settings.model_id}, installed is {installed}"
+        book = self.view().manifest.bookkeeping
+        now = _fingerprints(book.inputs, set(book.excluded))
+        if now != book.sources:
+            changed = sorted(set(now.items()) ^ set(book.sources.items()))
+            return f"{len({p for p, _ in changed})} input file(s) changed, e.g. {changed[0][0]}"
+        return None
+
+    # --- querying ------------------------------------------------------------------------
+
+    def embedder(self) -> TextEmbedder:
+        """The embedder of this index. The packaged one is cheap to make: questions need only its
+        int8 ONNX model, and its torch model loads when documents are first embedded (`add`,
+        `refresh`), so opening an index and answering never imports torch."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self.view().settings.model)
+        return self._embedder
+
+    def search(self, question: str, k: int = 5, *, extra_queries: Sequence[str] = ()) -> SearchResult:
+        """`retrieve` plus the query vectors (see `qa.index.search.Searcher.search`)."""
+        return self.pinned().search(question, k, extra_queries=extra_queries)
+
+    def search_encoded(self, query: str, vector: np.ndarray, k: int = 5) -> list[Passage]:
+        """Passages for `query`'s words and a given query vector (see `qa.index.search.Searcher`)."""
+        return self.pinned().search_encoded(query, vector, k)
+
+    def titles_mention(self, name: str) -> bool:
+        """Whether a document title contains `name` (see `IndexView.titles_mention`)."""
+        return self.pinned().titles_mention(name)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Query vectors of `texts`, in one model call."""
+        return self.pinned().encode_queries(texts)
+
+    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
+        """The `k` passages that best match `question`, best first.
+
+        Raises `ValueError` for an empty or over-long question or `k` outside 1..100.
+        """
+        return self.search(question, k).passages
+
+    def answer(
+        self, question: str, history: Sequence[tuple[str, str]] | None = None, config: "AnswerConfig | None" = None
+    ) -> "Answer":
+        """A cited, extractive answer; see `qa.answering.compose`."""
+        from qa.answering.compose import AnswerConfig, compose_answer, nothing_indexed
+
+        searcher = self.pinned()
+        if not searcher.view.live_documents:
+            return nothing_indexed(question)
+        return compose_answer(searcher, question, history, config or AnswerConfig())
+
+    def query_terms(self, text: str) -> list[str]:
+        """The BM25 terms of `text`, as this index's settings make them (see `Searcher.query_terms`)."""
+        return self.pinned().query_terms(text)
+
+    def many_query_terms(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
+        """`query_terms` of each text, in one tokenizer call."""
+        return self.pinned().many_query_terms(texts)
+
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        """Index-wide IDF of each BM25 term: how much a word says about which chunk matches."""
+        return self.pinned().term_weights(terms)
+
+    def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]:
+        """The sentences of a live chunk and their vectors, for answers (see `IndexView.chunk_sentences`)."""
+        return self.view().chunk_sentences(chunk_id)
+
+    # --- updating ------------------------------------------------------------------------
+
+    def add(self, paths: PathsLike, *, progress: bool | None = None) -> UpdateReport:
+        """Add or update the files under `paths`; unchanged files are not embedded again.
+
+        A file already indexed from the same path keeps its doc id and is replaced when its
+        content changed.
+        """
+        loaded = load_documents(_as_list(paths))
+        requested = _resolved(paths)
+
+        def plan(view: IndexView) -> _Change:
+            book = view.manifest.bookkeeping
+            added_paths = {str(Path(d.path).resolve()) for d in loaded.documents}
+            inputs = book.inputs + tuple(p for p in requested if p not in book.inputs)
+            excluded = tuple(p for p in book.excluded if p not in added_paths)
+            # Only the added paths are read again: an add costs what it adds, and a changed
+            # file elsewhere stays stale until `refresh` indexes it.
+            sources = {**book.sources, **_fingerprints(requested, set(excluded))}
+            bookkeeping = Bookkeeping(inputs, excluded, sources, tuple(loaded.skipped))
+            return _plan_documents(view, loaded.documents, set(), bookkeeping)
+
+        change = self._write(plan, progress)
+        return replace(change.report, skipped=list(loaded.skipped))
+
+    def remove(self, doc_id: str) -> None:
+        """Remove a document (at once, as a tombstone). Its file stays on disk but is not
+        indexed again by `refresh`. Raises `KeyError` for an unknown id."""
+        self.document(doc_id)  # KeyError with a message before any work
+
+        def plan(view: IndexView) -> _Change:
+            document = view.document(doc_id)
+            book = view.manifest.bookkeeping
+            gone = str(Path(document.path).resolve())
+            sources = {p: f for p, f in book.sources.items() if p != gone}
+            bookkeeping = Bookkeeping(book.inputs, book.excluded + (gone,), sources, ())
+            return _Change([], {doc_id}, bookkeeping, UpdateReport(removed=[doc_id]))
+
+        self._write(plan, progress=False)
+
+    def refresh(self, *, progress: bool | None = None) -> UpdateReport:
+        """Bring the index in line with its input paths: new, changed and deleted files."""
+        skipped: list[SkippedFile] = []
+
+        def plan(view: IndexView) -> _Change:
+            book = view.manifest.bookkeeping
+            loaded = load_documents(list(book.inputs))
+            skipped[:] = loaded.skipped
+            wanted = [d for d in loaded.documents if str(Path(d.path).resolve()) not in book.excluded]
+            paths = {str(Path(d.path).resolve()) for d in wanted}
+            gone = {doc_id for path, doc_id in view.by_path.items() if path not in paths}
+            bookkeeping = Bookkeeping(book.inputs, book.excluded, _fingerprints(book.inputs, set(book.excluded)), tuple(loaded.skipped))
+            change = _plan_documents(view, wanted, gone, bookkeeping)
+            return replace(change, report=replace(change.report, removed=sorted(gone)))
+
+        change = self._write(plan, progress)
+        return replace(change.report, skipped=list(skipped))
+
+    def compact(self, *, full: bool = True) -> int:
+        """Merge segments now: all into one (`full`), or what the tiered policy asks for.
+        Returns how many segments were merged."""
+        merged = 0
+        with self._write_lock:
+            while True:
+                view = self.view()
+                names = merging.plan_merge(view.manifest.segments, full=full)
+                if not names:
+                    return merged
+                self._merge(view, names)
+                merged += len(names)
+                if full:
+                    return merged
+
+    def wait_for_merges(self) -> None:
+        """Block until background merges started by this index's writes have finished."""
+        for thread in list(self._merges):
+            thread.join()
+
+    def _write(self, plan: Callable[[IndexView], _Change], progress: bool | None) -> _Change:
+        """Plan, embed, write and commit by compare-and-set, re-planning after a conflict.
+
+        Embedding happens with no lock held, so writers in other processes are not kept
+        waiting. After `OPTIMISTIC_ATTEMPTS` lost races (many busy writers) the plan and commit
+        run under the commit lock, so every write finishes; vectors embedded in earlier tries
+        are reused. A plan that changes nothing commits nothing.
+        """
+        embedded: dict[tuple[tuple[str, str], ...], SegmentData] = {}
+        with self._write_lock:
+            attempt = 0
+            while True:
+                locked = attempt >= OPTIMISTIC_ATTEMPTS
+                with store.writer_lock(self.path) if locked else contextlib.nullcontext():
+                    view = self.view()
+                    change = plan(view)
+                    if not change.fresh and not change.delete and change.bookkeeping == view.manifest.bookkeeping:
+                        return change
+                    key = tuple((d.doc_id, d.content_hash) for d in change.fresh)
+                    if change.fresh and key not in embedded:
+                        embedded[key] = embed_documents(
+                            change.fresh, view.settings, self.embedder(), [now()] * len(change.fresh), progress
+                        )
+                    try:
+                        manifest = self._commit(view, change, embedded.get(key), locked=locked)
+                    except CommitConflict:
+                        attempt += 1
+                        continue
+                self._install(manifest)
+                self._merge_in_background()
+                return change
+
+    def _commit(self, view: IndexView, change: _Change, data: SegmentData | None, *, locked: bool = False) -> Manifest:
+        tombstones: dict[int, set[int]] = {}
+        for doc_id in change.delete:
+            found = view.locate(doc_id)
+            if found is None:  # the plan saw it live in this very view
+                raise IndexProblem(f"document {doc_id!r} vanished from generation {view.generation} of {self.path}")
+            position, row = found
+            tombstones.setdefault(position, set()).add(row)
+        segments = tuple(
+            replace(entry, deleted=entry.deleted | tombstones.get(position, set()))
+            for position, entry in enumerate(view.manifest.segments)
+        )
+        with store.staging(self.path) as folder:
+            staged = [write_staged(folder, data, view.settings.bm25)] if data is not None and data.documents else []
+            return commit_segments(
+                self.path,
+                view.generation,
+                staged,
+                lambda _live, entries: replace(view.manifest, segments=segments + entries, bookkeeping=change.bookkeeping),
+                locked=locked,
+            )
+
+    def _merge(self, view: IndexView, names: tuple[str, ...]) -> None:
+        data, new_rows = merging.merged_data(view, names)
+        with store.staging(self.path) as folder:
+            staged = [write_staged(folder, data, view.settings.bm25)] if data.documents else []
+            manifest = commit_segments(
+                self.path,
+                store.ANY_GENERATION,
+                staged,
+                lambda live, entries: merging.apply_merge(live, names, entries[0] if entries else None, new_rows),
+            )
+        with self._view_lock:
+            self._install(manifest)
+
+    def _merge_in_background(self) -> None:
+        """Start the merges the tiered policy asks for, one thread at a time."""
+        self._merges = [t for t in self._merges if t.is_alive()]
+        if self._merges or not merging.plan_merge(self._view.manifest.segments):
+            return
+
+        def run() -> None:
+            try:
+                self.compact(full=False)
+            except (CommitConflict, IndexProblem, OSError):
+                pass  # merging is an optimisation: the next write tries again
+
+        thread = threading.Thread(target=run, name="qa-merge", daemon=True)
+        self._merges.append(thread)
+        thread.start()
+
+
+def _batches(documents: list[Document]) -> list[list[Document]]:
+    """Documents in runs of at most `BUILD_BATCH_CHARS` characters of text: a build embeds and
+    writes one segment per run, so its memory is bounded by a run, not by the corpus."""
+    batches: list[list[Document]] = [[]]
+    size = 0
+    for document in documents:
+        if batches[-1] and size + len(document.text) > BUILD_BATCH_CHARS:
+            batches.append([])
+            size = 0
+        batches[-1].append(document)
+        size += len(document.text)
+    return batches
+
+
+class _TakenIds:
+    """The doc ids a new document may not take: live in `view` and not being deleted, or
+    given to another new document of the same write (`add`)."""
+
+    def __init__(self, view: IndexView, freed: set[str]) -> None:
+        self._view, self._freed, self._new = view, freed, set()
+
+    def __contains__(self, doc_id: object) -> bool:
+        if not isinstance(doc_id, str):
+            return False
+        return doc_id in self._new or (doc_id not in self._freed and self._view.locate(doc_id) is not None)
+
+    def add(self, doc_id: str) -> None:
+        self._new.add(doc_id)
+
+
+def _plan_documents(view: IndexView, incoming: list[Document], delete: set[str], bookkeeping: Bookkeeping) -> _Change:
+    """Which incoming documents are new, updated or unchanged against `view`."""
+    taken = _TakenIds(view, set(delete))
+    added, updated, unchanged, fresh = [], [], [], []
+    delete = set(delete)
+    for document in incoming:
+        previous_id = view.doc_id_at_path(str(Path(document.path).resolve()))
+        found = view.locate(previous_id) if previous_id and previous_id not in delete else None
+        if found is not None:
+            position, row = found
+            if view.segments[position].documents[row].content_hash == document.content_hash:
+                unchanged.append(previous_id)
+                continue
+            delete.add(previous_id)
+            fresh.append(replace(document, doc_id=previous_id))
+            updated.append(previous_id)
+        else:
+            doc_id = unique_doc_id(document.doc_id, taken)
+            taken.add(doc_id)
+            fresh.append(replace(document, doc_id=doc_id))
+            added.append(doc_id)
+    report = UpdateReport(added=added, updated=updated, unchanged=unchanged)
+    return _Change(fresh, delete, bookkeeping, report)
+
+
+def _check_embedder(settings: IndexSettings, requested: str | None, embedder: TextEmbedder | None, root: Path) -> None:
+    hint = store.rebuild_hint(root)
+    if requested is not None and requested != settings.model:
+        raise IndexMismatch(f"the index at {root} was built with model {settings.model!r}, not {requested!r}; {hint}")
+    if embedder is not None:
+        if embedder.name != settings.model:
+            raise IndexMismatch(
+                f"the index at {root} was built with embedder {settings.model!r}, not {embedder.name!r}; "
+                f"open it with that embedder or {hint}"
+            )
+        return
+    if settings.model not in MODELS:
+        raise ModelUnavailable(
+            f"the index at {root} was built with embedder {settings.model!r}, which qa does not ship; "
+            f"pass it as Index.open(..., embedder=...) or {hint}"
+        )
+    installed = MODELS[settings.model].model_id
+    if installed != settings.model_id:
+        raise IndexMismatch(
+            f"the index at {root} was built with {settings.model_id}, but {installed} is "
+            f"installed; vectors from different model versions don't mix; {hint}"
+        )

@@ -1,0 +1,586 @@
+"""Answers, citations and document lists -> HTML for the web chat (`qa.serving.web`).
+
+Pure functions, no Gradio: everything that comes from a document, a file name or a question
+goes through `html.escape` here, and nothing is handed to a Markdown renderer, so a document
+containing `<script>`, `<img onerror=...>` or `[x](javascript:...)` shows up as that text.
+
+    >>> answer = index.answer("What is the US backstop position?")
+    >>> answer_html(answer, turn=1)         # sentences, each followed by <a href="#src-1-1">[1]</a>
+    >>> sources_html(answer, turn=1)        # one card per citation, quoted sentences in <mark>
+
+Citation cards have the id `src-<turn>-<number>` (`anchor()`), so a marker in answer 3 links to
+answer 3's sources even after later answers were added to the page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html import escape
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+from qa.index.retrieval import MAX_QUESTION_CHARS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qa.answering.compose import Answer, Citation, ShortAnswer
+    from qa.index.retrieval import Passage
+    from qa.index.view import DocumentEntry
+
+Span = tuple[int, int]
+
+NO_SOURCES = "No sources: the documents don't say."
+# Answers at or above this confidence (P(the answer contains the answer), qa.answering.sentence_scoring)
+# are tagged "likely", those below "uncertain": a quiet hint, not a score to read closely.
+LIKELY_CONFIDENCE = 0.5
+_URL = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
+# A Markdown ATX heading's marks: the opening run of 1-6 "#" (and an optional closing run).
+# Passages are exact document text, so a heading arrives as "# Title"; cards show "Title".
+_HEADING_MARKS = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]+|$)|[ \t]+#+[ \t]*$", re.MULTILINE)
+_HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]|$)")
+
+
+def anchor(turn: int, number: int) -> str:
+    """The element id of citation `number` of answer `turn`."""
+    return f"src-{turn}-{number}"
+
+
+def text_html(text: str) -> str:
+    """Plain text as HTML: escaped, line breaks kept."""
+    return escape(text).replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def question_html(question: str) -> str:
+    """A user's chat message as HTML (escaped, never Markdown)."""
+    return f'<div class="qa-question">{text_html(question)}</div>'
+
+
+def answer_html(answer: "Answer", turn: int, upto: int | None = None) -> str:
+    """The answer as HTML: each quoted sentence escaped and followed by its `[n]` link.
+
+    `upto` shows only the first `upto` sentences (used to stream the answer in).
+    """
+    if answer.abstained:
+        return (
+            f'<div class="qa-answer qa-abstained"><p>{text_html(answer.text)} '
+            "None of the indexed documents answers this question.</p></div>"
+        )
+    sentences = answer.sentences if upto is None else answer.sentences[: max(upto, 0)]
+    if not answer.sentences:  # an answer without sentence detail: show its text as is
+        return f'<div class="qa-answer"><p>{text_html(answer.text)}</p></div>'
+    short = answer.short_answer
+    parts = [
+        f'{highlight(s.text, s.start, (), heading_marks(s.text), _short_span(short, s.doc_id, s.citation))} '
+        f'<a class="qa-cite" href="#{anchor(turn, s.citation)}" '
+        f'title="Source {s.citation}">[{s.citation}]</a>'
+        for s in sentences
+    ]
+    return f'<div class="qa-answer"><p>{" ".join(parts)}{confidence_html(answer.confidence)}</p></div>'
+
+
+def _short_span(short: "ShortAnswer | None", doc_id: str, number: int) -> Span | None:
+    """The short answer's document span where it belongs to citation `number` of `doc_id`."""
+    if short is None or short.doc_id != doc_id or short.number != number:
+        return None
+    return (short.start, short.end)
+
+
+def confidence_html(confidence: float) -> str:
+    """The small "likely" / "uncertain" tag after an answer; its tooltip gives the percentage.
+
+    Why a word and not the number: the probability is calibrated on SQuAD-like questions, so
+    it is a fair hint of whether to check the source, not a precise figure for every corpus.
+    """
+    likely = confidence >= LIKELY_CONFIDENCE
+    word = "likely" if likely else "uncertain"
+    tip = f"Estimated chance that this answer contains the answer: {round(100 * confidence)}%"
+    return (
+        f' <span class="qa-confidence qa-{word}" title="{escape(tip, quote=True)}">{escape(word)}</span>'
+    )
+
+
+def message_html(message: str, kind: str = "error") -> str:
+    """A short notice in the chat (an error, or a hint), escaped.
+
+    An error is marked as one (icon, colour, `role="alert"`) so it is never mistaken for an
+    answer; the page hides the thumbs up/down of a reply that holds `.qa-error` (see `CSS`).
+    """
+    kind_class = escape(kind, quote=True)
+    if kind != "error":
+        return f'<div class="qa-notice qa-{kind_class}">{text_html(message)}</div>'
+    return (
+        f'<div class="qa-notice qa-{kind_class}" role="alert"><span class="qa-error-icon" aria-hidden="true">'
+        f"\u26a0</span> <b>Not answered:</b> {text_html(message)}</div>"
+    )
+
+
+def _thousands(number: int) -> str:
+    return f"{number:,}"
+
+
+def question_count_html(length: int, limit: int = MAX_QUESTION_CHARS) -> str:
+    """The counter under the question box: '12 / 2,000 characters', or a warning past the limit.
+
+    `COUNTER_JS` renders the same markup in the browser as the user types; this is the state
+    the page starts in (and the one a cleared box returns to).
+    """
+    if length > limit:
+        return (
+            f'<div class="qa-count qa-over" data-chars="{length}" role="alert">{_thousands(length)} / '
+            f"{_thousands(limit)} characters: too long to ask; shorten it by {_thousands(length - limit)}.</div>"
+        )
+    return f'<div class="qa-count" data-chars="{length}">{_thousands(length)} / {_thousands(limit)} characters</div>'
+
+
+def question_refused_html(length: int, limit: int = MAX_QUESTION_CHARS) -> str:
+    """What the counter says when an over-long question was submitted: it was not sent, and
+    it stays in the box, whole, to be shortened (nothing is cut mid-word)."""
+    return (
+        f'<div class="qa-count qa-over qa-refused" data-chars="{length}" role="alert">Not asked: the question '
+        f"is {_thousands(length)} characters long; the limit is {_thousands(limit)}. Shorten it by "
+        f"{_thousands(length - limit)} characters and ask again.</div>"
+    )
+
+
+def _merged(spans: Iterable[Span]) -> list[Span]:
+    """Spans sorted, with overlapping or touching ones joined."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
+def _covers(spans: Sequence[Span], at: int) -> bool:
+    return any(start <= at < end for start, end in spans)
+
+
+def heading_marks(text: str) -> list[Span]:
+    """Where `text` holds Markdown heading marks ("# ", closing " ##"), as offsets into `text`.
+
+    Only lines that are headings count, so "#1 hit" or "C#" in prose stay as they are.
+    """
+    marks: list[Span] = []
+    at = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if _HEADING_LINE.match(body):
+            marks += [(at + m.start(), at + m.end()) for m in _HEADING_MARKS.finditer(body) if m.end() > m.start()]
+        at += len(line)
+    return marks
+
+
+def highlight(
+    text: str, base: int, spans: Iterable[Span], hidden: Iterable[Span] = (), strong: Span | None = None
+) -> str:
+    """`text` (which starts at document offset `base`) escaped, with `spans` in `<mark>` and
+    the document span `strong` (the reader's short answer) in `<strong class="qa-short">`.
+
+    Spans are document offsets; the parts outside `text` are ignored, overlaps merged.
+    `hidden` (offsets into `text`, not the document) are left out of the output: Markdown
+    heading marks, so a card reads like the document rather than its source.
+
+        >>> highlight("The backstop stays.", 100, [(100, 119)], strong=(104, 112))
+        '<mark>The <strong class="qa-short">backstop</strong> stays.</mark>'
+    """
+    marks = _inside(text, base, spans)
+    bold = _inside(text, base, [strong] if strong else [])
+    skip = _merged(hidden)
+    cuts = sorted({0, len(text), *(x for span in (*marks, *bold, *skip) for x in span)})
+    out, marking = [], False
+    for start, end in zip(cuts, cuts[1:]):
+        if _covers(skip, start):
+            continue
+        inside = _covers(marks, start)
+        if inside != marking:
+            out.append("<mark>" if inside else "</mark>")
+            marking = inside
+        piece = text_html(text[start:end])
+        out.append(f'<strong class="qa-short">{piece}</strong>' if _covers(bold, start) else piece)
+    if marking:
+        out.append("</mark>")
+    return "".join(out)
+
+
+def _inside(text: str, base: int, spans: Iterable[Span]) -> list[Span]:
+    """Document spans as merged offsets into `text`, those outside it left out."""
+    return _merged(
+        (max(start - base, 0), min(end - base, len(text)))
+        for start, end in spans
+        if end > base and start < base + len(text) and end > start
+    )
+
+
+def paragraphs_text(paragraphs: Sequence[int], first: int | None = None) -> str:
+    """'paragraph 6', 'paragraphs 2 and 4', 'paragraphs 2–4', 'paragraphs 1, 3–5 and 7'.
+
+    Consecutive numbers are shown as a range; `first` stands in when `paragraphs` is empty
+    (a citation made before `Citation.paragraphs` existed).
+    """
+    return numbers_text(paragraphs, first, "paragraph")
+
+
+def pages_text(pages: Sequence[int], first: int | None = None) -> str:
+    """'page 3', 'pages 3 and 4', 'pages 2–5'; "" when the document has no pages."""
+    return numbers_text(pages, first, "page") if pages or first else ""
+
+
+def numbers_text(values: Sequence[int], first: int | None, noun: str) -> str:
+    """`noun` with `values` as in `paragraphs_text` (the plural adds an "s")."""
+    numbers = sorted(set(values)) or ([first] if first is not None else [])
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    parts: list[str] = []
+    for a, b in runs:  # two neighbours read better as "2 and 3" than as "2–3"
+        parts += [str(a)] if a == b else [str(a), str(b)] if b == a + 1 else [f"{a}\u2013{b}"]
+    if len(parts) == 1:
+        return f"{noun} {parts[0]}" if len(numbers) == 1 else f"{noun}s {parts[0]}"
+    return f"{noun}s " + ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def source_html(source: str) -> str:
+    """A document's source: a link when it is an http(s) URL, escaped text otherwise."""
+    if _URL.match(source.strip()):
+        url = escape(source.strip(), quote=True)
+        return f'<a href="{url}" target="_blank" rel="noopener noreferrer nofollow">{escape(source.strip())}</a>'
+    return escape(source)
+
+
+def place_html(citation: "Citation") -> str:
+    """Where the quote is in the original, escaped: 'page 3 · section “Results” · ' (the
+    parts the document has), or "" when it has neither pages nor headings."""
+    parts = []
+    pages = pages_text(citation.pages, citation.page)
+    if pages:
+        parts.append(f'<span class="qa-page">{pages}</span>')
+    if citation.section:
+        parts.append(f'<span class="qa-section">section “{escape(citation.section)}”</span>')
+    return "".join(f"{part} · " for part in parts)
+
+
+def original_link(citation: "Citation", url: str) -> str:
+    """A link to the stored original at `url`, opened at the quote's page (`#page=N`, which
+    PDF viewers follow) when it has one."""
+    target = f"{url}#page={citation.page}" if citation.page else url
+    label = f"open the original at page {citation.page}" if citation.page else "open the original"
+    return (
+        f' · <a class="qa-original" href="{escape(target, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer">{label}</a>'
+    )
+
+
+def citation_card(
+    citation: "Citation",
+    passage: "Passage | None",
+    turn: int,
+    original: str | None = None,
+    short: "ShortAnswer | None" = None,
+) -> str:
+    """A source card: title, source, page and section (where the document has them),
+    paragraph, character span and the passage with the quoted sentences (`citation.spans`,
+    exact document offsets) highlighted. `original`: the URL the stored original file is
+    served at (uploads), linked from the card; `short`: the answer's short answer, in bold
+    when it is this citation's."""
+    bold = _short_span(short, citation.doc_id, citation.number)
+    if passage is not None and passage.chunk_id == citation.chunk_id:
+        body = highlight(passage.text, passage.start, citation.spans, heading_marks(passage.text), bold)
+    else:  # no passage text at hand: the quote itself is all highlighted
+        body = highlight(
+            citation.quote, citation.start, [(citation.start, citation.end)], heading_marks(citation.quote), bold
+        )
+    spans = ", ".join(f"{start}:{end}" for start, end in citation.spans)
+    return (
+        f'<div class="qa-source" id="{anchor(turn, citation.number)}" data-doc="{escape(citation.doc_id, quote=True)}">'
+        f'<div class="qa-source-head"><span class="qa-num">[{citation.number}]</span> '
+        f'<span class="qa-title">{escape(citation.title)}</span></div>'
+        f'<div class="qa-meta">{source_html(citation.source)} · {place_html(citation)}'
+        f'{paragraphs_text(citation.paragraphs, citation.paragraph)} · '
+        f'characters <code>{spans}</code>{original_link(citation, original) if original else ""}</div>'
+        f'<blockquote class="qa-passage">{body}</blockquote></div>'
+    )
+
+
+def passage_card(passage: "Passage") -> str:
+    """A retrieved but uncited passage, plain (no highlight)."""
+    return (
+        f'<div class="qa-source qa-retrieved"><div class="qa-source-head">'
+        f'<span class="qa-title">{escape(passage.title)}</span></div>'
+        f'<div class="qa-meta">{source_html(passage.source)} · paragraph {passage.paragraph} · '
+        f"characters <code>{passage.start}:{passage.end}</code> · score {passage.score:.2f}</div>"
+        f'<blockquote class="qa-passage">{highlight(passage.text, passage.start, (), heading_marks(passage.text))}'
+        "</blockquote></div>"
+    )
+
+
+def sources_html(answer: "Answer", turn: int, originals: Mapping[str, str] | None = None) -> str:
+    """The sources of one answer: a card per citation, then the other retrieved passages
+    in a collapsed "also retrieved" section. An abstained answer shows no sources.
+    `originals`: doc id -> URL of its stored original, for the documents that have one."""
+    head = f'<div class="qa-sources" data-turn="{turn}"><div class="qa-sources-q">{escape(answer.question)}</div>'
+    if answer.abstained or not answer.citations:
+        return f'{head}<p class="qa-none">{escape(NO_SOURCES)}</p></div>'
+    by_chunk = {p.chunk_id: p for p in answer.passages}
+    originals = originals or {}
+    cards = [
+        citation_card(c, by_chunk.get(c.chunk_id), turn, originals.get(c.doc_id), answer.short_answer)
+        for c in answer.citations
+    ]
+    cited = {c.chunk_id for c in answer.citations}
+    others = [p for p in answer.passages if p.chunk_id not in cited]
+    extra = ""
+    if others:
+        extra = (
+            f'<details class="qa-also"><summary>Also retrieved ({len(others)})</summary>'
+            + "".join(passage_card(p) for p in others)
+            + "</details>"
+        )
+    return head + "".join(cards) + extra + "</div>"
+
+
+def sources_panel(sections: Sequence[str], turns: int | None = None) -> str:
+    """The sources panel: the sections of every answer so far, the latest first.
+
+    `turns` (the number of exchanges so far, answered or not) is kept as `data-turns`, so a
+    page or a test can tell when the panel caught up with the chat.
+    """
+    count = len(sections) if turns is None else turns
+    if not sections:
+        return (
+            f'<div class="qa-panel" data-turns="{count}"><p class="qa-empty">Ask a question: the sources '
+            "of each answer appear here, with the quoted sentences highlighted.</p></div>"
+        )
+    return (
+        f'<div class="qa-panel" data-turns="{count}"><div class="qa-panel-title">Sources</div>'
+        + "".join(reversed(sections))
+        + "</div>"
+    )
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One row of the documents table: `added` as shown, `stamp` as stored, to sort by."""
+
+    doc_id: str
+    title: str
+    source: str
+    paragraphs: int
+    chunks: int
+    added: str  # shown: '2026-11-26 00:29 UTC'
+    stamp: str = ""  # as stored (ISO 8601, UTC): sorts by time, to the microsecond
+
+
+def document_rows(entries: Iterable["DocumentEntry"]) -> list[DocumentRow]:
+    """One row per indexed document, newest first (what was just uploaded is on top), then by
+    title; `added` shortened to date and time."""
+    rows = [
+        DocumentRow(e.doc_id, e.title, e.source, e.paragraphs, e.chunks, _short_date(e.added), e.added)
+        for e in entries
+    ]
+    rows.sort(key=lambda r: (r.title.lower(), r.doc_id))
+    return sorted(rows, key=lambda r: r.stamp, reverse=True)  # stable: equal times stay by title
+
+
+def _short_date(stamp: str) -> str:
+    """'2026-11-26T00:29:26.902596+00:00' -> '2026-11-26 00:29 UTC' (unknown forms unchanged)."""
+    match = re.match(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})", stamp)
+    return f"{match.group(1)} {match.group(2)} UTC" if match else stamp
+
+
+# The documents table's columns: (heading, kind). `SORT_JS` sorts a column by its cells'
+# `data-sort` values, as numbers for "number" columns and as text otherwise.
+DOCUMENT_COLUMNS = (
+    ("Title", "text"), ("Source", "text"), ("Paragraphs", "number"), ("Passages", "number"),
+    ("Added", "text"), ("Id", "text"),
+)
+SORTED_BY = "Added"  # the column `document_rows` orders by (descending) when the table is drawn
+
+
+def _cell(shown: str, sort_key: str | int, css: str = "") -> str:
+    """A table cell: `shown` is HTML (already escaped), `sort_key` what the column sorts by."""
+    klass = f' class="{css}"' if css else ""
+    return f'<td{klass} data-sort="{escape(str(sort_key), quote=True)}">{shown}</td>'
+
+
+def _header(title: str, kind: str) -> str:
+    """A column heading whose button sorts the table (keyboard reachable, state in aria-sort)."""
+    state = "descending" if title == SORTED_BY else "none"
+    return (
+        f'<th aria-sort="{state}" data-kind="{kind}"><button type="button" class="qa-sort" '
+        f'title="Sort by {title.lower()}">{title}<span class="qa-sort-mark" aria-hidden="true"></span>'
+        "</button></th>"
+    )
+
+
+def documents_table(entries: Iterable["DocumentEntry"]) -> str:
+    """The documents tab's table, newest first, every cell escaped; the headings sort it."""
+    rows = document_rows(entries)
+    if not rows:
+        return '<p class="qa-empty">No documents indexed yet: upload some below.</p>'
+    body = "".join(
+        f'<tr data-doc="{escape(r.doc_id, quote=True)}">'
+        + _cell(escape(r.title), r.title.lower())
+        + _cell(source_html(r.source), r.source.lower())
+        + _cell(str(r.paragraphs), r.paragraphs, "qa-n")
+        + _cell(str(r.chunks), r.chunks, "qa-n")
+        + _cell(escape(r.added), r.stamp)
+        + _cell(f"<code>{escape(r.doc_id)}</code>", r.doc_id)
+        + "</tr>"
+        for r in rows
+    )
+    head = "".join(_header(title, kind) for title, kind in DOCUMENT_COLUMNS)
+    return f'<table class="qa-docs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def document_choices(entries: Iterable["DocumentEntry"]) -> list[tuple[str, str]]:
+    """(label, doc_id) pairs for the remove-a-document dropdown (labels are shown as text)."""
+    return [(f"{r.title} ({r.doc_id})", r.doc_id) for r in document_rows(entries)]
+
+
+def status_text(documents: int, passages: int, model: str) -> str:
+    """The status line as plain text, with singular and plural counts.
+
+    >>> status_text(1, 7, "all-MiniLM-L6-v2")
+    '1 document · 7 passages · model all-MiniLM-L6-v2 · extractive answers, offline'
+    """
+    doc_word = "document" if documents == 1 else "documents"
+    passage_word = "passage" if passages == 1 else "passages"
+    return (
+        f"{documents} {doc_word} · {passages} {passage_word} · model {model} "
+        "· extractive answers, offline"
+    )
+
+
+def status_html(documents: int, passages: int, model: str) -> str:
+    """`status_text` as the header's HTML, escaped (the model name comes from the index's settings)."""
+    return f'<div class="qa-status">{escape(status_text(documents, passages, model))}</div>'
+
+
+def remove_prompt_html(title: str, doc_id: str, upload: bool) -> str:
+    """The second step of Remove: what will happen, asked before anything is removed."""
+    what = (
+        "Its uploaded file is deleted too."
+        if upload
+        else "It is not an upload: its file stays on disk, but Rebuild does not add it back."
+    )
+    return (
+        f'<div class="qa-confirm" role="alert">Remove <b>“{escape(title)}”</b> '
+        f"(<code>{escape(doc_id)}</code>) from the index? {escape(what)}</div>"
+    )
+
+
+def notices_html(lines: Sequence[tuple[bool, str]]) -> str:
+    """Upload/remove results: (ok, message) pairs as an escaped list."""
+    if not lines:
+        return ""
+    items = "".join(
+        f'<li class="{"qa-ok" if ok else "qa-fail"}">{"✓" if ok else "✗"} {text_html(message)}</li>'
+        for ok, message in lines
+    )
+    return f'<ul class="qa-notices">{items}</ul>'
+
+
+# Counts what the user typed as Python will (code points, surrounding blanks stripped), so the
+# counter and the server's check agree. Runs in the browser on every change of the question box.
+COUNTER_JS = f"""
+(question) => {{
+    const length = [...(question || "").trim()].length;
+    const limit = {MAX_QUESTION_CHARS};
+    const n = (x) => x.toLocaleString("en-US");
+    if (length > limit) {{
+        return `<div class="qa-count qa-over" data-chars="${{length}}" role="alert">${{n(length)}} / ${{n(limit)}} ` +
+            `characters: too long to ask; shorten it by ${{n(length - limit)}}.</div>`;
+    }}
+    return `<div class="qa-count" data-chars="${{length}}">${{n(length)}} / ${{n(limit)}} characters</div>`;
+}}
+"""
+
+# Sorts the documents table when a column heading is clicked (or pressed with Enter/Space):
+# one listener on the document, so tables redrawn after an upload sort too. Rows keep their
+# escaped markup; only their order changes.
+SORT_JS = """
+() => {
+    if (window.__qaSortInstalled) return;
+    window.__qaSortInstalled = true;
+    document.addEventListener("click", (event) => {
+        const button = event.target.closest(".qa-docs .qa-sort");
+        if (!button) return;
+        const heading = button.closest("th");
+        const body = heading.closest("table").tBodies[0];
+        const column = [...heading.parentNode.children].indexOf(heading);
+        const ascending = heading.getAttribute("aria-sort") !== "ascending";
+        const numeric = heading.dataset.kind === "number";
+        const key = (row) => {
+            const value = row.children[column].dataset.sort || "";
+            return numeric ? Number(value) : value;
+        };
+        const rows = [...body.rows].sort((a, b) => {
+            const x = key(a), y = key(b);
+            const order = x < y ? -1 : x > y ? 1 : 0;
+            return ascending ? order : -order;
+        });
+        body.append(...rows);
+        for (const other of heading.parentNode.children) other.setAttribute("aria-sort", "none");
+        heading.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    });
+}
+"""
+
+CSS = """
+.qa-answer p, .qa-question { margin: 0; }
+/* [n] markers are links: link colour, underline on hover, a visible ring on keyboard focus.
+   Scoped under #qa-chat to win over the chatbot's own message styles. */
+#qa-chat a.qa-cite, a.qa-cite { color: var(--link-text-color, #2563eb); text-decoration: none;
+  font-weight: 600; white-space: nowrap; border-radius: 3px; cursor: pointer; }
+#qa-chat a.qa-cite:hover, a.qa-cite:hover { text-decoration: underline;
+  color: var(--link-text-color-hover, #1d4ed8); }
+#qa-chat a.qa-cite:focus-visible, a.qa-cite:focus-visible { outline: 2px solid var(--color-accent, #2563eb);
+  outline-offset: 1px; text-decoration: underline; }
+/* Errors are not answers: no thumbs up/down under them (the server ignores them too). */
+#qa-chat .message-row:has(.qa-error) + .message-buttons,
+#qa-chat .message-row:has(.qa-error) .message-buttons { display: none !important; }
+.qa-notice.qa-error { background: var(--error-background-fill, #fef2f2);
+  border: 1px solid var(--error-border-color, #fca5a5); border-radius: 6px; padding: 0.4em 0.6em; }
+.qa-count { font-size: 0.85em; opacity: 0.75; text-align: right; margin-top: -0.3em; }
+.qa-count.qa-over { color: var(--error-text-color, #b91c1c); opacity: 1; font-weight: 600; }
+.qa-confirm { padding: 0.5em 0.7em; border: 1px solid var(--error-border-color, #fca5a5); border-radius: 6px;
+  background: var(--error-background-fill, #fef2f2); }
+.qa-docs th { white-space: nowrap; }
+.qa-sort { all: unset; cursor: pointer; font-weight: 600; border-radius: 3px; }
+.qa-sort:hover { text-decoration: underline; }
+.qa-sort:focus-visible { outline: 2px solid var(--color-accent, #2563eb); outline-offset: 2px; }
+.qa-docs th[aria-sort="ascending"] .qa-sort-mark::after { content: " \\25B2"; }
+.qa-docs th[aria-sort="descending"] .qa-sort-mark::after { content: " \\25BC"; }
+.qa-abstained { font-style: italic; }
+.qa-confidence { font-size: 0.75em; opacity: 0.65; margin-left: 0.3em; padding: 0 0.35em;
+  border: 1px solid var(--border-color-primary); border-radius: 999px; white-space: nowrap; }
+.qa-uncertain { font-style: italic; }
+.qa-panel { max-height: 640px; overflow-y: auto; }
+.qa-panel-title { font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.05em; opacity: 0.7; }
+.qa-sources { margin-bottom: 1.2em; }
+.qa-sources-q { font-weight: 600; margin: 0.2em 0 0.5em; opacity: 0.8; }
+.qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.6em 0.8em;
+  margin-bottom: 0.6em; scroll-margin-top: 1em; }
+.qa-source:target { outline: 2px solid var(--color-accent); }
+.qa-source-head { font-weight: 600; }
+.qa-meta { font-size: 0.85em; opacity: 0.8; margin: 0.2em 0 0.4em; }
+.qa-original { white-space: nowrap; }
+.qa-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary);
+  white-space: normal; }
+.qa-passage mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.qa-short { font-weight: 700; }
+.qa-also summary { cursor: pointer; margin: 0.3em 0 0.6em; }
+.qa-retrieved { opacity: 0.9; }
+.qa-docs { width: 100%; border-collapse: collapse; }
+.qa-docs th, .qa-docs td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary); }
+.qa-docs td.qa-n { text-align: right; }
+.qa-status { font-size: 0.9em; opacity: 0.85; }
+.qa-notices { list-style: none; padding: 0; margin: 0; }
+.qa-fail { color: var(--error-text-color, #b91c1c); }
+.qa-notice.qa-error { color: var(--error-text-color, #b91c1c); }
+.qa-empty, .qa-none { opacity: 0.75; font-style: italic; }
+"""
