@@ -80,10 +80,10 @@ def composer_for(indexes: dict[str, Index], questions: Sequence[EvalQuestion]) -
     searches = {}
     started = time.perf_counter()
     for n, q in enumerate(questions):
-        searches[id(q)] = indexes[q.title].search(q.question, AnswerConfig().passages)
+        searches[id(q)] = indexes[q.title].pinned().search(q.question, AnswerConfig().passages)
         if n % 1000 == 999:
             print(f"  searched {n + 1}/{len(questions)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    return lambda q, config: compose_from_search(indexes[q.title], searches[id(q)], [], config)
+    return lambda q, config: compose_from_search(indexes[q.title].pinned(), searches[id(q)], [], config)
 
 
 def _squad_table(compose: Composer, questions: list[EvalQuestion], mmr: bool) -> None:

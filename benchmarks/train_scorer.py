@@ -167,7 +167,7 @@ def searches(indexes: dict, items: list[TrainingQuestion], config: AnswerConfig,
         key = (item.source, item.article, item.question.question_id, item.question.question, item.previous)
         if key not in stored:
             extra = item.extra_queries(config)
-            stored[key] = indexes[item.article].search(item.question.question, config.passages, extra_queries=extra)
+            stored[key] = indexes[item.article].pinned().search(item.question.question, config.passages, extra_queries=extra)
         results.append(stored[key])
         if n % 500 == 0:
             print(f"  searched {n}/{len(items)}", file=sys.stderr)
@@ -177,7 +177,7 @@ def searches(indexes: dict, items: list[TrainingQuestion], config: AnswerConfig,
 
 
 class CachedSource:
-    """An index as `qa.answering.compose.AnswerSource`, remembering sentence terms and chunk sentences:
+    """An index's `Searcher` as `qa.answering.compose.AnswerSource`, remembering sentence terms and chunk sentences:
     composing the same questions for every setting re-tokenises nothing."""
 
     def __init__(self, index) -> None:
@@ -279,7 +279,7 @@ def main() -> None:
     documents, items = training_questions(data, args.follow_ups)
     indexes = article_indexes(documents, Path(args.cache) / f"articles-{qa_index.SENTENCE_VECTORS}")
     results = searches(indexes, items, config, Path(args.search_cache))
-    indexes = {title: CachedSource(index) for title, index in indexes.items()}
+    indexes = {title: CachedSource(index.pinned()) for title, index in indexes.items()}
     v1 = sum(i.source == "squad" for i in items)
     v2 = [i for i in items if i.source == "squad2"]
     off = sum(i.source == "off-topic" for i in items)
@@ -427,7 +427,7 @@ def seed_floor(scorer: SentenceScorer, cache: Path) -> float:
     """The lowest confidence among the seed article's on-topic questions and follow-ups."""
     from qa.index.coordinator import Index
 
-    index = Index.build([HERE.parent / "seeds"], cache / "seed-train-scorer")
+    index = Index.build([HERE.parent / "seeds"], cache / "seed-train-scorer").pinned()
     config = replace(AnswerConfig(), scorer=LEARNED, abstain_below=NEVER)
 
     def confidence(question: str, history: list) -> float:

@@ -101,7 +101,7 @@ def test_compaction_gives_the_same_answers_in_one_segment(tmp_path: Path, embedd
     index.remove("note1")
     question = "what is the US backstop position?"
     before = index.retrieve(question, k=5)
-    sentences_before = index.chunk_sentences(before[0].chunk_id)
+    sentences_before = index.pinned().chunk_sentences(before[0].chunk_id)
     index.wait_for_merges()  # the segment left empty by the remove is dropped in the background
     segments = len(index.segments())
     assert segments > 1 and index.compact() == segments
@@ -109,7 +109,7 @@ def test_compaction_gives_the_same_answers_in_one_segment(tmp_path: Path, embedd
     after = index.retrieve(question, k=5)
     assert [(p.doc_id, p.start, p.end) for p in after] == [(p.doc_id, p.start, p.end) for p in before]
     np.testing.assert_allclose([p.dense_score for p in after], [p.dense_score for p in before], rtol=1e-5)
-    sentences_after = index.chunk_sentences(after[0].chunk_id)
+    sentences_after = index.pinned().chunk_sentences(after[0].chunk_id)
     assert sentences_after[0] == sentences_before[0]
     np.testing.assert_array_equal(sentences_after[1], sentences_before[1])
     assert {d.doc_id for d in Index.open(tmp_path / "index").documents()} == {SEED_ID, "note0", "note2"}

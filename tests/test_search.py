@@ -105,8 +105,8 @@ def test_idf_is_index_wide_whatever_the_segments(tmp_path: Path):
         path.write_text(document.text)
         split.add([path])
     assert len(split.segments()) == 3
-    terms = together.query_terms("Danube barges tidal")
-    assert split.term_weights(terms) == pytest.approx(together.term_weights(terms))
+    terms = together.pinned().query_terms("Danube barges tidal")
+    assert split.pinned().term_weights(terms) == pytest.approx(together.pinned().term_weights(terms))
 
 
 def test_hnsw_segments_return_the_exact_top_passages(tmp_path: Path, monkeypatch):
@@ -173,9 +173,9 @@ def test_a_graph_search_runs_on_one_openmp_thread_and_a_build_on_all(tmp_path: P
 
 def test_titles_mention_looks_in_every_segments_titles(tmp_path: Path):
     index = Index.from_documents(RIVERS[:2], tmp_path / "index", embedder=WordHashEmbedder())
-    assert index.titles_mention("danube") and index.titles_mention("RHINE")
-    assert not index.titles_mention("Thames")
+    assert index.pinned().titles_mention("danube") and index.pinned().titles_mention("RHINE")
+    assert not index.pinned().titles_mention("Thames")
     extra = tmp_path / "thames.txt"
     extra.write_text("The Thames\n\nThe Thames floods the tidal flats below London twice a day.")
     index.add([extra])
-    assert len(index.segments()) == 2 and index.titles_mention("thames")
+    assert len(index.segments()) == 2 and index.pinned().titles_mention("thames")

@@ -26,12 +26,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
 
 from qa.index import merging
 
 from qa.index import store
-from qa.text.chunking import ChunkingConfig, Sentence
+from qa.text.chunking import ChunkingConfig
 from qa.loading.documents import Document, SkippedFile, file_fingerprint, find_files, load_documents, unique_doc_id
 from qa.models.embedding import DEFAULT_MODEL, MODELS, TextEmbedder, load_embedder
 from qa.index.ingest import embed_documents
@@ -382,28 +381,13 @@ class Index:
             self._embedder = load_embedder(self.view().settings.model)
         return self._embedder
 
-    def search(self, question: str, k: int = 5, *, extra_queries: Sequence[str] = ()) -> SearchResult:
-        """`retrieve` plus the query vectors (see `qa.index.search.Searcher.search`)."""
-        return self.pinned().search(question, k, extra_queries=extra_queries)
-
-    def search_encoded(self, query: str, vector: np.ndarray, k: int = 5) -> list[Passage]:
-        """Passages for `query`'s words and a given query vector (see `qa.index.search.Searcher`)."""
-        return self.pinned().search_encoded(query, vector, k)
-
-    def titles_mention(self, name: str) -> bool:
-        """Whether a document title contains `name` (see `IndexView.titles_mention`)."""
-        return self.pinned().titles_mention(name)
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Query vectors of `texts`, in one model call."""
-        return self.pinned().encode_queries(texts)
-
     def retrieve(self, question: str, k: int = 5) -> list[Passage]:
         """The `k` passages that best match `question`, best first.
 
-        Raises `ValueError` for an empty or over-long question or `k` outside 1..100.
+        Raises `ValueError` for an empty or over-long question or `k` outside 1..100. For the
+        query vectors too, or the other reads an answer makes, use `pinned()` (a `Searcher`).
         """
-        return self.search(question, k).passages
+        return self.pinned().search(question, k).passages
 
     def answer(
         self, question: str, history: Sequence[tuple[str, str]] | None = None, config: "AnswerConfig | None" = None
@@ -415,22 +399,6 @@ class Index:
         if not searcher.view.live_documents:
             return nothing_indexed(question)
         return compose_answer(searcher, question, history, config or AnswerConfig())
-
-    def query_terms(self, text: str) -> list[str]:
-        """The BM25 terms of `text`, as this index's settings make them (see `Searcher.query_terms`)."""
-        return self.pinned().query_terms(text)
-
-    def many_query_terms(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
-        """`query_terms` of each text, in one tokenizer call."""
-        return self.pinned().many_query_terms(texts)
-
-    def term_weights(self, terms: list[str]) -> dict[str, float]:
-        """Index-wide IDF of each BM25 term: how much a word says about which chunk matches."""
-        return self.pinned().term_weights(terms)
-
-    def chunk_sentences(self, chunk_id: str) -> tuple[list[Sentence], np.ndarray]:
-        """The sentences of a live chunk and their vectors, for answers (see `IndexView.chunk_sentences`)."""
-        return self.view().chunk_sentences(chunk_id)
 
     # --- updating ------------------------------------------------------------------------
 
