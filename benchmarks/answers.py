@@ -41,7 +41,8 @@ from qa.eval.answer_evaluation import (
     squad2_split,
     squad_split,
 )
-from qa.answering.compose import HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, Answer, AnswerConfig, compose_from_search
+from qa.answering.compose import Answer, compose_from_search
+from qa.answering.config import HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, AnswerConfig
 from qa.eval.evaluation import EvalQuestion, contains_answer, sample_questions, squad_documents
 import qa.index.coordinator as qa_index
 from qa.index.settings import settings_outdated

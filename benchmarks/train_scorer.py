@@ -20,7 +20,7 @@ paragraph (not in the shipped weights: see the comment above `PRONOUN`).
 Steps, all seeded:
 1. Every training question is searched once in its article's index (single-article mode, as
    benchmarks/answers.py); every candidate sentence gets its features
-   (`qa.answering.compose.candidate_rows`) and the label "holds a gold answer_start".
+   (`qa.answering.candidates.candidate_rows`) and the label "holds a gold answer_start".
 2. A logistic regression (standardised features, L2; C picked by 3-fold cross-validation
    grouped by article, on log loss) gives P(sentence contains the answer).
 3. Out-of-fold sentence probabilities (2 folds by article) compose every training answer, for
@@ -52,7 +52,9 @@ from pathlib import Path
 import numpy as np
 
 from qa.eval.answer_evaluation import TRAIN, article_indexes, sentence_has_gold, squad2_questions, squad_split, squad2_split
-from qa.answering.compose import HAND_TUNED, LEARNED, AnswerConfig, candidate_rows, compose_from_search, followup_queries
+from qa.answering.candidates import candidate_rows
+from qa.answering.compose import compose_from_search, followup_queries
+from qa.answering.config import HAND_TUNED, LEARNED, AnswerConfig
 from qa.eval.evaluation import EvalQuestion, contains_answer, squad_documents
 import qa.index.coordinator as qa_index
 from qa.answering.sentence_scoring import (

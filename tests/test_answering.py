@@ -10,17 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answering.compose import (
-    ABSTAIN_ON_CONFIDENCE,
-    ABSTAIN_TEXT,
-    HAND_TUNED,
-    HAND_TUNED_ABSTAIN,
-    LEARNED,
-    Answer,
-    AnswerConfig,
-    answer_json,
-    followup_queries,
-)
+from qa.answering.compose import ABSTAIN_TEXT, Answer, answer_json, followup_queries
+from qa.answering.config import ABSTAIN_ON_CONFIDENCE, HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, AnswerConfig
 from qa.cli import main
 from qa.loading.documents import Document
 from qa.models.embedding import INT8

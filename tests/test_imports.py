@@ -28,7 +28,8 @@ STAGES = (
     ("index", "qa.index.lexical qa.index.ann qa.index.document_table qa.index.segments qa.index.settings "
               "qa.index.store qa.index.segment_commits qa.index.view qa.index.merging qa.index.ingest "
               "qa.index.retrieval qa.index.search qa.index.distributed"),
-    ("answering", "qa.answering.sentence_scoring qa.answering.bridging qa.answering.compose"),
+    ("answering", "qa.answering.config qa.answering.sentence_scoring qa.answering.candidates qa.answering.windows "
+                  "qa.answering.bridging qa.answering.hops qa.answering.compose"),
     ("library", "qa.index.coordinator qa.answering.rescoring qa.defaults"),
     ("serving and evaluation", "qa.serving.rendering qa.serving.uploads qa.serving.feedback qa.serving.api "
                                "qa.serving.web qa.eval.evaluation qa.eval.answer_evaluation qa.eval.eval_runs"),

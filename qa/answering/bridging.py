@@ -23,7 +23,7 @@ import re
 from typing import Callable, Sequence
 
 # Names tried per question. Those a document's title holds are encoded in one model call
-# together, then each is one search (qa.answering.compose._with_second_hop).
+# together, then each is one search (qa.answering.hops.with_second_hop).
 MAX_HOP_NAMES = 6
 _CONNECTORS = ("of", "the", "de", "von", "van", "du", "la", "le")
 _WORD = r"[A-Z][\w'’\-.]*"
