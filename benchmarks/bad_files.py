@@ -38,7 +38,7 @@ MAX_RSS_MB = 1536
 
 GOOD_FILES = (f"{SEED_STEM}.txt", "harbour.md", "council.html", "minutes.docx", "exports.pdf")
 BAD_FILES = ("malformed.docx", "bomb.docx", "truncated.pdf", "binary.txt")
-_SKIPPED_LINE = re.compile(r"^qa: skipped (?P<path>.+?): (?P<reason>.*)$")
+SKIPPED_LINE = re.compile(r"^qa: skipped (?P<path>.+?): (?P<reason>.*)$")
 _INDEXED_LINE = re.compile(r"indexed (?P<documents>\d+) document\(s\), (?P<passages>\d+) passage\(s\)")
 
 
@@ -136,7 +136,7 @@ def run_index(folder: Path, index: Path) -> IndexRun:
     indexed = _INDEXED_LINE.search(result.stdout)
     skipped = {}
     for line in result.stderr.splitlines():
-        match = _SKIPPED_LINE.match(line)
+        match = SKIPPED_LINE.match(line)
         if match:
             skipped[Path(match.group("path")).name] = match.group("reason")
     return IndexRun(

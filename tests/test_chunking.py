@@ -9,8 +9,8 @@ import pytest
 
 from qa.text.chunking import (
     ChunkingConfig,
-    _ABBREVIATIONS,
-    _is_abbreviation,
+    ABBREVIATIONS,
+    is_abbreviation,
     chunk_document,
     split_paragraph,
     split_sentences,
@@ -118,7 +118,7 @@ def _old_is_abbreviation(text: str, period_at: int) -> bool:
     if not word:
         return False
     token = word.group(1).lower().strip(".")
-    if token in _ABBREVIATIONS:
+    if token in ABBREVIATIONS:
         return True
     return len(token) == 1 and token.isalpha()
 
@@ -155,7 +155,7 @@ def test_abbreviation_check_matches_the_original_regular_expression():
     texts += ["".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 60))) for _ in range(300)]
     for text in texts:
         for period_at in (i for i, char in enumerate(text) if char == "."):
-            assert _is_abbreviation(text, period_at) == _old_is_abbreviation(text, period_at), (
+            assert is_abbreviation(text, period_at) == _old_is_abbreviation(text, period_at), (
                 text[max(0, period_at - 20) : period_at + 3]
             )
 

@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qa"
 STAGES = (
     ("base", "qa.paths qa.checksums qa.errors qa.loading.file_limits "
              "qa.loading qa.text qa.models qa.index qa.answering qa.serving qa.eval"),
-    ("loading", "qa.loading.documents qa.loading.formats"),
+    ("loading", "qa.loading.plain_text qa.loading.formats qa.loading.documents"),
     ("text", "qa.text.chunking"),
     ("models", "qa.models.embedding qa.models.query_encoding qa.models.reading"),
     ("index", "qa.index.lexical qa.index.ann qa.index.document_table qa.index.segments qa.index.settings "

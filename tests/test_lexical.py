@@ -71,9 +71,9 @@ def test_many_query_terms_equal_one_call_per_text():
 
 
 def test_terms_cache_keeps_the_most_recent_texts():
-    from qa.index.lexical import _TermsCache
+    from qa.index.lexical import TermsCache
 
-    cache = _TermsCache(2)
+    cache = TermsCache(2)
     config = BM25Config()
     cache.put(("a", config), ("a",))
     cache.put(("b", config), ("b",))

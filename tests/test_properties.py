@@ -38,12 +38,12 @@ from qa.loading.documents import (
     MAX_REASON_CHARS,
     LoadResult,
     UnreadableFile,
-    _text_paragraphs,
     join_paragraphs,
     load_documents,
     load_file,
 )
 from qa.index.coordinator import Index
+from qa.loading.plain_text import text_paragraphs
 
 from conftest import PROJECT
 from test_chunking import _CountingText
@@ -85,7 +85,7 @@ configs = st.builds(
 
 def _document(text: str) -> Document:
     """A Document of a plain-text file with `text`, paragraphs found as the loader finds them."""
-    paragraphs, _ = _text_paragraphs(text)
+    paragraphs, _ = text_paragraphs(text)
     return Document("d", "T", "s", "p", text, tuple(paragraphs), "h")
 
 
@@ -187,7 +187,7 @@ _SCALING_SLACK = 64
 def _work(unit: str, copies: int, separator: str) -> int:
     """Characters read and sentences looked up to split and chunk `copies` copies of `unit`."""
     text = separator.join([unit] * copies)
-    paragraphs, _ = _text_paragraphs(text)
+    paragraphs, _ = text_paragraphs(text)
     document = Document("d", "T", "s", "p", _CountingText(text), tuple(paragraphs), "h")
     _CountingText.read = _CountingSentences.looked_up = 0
     sentences = split_sentences(document)
@@ -545,7 +545,7 @@ def test_qa_index_indexes_the_good_files_and_names_each_bad_one(tmp_path: Path, 
     assert f"indexed {len(bad_files.GOOD_FILES)} document(s)" in out
     skipped = {}
     for line in err.splitlines():
-        match = bad_files._SKIPPED_LINE.match(line)
+        match = bad_files.SKIPPED_LINE.match(line)
         assert match, f"an unexpected line: {line!r}"
         skipped[Path(match.group("path")).name] = match.group("reason")
     assert set(skipped) == set(bad_files.BAD_FILES)

@@ -58,7 +58,7 @@ def _stemmer(stemming: bool):
 TERMS_CACHE_SIZE = 100_000
 
 
-class _TermsCache:
+class TermsCache:
     """The BM25 terms of recently tokenized (text, settings) pairs, least recently used first
     out; safe to share between threads."""
 
@@ -68,6 +68,7 @@ class _TermsCache:
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, BM25Config]) -> tuple[str, ...] | None:
+        """The remembered terms of `key` (now the most recently used), or None."""
         with self._lock:
             terms = self._items.get(key)
             if terms is not None:
@@ -75,6 +76,7 @@ class _TermsCache:
             return terms
 
     def put(self, key: tuple[str, BM25Config], terms: tuple[str, ...]) -> None:
+        """Remember `terms` for `key`, dropping the least recently used beyond the size."""
         with self._lock:
             self._items[key] = terms
             self._items.move_to_end(key)
@@ -82,7 +84,7 @@ class _TermsCache:
                 self._items.popitem(last=False)
 
 
-_TERMS = _TermsCache(TERMS_CACHE_SIZE)
+_TERMS = TermsCache(TERMS_CACHE_SIZE)
 
 
 def query_terms(text: str, config: BM25Config = BM25Config()) -> tuple[str, ...]:

@@ -73,17 +73,17 @@ class Chunk:
 
 
 # Words whose trailing period does not end a sentence.
-_ABBREVIATIONS = {
+ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "no", "nos", "vs", "etc",
     "gen", "col", "lt", "sgt", "capt", "cmdr", "adm", "maj", "rep", "sen", "gov", "pres",
     "rev", "hon", "inc", "ltd", "co", "corp", "dept", "univ", "est", "approx", "fig", "vol",
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
     "e.g", "i.e", "u.s", "u.k", "u.n", "a.m", "p.m", "cf", "al", "op", "ed", "eds", "pp",
 }
-# The longest entry of _ABBREVIATIONS ("approx"). A word whose letters span more characters
+# The longest entry of ABBREVIATIONS ("approx"). A word whose letters span more characters
 # than this is neither an abbreviation nor an initial, so the look-back before a period never
 # needs to read further: that keeps splitting linear in the length of the document.
-_LONGEST_ABBREVIATION = max(len(word) for word in _ABBREVIATIONS)
+_LONGEST_ABBREVIATION = max(len(word) for word in ABBREVIATIONS)
 # What the word before a period may be made of (the abbreviation check's notion of a word).
 _WORD_CHARACTERS = frozenset(string.ascii_letters + ".")
 _LETTERS = frozenset(string.ascii_letters)
@@ -98,12 +98,12 @@ _BOUNDARY = re.compile(r"(?<![.!?…])" + _BOUNDARY_BODY)
 _BOUNDARY_ANYWHERE = re.compile(_BOUNDARY_BODY)
 
 
-def _is_abbreviation(text: str, period_at: int) -> bool:
+def is_abbreviation(text: str, period_at: int) -> bool:
     """Whether the period at `period_at` ends an abbreviation or an initial, not a sentence."""
     token = _word_before(text, period_at)
     if token is None:
         return False
-    if token in _ABBREVIATIONS:
+    if token in ABBREVIATIONS:
         return True
     # Initials such as "J." in "J. K. Rowling", or "U.S." written without the final dot check.
     return len(token) == 1 and token.isalpha()
@@ -179,7 +179,7 @@ def split_paragraph(text: str, start: int, end: int) -> list[tuple[int, int]]:
     cursor = start
     for match in _boundaries(text, start, end):
         punct_start = match.start(1)
-        if match.group(1) == "." and _is_abbreviation(text, punct_start):
+        if match.group(1) == "." and is_abbreviation(text, punct_start):
             continue
         sentence_end = match.end(2)
         if sentence_end > cursor:
