@@ -31,7 +31,7 @@ STAGES = (
     ("answering", "qa.answering.config qa.answering.sentence_scoring qa.answering.candidates qa.answering.windows "
                   "qa.answering.bridging qa.answering.hops qa.answering.compose"),
     ("library", "qa.index.coordinator qa.answering.rescoring qa.defaults"),
-    ("serving and evaluation", "qa.serving.rendering qa.serving.uploads qa.serving.feedback qa.serving.api "
+    ("serving and evaluation", "qa.serving.rendering qa.serving.documents_tab qa.serving.uploads qa.serving.feedback qa.serving.api "
                                "qa.serving.web qa.eval.evaluation qa.eval.answer_evaluation qa.eval.eval_runs"),
     ("command line", "qa.cli"),
 )

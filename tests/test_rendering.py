@@ -9,27 +9,23 @@ from html.parser import HTMLParser
 import pytest
 
 from qa.answering.compose import Answer, AnswerConfig, AnswerSentence, Citation
+from qa.serving.documents_tab import document_choices, documents_table, notices_html, remove_prompt_html, status_text
 from qa.serving.rendering import (
     CSS,
     NO_SOURCES,
     anchor,
     answer_html,
     citation_card,
-    document_choices,
-    documents_table,
     heading_marks,
     highlight,
     message_html,
-    notices_html,
     paragraphs_text,
     passage_card,
     question_count_html,
     question_html,
     question_refused_html,
-    remove_prompt_html,
     sources_html,
     sources_panel,
-    status_text,
 )
 from qa.index.retrieval import Passage
 from qa.index.view import DocumentEntry

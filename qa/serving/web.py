@@ -40,7 +40,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 
-from qa.serving import rendering  # noqa: E402
+from qa.serving import documents_tab, rendering  # noqa: E402
 from qa.serving.api import (  # noqa: E402,F401 - DEFAULT_* and auth_from_env are this module's names too
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -220,15 +220,15 @@ class ChatApp:
     def status(self) -> str:
         """The header's status line (documents, passages, model); redrawn after every change."""
         documents, passages = self.index.size
-        return rendering.status_html(documents, passages, self.index.settings.model)
+        return documents_tab.status_html(documents, passages, self.index.settings.model)
 
     def view(self, notices: str = "") -> tuple:
         """(notices, documents table, remove dropdown, status line)."""
         entries = self.index.documents()
-        choices = rendering.document_choices(entries)
+        choices = documents_tab.document_choices(entries)
         return (
             notices,
-            rendering.documents_table(entries),
+            documents_tab.documents_table(entries),
             gr.Dropdown(choices=choices, value=None),
             self.status(),
         )
@@ -243,7 +243,7 @@ class ChatApp:
         if not files:
             return (*self.view(), None)
         if self.read_only:
-            return (*self.view(rendering.notices_html([(False, READ_ONLY)])), None)
+            return (*self.view(documents_tab.notices_html([(False, READ_ONLY)])), None)
         files = [files] if isinstance(files, str) else list(files)
         try:
             outcomes = add_uploads(self.index, files, progress=lambda f, m: progress(f, desc=m))
@@ -251,21 +251,21 @@ class ChatApp:
         except Exception as error:  # noqa: BLE001
             names = ", ".join(Path(f).name for f in files)
             lines = [(False, f"{names}: not indexed: {describe_failure(error, 'an upload')}")]
-        return (*self.view(rendering.notices_html(lines)), None)
+        return (*self.view(documents_tab.notices_html(lines)), None)
 
     def on_remove_request(self, doc_id: str | None) -> tuple:
         """Remove, step one: say what will be removed (and whether its file is deleted) and
         ask; nothing changes yet. Outputs (notices, confirmation box, prompt, pending id)."""
         hidden = gr.Column(visible=False)
         if self.read_only:
-            return rendering.notices_html([(False, READ_ONLY)]), hidden, "", None
+            return documents_tab.notices_html([(False, READ_ONLY)]), hidden, "", None
         if not doc_id:
-            return rendering.notices_html([(False, "Choose a document to remove first.")]), hidden, "", None
+            return documents_tab.notices_html([(False, "Choose a document to remove first.")]), hidden, "", None
         try:
             document = self.index.document(doc_id)
         except KeyError:
-            return rendering.notices_html([(False, f"{doc_id}: not in the index (already removed?)")]), hidden, "", None
-        prompt = rendering.remove_prompt_html(document.title, doc_id, is_upload(document.path))
+            return documents_tab.notices_html([(False, f"{doc_id}: not in the index (already removed?)")]), hidden, "", None
+        prompt = documents_tab.remove_prompt_html(document.title, doc_id, is_upload(document.path))
         return "", gr.Column(visible=True), prompt, doc_id
 
     def on_remove_confirmed(self, doc_id: str | None) -> tuple:
@@ -275,15 +275,15 @@ class ChatApp:
 
     def on_remove_cancelled(self) -> tuple:
         """Outputs (notices, confirmation box, pending id)."""
-        return rendering.notices_html([(True, NOTHING_REMOVED)]), gr.Column(visible=False), None
+        return documents_tab.notices_html([(True, NOTHING_REMOVED)]), gr.Column(visible=False), None
 
     def on_remove(self, doc_id: str | None) -> tuple:
         """Remove `doc_id` from the index, and its stored file when it is an upload; outputs
         `view()`. The page calls it only after the confirmation step."""
         if self.read_only:
-            return self.view(rendering.notices_html([(False, READ_ONLY)]))
+            return self.view(documents_tab.notices_html([(False, READ_ONLY)]))
         if not doc_id:
-            return self.view(rendering.notices_html([(False, "Choose a document to remove first.")]))
+            return self.view(documents_tab.notices_html([(False, "Choose a document to remove first.")]))
         try:
             title = remove_document(self.index, doc_id)
             lines = [(True, f"Removed “{title}” ({doc_id}).")]
@@ -291,13 +291,13 @@ class ChatApp:
             lines = [(False, f"{doc_id}: not in the index (already removed?)")]
         except Exception as error:  # noqa: BLE001
             lines = [(False, f"{doc_id}: not removed: {describe_failure(error, 'removing a document')}")]
-        return self.view(rendering.notices_html(lines))
+        return self.view(documents_tab.notices_html(lines))
 
     def on_rebuild(self, progress=gr.Progress(track_tqdm=True)) -> tuple:
         """Rebuild: re-read every indexed file, report the counts and each skipped file;
         outputs `view()`."""
         if self.read_only:
-            return self.view(rendering.notices_html([(False, READ_ONLY)]))
+            return self.view(documents_tab.notices_html([(False, READ_ONLY)]))
         progress(0, desc="re-reading the indexed files")
         try:
             report = self.index.refresh(progress=True)
@@ -311,7 +311,7 @@ class ChatApp:
             lines += [(False, f"{Path(s.path).name}: {s.reason}") for s in report.skipped]
         except Exception as error:  # noqa: BLE001
             lines = [(False, f"The rebuild failed: {describe_failure(error, 'a rebuild')}")]
-        return self.view(rendering.notices_html(lines))
+        return self.view(documents_tab.notices_html(lines))
 
     # --- layout --------------------------------------------------------------------------
 
@@ -387,7 +387,7 @@ class ChatApp:
     def _documents_tab(self, demo: gr.Blocks, status: gr.HTML) -> None:
         private = {"api_visibility": "private"}
         documents = gr.HTML(elem_id="qa-documents", js_on_load=None)
-        demo.load(None, None, None, js=rendering.SORT_JS, **private)  # the table's sort buttons
+        demo.load(None, None, None, js=documents_tab.SORT_JS, **private)  # the table's sort buttons
         if self.read_only:  # no controls, and so no events that could change the index
             note = f'<p class="qa-empty">{rendering.text_html(READ_ONLY)}</p>'
             gr.HTML(note, elem_id="qa-read-only", js_on_load=None)
