@@ -237,7 +237,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ListenError as error:
         print(f"qa: error: {error}", file=sys.stderr)
         return EXIT_PROBLEM
-    from qa.serving.web import serve
+    from qa.serving.server import serve
 
     serve(index_path=args.index, share=args.share, read_only=args.read_only, listener=listener)
     return EXIT_OK

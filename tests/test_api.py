@@ -1,6 +1,6 @@
 """The JSON API on a real server: uvicorn on a free port (in a thread), the real model and index.
 
-Servers are started with `qa.serving.web.make_server` and waited for on an event set once uvicorn
+Servers are started with `qa.serving.server.make_server` and waited for on an event set once uvicorn
 accepts connections; `qa serve` itself runs in a subprocess for the busy-port and warning cases.
 """
 
@@ -23,7 +23,7 @@ import pytest
 from conftest import PROJECT, SEED_FILE
 from qa.serving.api import Address, Listener, bind_listener, exposure_warning, is_loopback
 from qa.index.coordinator import Index
-from qa.serving.web import make_server
+from qa.serving.server import make_server
 
 BACKSTOP = "What is the US backstop position?"
 USER, PASSWORD = "reader", "s3cret: with colon"

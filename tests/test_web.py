@@ -577,7 +577,7 @@ def test_read_only_page_answers_but_has_no_document_controls(browser, read_only_
 
 def test_auth_needs_both_variables(monkeypatch, capsys):
     from qa.cli import main
-    from qa.serving.web import auth_from_env
+    from qa.serving.api import auth_from_env
 
     monkeypatch.delenv("QA_AUTH_USER", raising=False)
     monkeypatch.delenv("QA_AUTH_PASSWORD", raising=False)

@@ -13,7 +13,7 @@ Environment:
     QA_INDEX, QA_SEEDS, QA_DATA            see `qa.defaults`
 
 JSON API: `POST /api/ask` and the document routes of `qa.serving.api`, served by the same uvicorn
-(`serve` mounts this Gradio app under a FastAPI app that holds them).
+(`qa.serving.server.serve` mounts this Gradio app under a FastAPI app that holds them).
 
 HTTP API (gradio_client):
     >>> from gradio_client import Client
@@ -25,46 +25,27 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
-import socket
-import sys
-import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 from uuid import uuid4
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 
 import gradio as gr  # noqa: E402
-import uvicorn  # noqa: E402
 
 from qa.serving import documents_tab, rendering  # noqa: E402
-from qa.serving.api import (  # noqa: E402,F401 - DEFAULT_* and auth_from_env are this module's names too
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    NO_GENERATED_DOCS,
-    Address,
-    JsonApi,
-    Listener,
-    auth_from_env,
-    create_app,
-    open_listener,
-    original_url,
-)
+from qa.serving.api import original_url  # noqa: E402
 from qa.answering.compose import answer_json  # noqa: E402
 from qa.errors import describe_failure  # noqa: E402
-from qa.serving.feedback import feedback_path, rating_of, record_feedback  # noqa: E402
+from qa.serving.feedback import rating_of, record_feedback  # noqa: E402
 from qa.answering.compose import Answer  # noqa: E402
 from qa.index.coordinator import Index  # noqa: E402
 from qa.index.retrieval import MAX_QUESTION_CHARS, normalise_question  # noqa: E402
 from qa.serving.uploads import ALLOWED_SUFFIXES, add_uploads, is_upload, max_upload_bytes, remove_document  # noqa: E402
 
 log = logging.getLogger("qa.serving.web")
-
-# How long a stopping server lets requests in flight finish.
-SHUTDOWN_GRACE_S = 5
 # Questions offered on first load (they fit the default corpus, seeds/).
 EXAMPLES = (
     "What is the US backstop position?",
@@ -436,112 +417,3 @@ def theme() -> gr.themes.Base:
         font=["ui-sans-serif", "system-ui", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
     )
-
-
-def serve(
-    host: str | None = None,
-    port: int | None = None,
-    index_path: str | Path | None = None,
-    share: bool = False,
-    read_only: bool = False,
-    listener: Listener | None = None,
-) -> None:
-    """Start the web chat and the JSON API (`qa.serving.api`) on one server; block until Ctrl-C.
-
-    host/port default to $QA_HOST/$QA_PORT, else 127.0.0.1:7860; `listener`: a socket already
-    bound by `qa.serving.api.open_listener` (what `qa serve` passes, so a busy port fails before the
-    slow start). `index_path`: serve that index (`Index.open`); default: the default corpus.
-    `read_only`: uploads, removals and rebuilds are refused (UI and API).
-    """
-    from qa.defaults import default_index
-
-    listener = listener or open_listener(host, port, share=share)
-    index = Index.open(index_path) if index_path else default_index()
-    index.answer(EXAMPLES[0])  # load the model now, so the first question is answered at once
-    server = make_server(
-        index, listener, auth=auth_from_env(), read_only=read_only, share=share,
-        examples=EXAMPLES if not index_path else (),
-    )
-    server.run(sockets=[listener.socket])
-
-
-class QaServer(uvicorn.Server):
-    """uvicorn on an already bound socket; `on_started` runs once it accepts connections, so
-    nothing claims the server is up before it is."""
-
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
-        super().__init__(config)
-        self.on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """uvicorn's startup, then `on_started` once the socket accepts connections (never when
-        startup failed)."""
-        await super().startup(sockets=sockets)
-        if not self.should_exit:
-            self.on_started()
-
-
-def make_server(
-    index: Index,
-    listener: Listener,
-    *,
-    auth: tuple[str, str] | None = None,
-    read_only: bool = False,
-    share: bool = False,
-    examples: Sequence[str] = EXAMPLES,
-    on_started: Callable[[], None] | None = None,
-) -> QaServer:
-    """The server over `index`: the JSON API's routes first, the Gradio chat mounted at /.
-
-    Run it with `server.run(sockets=[listener.socket])` (any thread); `on_started` defaults to
-    printing where it serves. Both share `auth`: Gradio's login page, HTTP Basic for the API.
-    """
-    app = create_app(JsonApi(index, auth=auth, read_only=read_only))
-    blocks = build_app(index, examples, read_only=read_only)
-    blocks.queue(default_concurrency_limit=4)
-    gr.mount_gradio_app(
-        app,
-        blocks,
-        path="/",
-        server_name=listener.address.host,
-        server_port=listener.address.port,
-        auth=auth,
-        max_file_size=max_upload_bytes(),
-        show_error=False,
-        ssr_mode=False,
-        theme=theme(),
-        css=rendering.CSS,
-        footer_links=["api"],
-        app_kwargs=dict(NO_GENERATED_DOCS),  # Gradio's /openapi.json would be open without login
-    )
-    announce = on_started or (lambda: _announce(index, listener.address, auth, read_only, share))
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
-    return QaServer(config, announce)
-
-
-def _announce(index: Index, address: Address, auth: tuple[str, str] | None, read_only: bool, share: bool) -> None:
-    documents, passages = index.size
-    notes = [n for n, on in (("login required", auth), ("read-only", read_only)) if on]
-    print(
-        f"qa: serving {documents} document(s), {passages} passage(s) from {index.path} on {address.url}"
-        + (f" ({', '.join(notes)})" if notes else "")
-        + f"; JSON API: POST {address.url}api/ask",
-        file=sys.stderr,
-        flush=True,
-    )
-    print(f"qa: feedback goes to {feedback_path()}", file=sys.stderr, flush=True)
-    if share:
-        threading.Thread(target=_share_link, args=(address,), daemon=True, name="qa-share").start()
-
-
-def _share_link(address: Address) -> None:
-    """Gradio's public tunnel to this server (needs internet); one line either way."""
-    from gradio import networking
-
-    local = "127.0.0.1" if address.host in ("0.0.0.0", "::") else address.host
-    try:
-        url = networking.setup_tunnel(local, address.port, secrets.token_urlsafe(32), None, None)
-    except Exception as error:  # noqa: BLE001 - offline is the usual case: say so, keep serving
-        print(f"qa: warning: no public share link ({error}); serving locally only", file=sys.stderr, flush=True)
-        return
-    print(f"qa: public link: {url}", file=sys.stderr, flush=True)
