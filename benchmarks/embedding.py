@@ -35,7 +35,9 @@ from importlib import resources
 import numpy as np
 
 from qa.text.chunking import split_paragraph
-from qa.models.embedding import BF16, DEFAULT_MODEL, FP32, MODELS, Embedder, cpu_has_native_bf16
+from qa.models.embedding import Embedder
+from qa.models.packaged import DEFAULT_MODEL, MODELS
+from qa.models.precision import BF16, FP32, cpu_has_native_bf16
 from qa.eval.evaluation import percentile, squad_documents
 
 DEFAULT_PARAGRAPHS = 600

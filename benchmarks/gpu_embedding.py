@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_embedding.py [--model-folder DIR] [--texts 20000]
 
-qa picks the GPU by itself when torch sees one (`qa.models.embedding.default_device`), in bf16 where
+qa picks the GPU by itself when torch sees one (`qa.models.precision.default_device`), in bf16 where
 the GPU has it, else fp16. This machine has no GPU; a lent one may lack the model's package,
 so `--model-folder` points at a sentence-transformers folder carried along instead (e.g. the
 packaged model saved in fp16 to fit the transfer limit: the reference below uses the same

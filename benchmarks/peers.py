@@ -220,7 +220,7 @@ class QaRetriever:
     @staticmethod
     def _default_settings() -> dict:
         from qa.text.chunking import ChunkingConfig
-        from qa.models.embedding import DEFAULT_MODEL, MODELS
+        from qa.models.packaged import DEFAULT_MODEL, MODELS
         from qa.index.lexical import BM25Config
 
         return {

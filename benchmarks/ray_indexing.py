@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 from qa.index.distributed import RayBuildReport, RayOptions, build_with_ray, import_ray
-from qa.models.embedding import DEFAULT_MODEL, MODELS, Embedder, TextEmbedder, load_embedder
+from qa.models.embedding import Embedder, load_embedder
+from qa.models.packaged import DEFAULT_MODEL, MODELS, TextEmbedder
 from qa.eval.evaluation import squad_documents
 from qa.index.coordinator import Index, _settings_for
 from qa.index.view import IndexView

@@ -36,7 +36,8 @@ import qa
 import qa.index.coordinator as qa_index
 from qa.text.chunking import ChunkingConfig
 from qa.loading.documents import Document
-from qa.models.embedding import DEFAULT_MODEL, MODELS, load_embedder
+from qa.models.embedding import load_embedder
+from qa.models.packaged import DEFAULT_MODEL, MODELS
 from qa.errors import ModelUnavailable
 from qa.index.lexical import BM25Config
 from qa.eval.evaluation import (

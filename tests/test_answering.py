@@ -14,7 +14,7 @@ from qa.answering.compose import ABSTAIN_TEXT, Answer, answer_json, followup_que
 from qa.answering.config import ABSTAIN_ON_CONFIDENCE, HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, AnswerConfig
 from qa.cli import main
 from qa.loading.documents import Document
-from qa.models.embedding import INT8
+from qa.models.precision import INT8
 from qa.index.coordinator import Index
 from qa.serving.rendering import LIKELY_CONFIDENCE, answer_html
 from qa.answering.sentence_scoring import load_scorer

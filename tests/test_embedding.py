@@ -9,23 +9,11 @@ import pytest
 
 from qa.text.chunking import split_paragraph
 from qa.loading.documents import load_file
-from qa.models.embedding import (
-    BF16,
-    DEFAULT_MODEL,
-    FP32,
-    INT8,
-    MODELS,
-    PRECISION_VARIABLE,
-    Embedder,
-    ModelUnavailable,
-    TextEmbedder,
-    encode_slices,
-    group_means,
-    load_embedder,
-    model_folder,
-    resolve_precision,
-    slice_chars,
-)
+from qa.models.embedding import Embedder, ModelUnavailable, load_embedder
+from qa.models.packaged import DEFAULT_MODEL, MODELS, TextEmbedder, model_folder
+from qa.models.pooling import group_means
+from qa.models.precision import BF16, FP32, INT8, PRECISION_VARIABLE, resolve_precision
+from qa.models.slicing import encode_slices, slice_chars
 
 from qa.models.query_encoding import INT8_MINILM, load_onnx_encoder
 
@@ -178,13 +166,13 @@ def test_int8_group_vectors_pool_the_token_vectors_of_their_texts(int8_embedder)
 
 
 def test_int8_is_detected_only_on_a_cpu_without_bf16_and_with_an_int8_export(monkeypatch):
-    import qa.models.embedding as embedding
+    import qa.models.precision as precision
 
     monkeypatch.delenv(PRECISION_VARIABLE, raising=False)
-    monkeypatch.setattr(embedding, "cpu_has_native_bf16", lambda: False)  # this CPU may have bf16
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)  # this CPU may have bf16
     assert resolve_precision(None, "cpu", int8=True) == INT8
     assert resolve_precision(None, "cpu", int8=False) == FP32
-    monkeypatch.setattr(embedding, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
     assert resolve_precision(None, "cpu", int8=True) == BF16
     with pytest.raises(ValueError, match="on cuda, got 'int8'"):
         resolve_precision(INT8, "cuda")
@@ -299,7 +287,7 @@ def test_groups_must_name_rows_of_the_texts(embedder):
 
 
 def test_a_gpu_takes_bigger_slices():
-    from qa.models.embedding import GPU_ENCODE_SLICE, slice_texts
+    from qa.models.slicing import GPU_ENCODE_SLICE, slice_texts
 
     assert slice_texts("cpu") == 32 and slice_texts("cuda") == GPU_ENCODE_SLICE > 32
     texts = ["x" * (i % 7 + 1) for i in range(600)]

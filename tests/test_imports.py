@@ -24,7 +24,8 @@ STAGES = (
              "qa.loading qa.text qa.models qa.index qa.answering qa.serving qa.eval"),
     ("loading", "qa.loading.plain_text qa.loading.formats qa.loading.documents"),
     ("text", "qa.text.chunking"),
-    ("models", "qa.models.embedding qa.models.query_encoding qa.models.reading"),
+    ("models", "qa.models.precision qa.models.slicing qa.models.pooling qa.models.query_encoding qa.models.packaged "
+               "qa.models.torch_model qa.models.embedding qa.models.reading"),
     ("index", "qa.index.lexical qa.index.ann qa.index.document_table qa.index.segments qa.index.settings "
               "qa.index.store qa.index.segment_commits qa.index.view qa.index.merging qa.index.ingest "
               "qa.index.retrieval qa.index.search qa.index.distributed"),

@@ -24,7 +24,7 @@ DIMENSION = 64
 
 
 class WordHashEmbedder:
-    """A user's own embedder, as `qa.models.embedding.TextEmbedder` describes one: each word hashed to
+    """A user's own embedder, as `qa.models.packaged.TextEmbedder` describes one: each word hashed to
     a fixed random vector, a text the normalised sum of its words (lexical, but real vectors)."""
 
     name = "word-hash-64"

