@@ -33,7 +33,8 @@ from qa.index.distributed import RayBuildReport, RayOptions, build_with_ray, imp
 from qa.models.embedding import Embedder, load_embedder
 from qa.models.packaged import DEFAULT_MODEL, MODELS, TextEmbedder
 from qa.eval.evaluation import squad_documents
-from qa.index.coordinator import Index, _settings_for
+from qa.index.coordinator import Index
+from qa.index.planning import settings_for
 from qa.index.view import IndexView
 from qa.text.chunking import ChunkingConfig
 from qa.index.lexical import BM25Config
@@ -58,7 +59,7 @@ def one_process(corpus: Path, target: Path, embedder: TextEmbedder) -> tuple[flo
 
 def on_ray(corpus: Path, target: Path, workers: int) -> tuple[float, RayBuildReport]:
     """Seconds of a whole Ray job on the running cluster, and its report."""
-    settings = _settings_for(load_embedder(), ChunkingConfig(), BM25Config(), False, None)
+    settings = settings_for(load_embedder(), ChunkingConfig(), BM25Config(), False, None)
     started = time.perf_counter()
     built = build_with_ray([corpus], target, settings, RayOptions(workers=workers, progress=False))
     # As `Index.build(executor="ray")` does: the batch segments merged into a one-process layout.

@@ -297,7 +297,7 @@ def test_killing_a_writer_leaves_the_previous_index_usable(tmp_path: Path, seed_
 
 
 def test_an_add_reads_only_the_files_it_adds(tmp_path: Path, embedder, monkeypatch):
-    from qa.index import coordinator as index_module
+    from qa.index import planning as index_module  # where an add fingerprints the files
 
     corpus = _copy_seeds(tmp_path)
     for n in range(5):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -31,93 +31,32 @@ from qa.index import merging
 
 from qa.index import store
 from qa.text.chunking import ChunkingConfig
-from qa.loading.documents import Document, SkippedFile, file_fingerprint, find_files, load_documents, unique_doc_id
+from qa.loading.documents import Document, SkippedFile, load_documents
 from qa.models.embedding import load_embedder
-from qa.models.packaged import DEFAULT_MODEL, MODELS, TextEmbedder
+from qa.models.packaged import DEFAULT_MODEL, TextEmbedder
 from qa.index.ingest import embed_documents
 from qa.index.lexical import BM25Config
 from qa.index.retrieval import FusionConfig, Passage
 from qa.index.search import Searcher, SearchResult
 from qa.index.segment_commits import commit_segments, write_staged
+from qa.index.planning import BUILD_BATCH_CHARS, Change, PathsLike, UpdateReport, as_list, build_batches
+from qa.index.planning import check_embedder, fingerprints, plan_documents, resolved_paths, settings_for, stale_reason
 from qa.index.segments import SegmentData
-from qa.errors import IndexCorrupted, IndexMismatch, IndexProblem, ModelUnavailable, now
-from qa.index.settings import LATE, SENTENCE_PASS, SENTENCE_VECTORS, SEPARATE, VECTOR_METHODS, IndexSettings
+from qa.errors import IndexCorrupted, IndexProblem, now
+from qa.index.settings import IndexSettings
 from qa.index.store import Bookkeeping, CommitConflict, Manifest, SegmentEntry
 from qa.index.view import DocumentEntry, IndexView
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering.compose import Answer, AnswerConfig
 
-PathsLike = Sequence[str | Path] | str | Path
 # A reader that finds a segment collected under it re-reads the newest manifest this often.
 RELOAD_ATTEMPTS = 3
 # A writer that loses the compare-and-set this many times in a row stops being optimistic: it
 # re-plans and commits holding the folder's commit lock, which no other writer can then move.
 OPTIMISTIC_ATTEMPTS = 3
-# A build writes one segment per this many characters of text (~150k chunks of 1,000 characters).
-BUILD_BATCH_CHARS = 150_000_000
-SENTENCE_VECTOR_METHODS = VECTOR_METHODS
 
 __all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike"]
-
-
-@dataclass(frozen=True)
-class UpdateReport:
-    """What an `add` or `refresh` did, doc ids in each list."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[SkippedFile] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Change:
-    """A planned write: documents to embed into a new segment, documents to delete, and the
-    bookkeeping after it."""
-
-    fresh: list[Document]
-    delete: set[str]
-    bookkeeping: Bookkeeping
-    report: UpdateReport = UpdateReport()
-
-
-def _as_list(paths: PathsLike) -> list[str | Path]:
-    return [paths] if isinstance(paths, (str, Path)) else list(paths)
-
-
-def _resolved(paths: PathsLike) -> list[str]:
-    return [str(Path(p).resolve()) for p in _as_list(paths)]
-
-
-def _fingerprints(inputs: Sequence[str], excluded: set[str]) -> dict[str, str]:
-    return {
-        str(f.resolve()): file_fingerprint(f)
-        for f in find_files(list(inputs))
-        if str(f.resolve()) not in excluded
-    }
-
-
-def _settings_for(
-    embedder: TextEmbedder, chunking: ChunkingConfig, bm25: BM25Config, embed_titles: bool, sentence_vectors: str | None
-) -> IndexSettings:
-    method = sentence_vectors or SENTENCE_VECTORS
-    if method not in SENTENCE_VECTOR_METHODS:
-        raise ValueError(f"sentence vectors must be made one of {SENTENCE_VECTOR_METHODS} ways, not {method!r}")
-    if method == SENTENCE_PASS and (embed_titles or not hasattr(embedder, "encode_groups")):
-        method = SEPARATE  # a title is no sentence of the chunk; a plain embedder has one way
-    if method == LATE and not hasattr(embedder, "encode_passages"):
-        method = SEPARATE
-    return IndexSettings(
-        model=embedder.name,
-        model_id=getattr(embedder, "model_id", embedder.name),
-        dimension=int(embedder.dimension),
-        chunking=chunking,
-        bm25=bm25,
-        embed_titles=embed_titles,
-        sentence_vectors=method,
-    )
 
 
 class Index:
@@ -166,17 +105,17 @@ class Index:
         if executor != "local":
             return cls._build_distributed(
                 paths, Path(path), executor, ray_address, workers, model, embedder,
-                _settings_for(embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors),
+                settings_for(embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors),
                 fusion, progress,
             )
-        loaded = load_documents(_as_list(paths))
+        loaded = load_documents(as_list(paths))
         if not loaded.documents:
             reasons = "; ".join(str(s) for s in loaded.skipped) or "no files found"
-            named = ", ".join(str(p) for p in _as_list(paths))
+            named = ", ".join(str(p) for p in as_list(paths))
             raise ValueError(f"no documents to index under {named}: {reasons}")
-        inputs = tuple(_resolved(paths))
-        bookkeeping = Bookkeeping(inputs, (), _fingerprints(inputs, set()), tuple(loaded.skipped))
-        settings = _settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
+        inputs = tuple(resolved_paths(paths))
+        bookkeeping = Bookkeeping(inputs, (), fingerprints(inputs, set()), tuple(loaded.skipped))
+        settings = settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
         return cls._create(loaded.documents, Path(path), bookkeeping, embedder, settings, fusion, progress)
 
     @classmethod
@@ -201,7 +140,7 @@ class Index:
         if embedder is not None:
             raise ValueError("executor='ray' embeds on the workers with a packaged model (model=...), not an embedder object")
         options = distributed.RayOptions(address, workers, progress is not False)
-        built = distributed.build_with_ray(_as_list(paths), root, settings, options)
+        built = distributed.build_with_ray(as_list(paths), root, settings, options)
         index = cls(IndexView.open(root, built.manifest, {}), load_embedder(model), fusion)
         index._merge_to_build_layout()
         return index
@@ -238,7 +177,7 @@ class Index:
             raise ValueError("documents must have unique doc ids")
         if not documents:
             raise ValueError("no documents to index")
-        settings = _settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
+        settings = settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
         return cls._create(list(documents), Path(path), Bookkeeping(), embedder, settings, fusion, progress)
 
     @classmethod
@@ -254,7 +193,7 @@ class Index:
     ) -> "Index":
         with contextlib.ExitStack() as stack:
             staged = []
-            for batch in _batches(documents):
+            for batch in build_batches(documents):
                 data = embed_documents(batch, settings, embedder, [now()] * len(batch), progress)
                 staged.append(write_staged(stack.enter_context(store.staging(root)), data, settings.bm25))
             manifest = commit_segments(
@@ -284,7 +223,7 @@ class Index:
         """
         root = Path(path)
         manifest = store.read_manifest(root)
-        _check_embedder(manifest.settings, model, embedder, root)
+        check_embedder(manifest.settings, model, embedder, root)
         return cls(IndexView.open(root, manifest, {}), embedder, fusion)
 
     # --- the live view ---------------------------------------------------------------------
@@ -360,17 +299,7 @@ class Index:
 
     def stale_reason(self) -> str | None:
         """Why the index no longer matches its input files or model; None when it does."""
-        settings = self.settings
-        if self._embedder is None and settings.model in MODELS:
-            installed = MODELS[settings.model].model_id
-            if installed != settings.model_id:
-                return f"built with {settings.model_id}, installed is {installed}"
-        book = self.view().manifest.bookkeeping
-        now = _fingerprints(book.inputs, set(book.excluded))
-        if now != book.sources:
-            changed = sorted(set(now.items()) ^ set(book.sources.items()))
-            return f"{len({p for p, _ in changed})} input file(s) changed, e.g. {changed[0][0]}"
-        return None
+        return stale_reason(self.view(), packaged_model=self._embedder is None)
 
     # --- querying ------------------------------------------------------------------------
 
@@ -409,19 +338,19 @@ class Index:
         A file already indexed from the same path keeps its doc id and is replaced when its
         content changed.
         """
-        loaded = load_documents(_as_list(paths))
-        requested = _resolved(paths)
+        loaded = load_documents(as_list(paths))
+        requested = resolved_paths(paths)
 
-        def plan(view: IndexView) -> _Change:
+        def plan(view: IndexView) -> Change:
             book = view.manifest.bookkeeping
             added_paths = {str(Path(d.path).resolve()) for d in loaded.documents}
             inputs = book.inputs + tuple(p for p in requested if p not in book.inputs)
             excluded = tuple(p for p in book.excluded if p not in added_paths)
             # Only the added paths are read again: an add costs what it adds, and a changed
             # file elsewhere stays stale until `refresh` indexes it.
-            sources = {**book.sources, **_fingerprints(requested, set(excluded))}
+            sources = {**book.sources, **fingerprints(requested, set(excluded))}
             bookkeeping = Bookkeeping(inputs, excluded, sources, tuple(loaded.skipped))
-            return _plan_documents(view, loaded.documents, set(), bookkeeping)
+            return plan_documents(view, loaded.documents, set(), bookkeeping)
 
         change = self._write(plan, progress)
         return replace(change.report, skipped=list(loaded.skipped))
@@ -431,13 +360,13 @@ class Index:
         indexed again by `refresh`. Raises `KeyError` for an unknown id."""
         self.document(doc_id)  # KeyError with a message before any work
 
-        def plan(view: IndexView) -> _Change:
+        def plan(view: IndexView) -> Change:
             document = view.document(doc_id)
             book = view.manifest.bookkeeping
             gone = str(Path(document.path).resolve())
             sources = {p: f for p, f in book.sources.items() if p != gone}
             bookkeeping = Bookkeeping(book.inputs, book.excluded + (gone,), sources, ())
-            return _Change([], {doc_id}, bookkeeping, UpdateReport(removed=[doc_id]))
+            return Change([], {doc_id}, bookkeeping, UpdateReport(removed=[doc_id]))
 
         self._write(plan, progress=False)
 
@@ -445,15 +374,15 @@ class Index:
         """Bring the index in line with its input paths: new, changed and deleted files."""
         skipped: list[SkippedFile] = []
 
-        def plan(view: IndexView) -> _Change:
+        def plan(view: IndexView) -> Change:
             book = view.manifest.bookkeeping
             loaded = load_documents(list(book.inputs))
             skipped[:] = loaded.skipped
             wanted = [d for d in loaded.documents if str(Path(d.path).resolve()) not in book.excluded]
             paths = {str(Path(d.path).resolve()) for d in wanted}
             gone = {doc_id for path, doc_id in view.by_path.items() if path not in paths}
-            bookkeeping = Bookkeeping(book.inputs, book.excluded, _fingerprints(book.inputs, set(book.excluded)), tuple(loaded.skipped))
-            change = _plan_documents(view, wanted, gone, bookkeeping)
+            bookkeeping = Bookkeeping(book.inputs, book.excluded, fingerprints(book.inputs, set(book.excluded)), tuple(loaded.skipped))
+            change = plan_documents(view, wanted, gone, bookkeeping)
             return replace(change, report=replace(change.report, removed=sorted(gone)))
 
         change = self._write(plan, progress)
@@ -479,7 +408,7 @@ class Index:
         for thread in list(self._merges):
             thread.join()
 
-    def _write(self, plan: Callable[[IndexView], _Change], progress: bool | None) -> _Change:
+    def _write(self, plan: Callable[[IndexView], Change], progress: bool | None) -> Change:
         """Plan, embed, write and commit by compare-and-set, re-planning after a conflict.
 
         Embedding happens with no lock held, so writers in other processes are not kept
@@ -511,7 +440,7 @@ class Index:
                 self._merge_in_background()
                 return change
 
-    def _commit(self, view: IndexView, change: _Change, data: SegmentData | None, *, locked: bool = False) -> Manifest:
+    def _commit(self, view: IndexView, change: Change, data: SegmentData | None, *, locked: bool = False) -> Manifest:
         tombstones: dict[int, set[int]] = {}
         for doc_id in change.delete:
             found = view.locate(doc_id)
@@ -561,82 +490,3 @@ class Index:
         thread = threading.Thread(target=run, name="qa-merge", daemon=True)
         self._merges.append(thread)
         thread.start()
-
-
-def _batches(documents: list[Document]) -> list[list[Document]]:
-    """Documents in runs of at most `BUILD_BATCH_CHARS` characters of text: a build embeds and
-    writes one segment per run, so its memory is bounded by a run, not by the corpus."""
-    batches: list[list[Document]] = [[]]
-    size = 0
-    for document in documents:
-        if batches[-1] and size + len(document.text) > BUILD_BATCH_CHARS:
-            batches.append([])
-            size = 0
-        batches[-1].append(document)
-        size += len(document.text)
-    return batches
-
-
-class _TakenIds:
-    """The doc ids a new document may not take: live in `view` and not being deleted, or
-    given to another new document of the same write (`add`)."""
-
-    def __init__(self, view: IndexView, freed: set[str]) -> None:
-        self._view, self._freed, self._new = view, freed, set()
-
-    def __contains__(self, doc_id: object) -> bool:
-        if not isinstance(doc_id, str):
-            return False
-        return doc_id in self._new or (doc_id not in self._freed and self._view.locate(doc_id) is not None)
-
-    def add(self, doc_id: str) -> None:
-        self._new.add(doc_id)
-
-
-def _plan_documents(view: IndexView, incoming: list[Document], delete: set[str], bookkeeping: Bookkeeping) -> _Change:
-    """Which incoming documents are new, updated or unchanged against `view`."""
-    taken = _TakenIds(view, set(delete))
-    added, updated, unchanged, fresh = [], [], [], []
-    delete = set(delete)
-    for document in incoming:
-        previous_id = view.doc_id_at_path(str(Path(document.path).resolve()))
-        found = view.locate(previous_id) if previous_id and previous_id not in delete else None
-        if found is not None:
-            position, row = found
-            if view.segments[position].documents[row].content_hash == document.content_hash:
-                unchanged.append(previous_id)
-                continue
-            delete.add(previous_id)
-            fresh.append(replace(document, doc_id=previous_id))
-            updated.append(previous_id)
-        else:
-            doc_id = unique_doc_id(document.doc_id, taken)
-            taken.add(doc_id)
-            fresh.append(replace(document, doc_id=doc_id))
-            added.append(doc_id)
-    report = UpdateReport(added=added, updated=updated, unchanged=unchanged)
-    return _Change(fresh, delete, bookkeeping, report)
-
-
-def _check_embedder(settings: IndexSettings, requested: str | None, embedder: TextEmbedder | None, root: Path) -> None:
-    hint = store.rebuild_hint(root)
-    if requested is not None and requested != settings.model:
-        raise IndexMismatch(f"the index at {root} was built with model {settings.model!r}, not {requested!r}; {hint}")
-    if embedder is not None:
-        if embedder.name != settings.model:
-            raise IndexMismatch(
-                f"the index at {root} was built with embedder {settings.model!r}, not {embedder.name!r}; "
-                f"open it with that embedder or {hint}"
-            )
-        return
-    if settings.model not in MODELS:
-        raise ModelUnavailable(
-            f"the index at {root} was built with embedder {settings.model!r}, which qa does not ship; "
-            f"pass it as Index.open(..., embedder=...) or {hint}"
-        )
-    installed = MODELS[settings.model].model_id
-    if installed != settings.model_id:
-        raise IndexMismatch(
-            f"the index at {root} was built with {settings.model_id}, but {installed} is "
-            f"installed; vectors from different model versions don't mix; {hint}"
-        )

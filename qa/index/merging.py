@@ -57,7 +57,7 @@ def plan_merge(segments: tuple[SegmentEntry, ...], full: bool = False) -> tuple[
 
 def plan_build_layout(view: IndexView, limit: int) -> list[tuple[str, ...]]:
     """Runs of consecutive segments to merge so that each holds up to `limit` bytes of text,
-    as a build on one machine cuts them (`qa.index.coordinator.BUILD_BATCH_CHARS`); only runs of two or
+    as a build on one machine cuts them (`qa.index.planning.BUILD_BATCH_CHARS`); only runs of two or
     more. A Ray build writes a segment per batch; merged this way, it has the layout, and so the
     BM25 length normalisation and the rankings, of a one-process build of the same files.
 
