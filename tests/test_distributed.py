@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from conftest import SEED_FILE, SEEDS
-from qa.index import distributed
+from qa.index import distributed, ray_worker
 from qa.loading.documents import load_documents
 from qa.index.coordinator import Index
 
@@ -187,11 +187,11 @@ def test_batches_keep_file_order_and_give_every_worker_several(corpus: list[Path
 
 def test_a_worker_that_cannot_see_the_marker_says_so(tmp_path: Path) -> None:
     marker = tmp_path / f"{distributed.MARKER_PREFIX}abc"
-    assert "not found" in distributed.marker_problem(marker)
+    assert "not found" in ray_worker.marker_problem(marker)
     marker.write_text("abc", encoding="ascii")
-    assert distributed.marker_problem(marker) == ""
+    assert ray_worker.marker_problem(marker) == ""
     marker.write_text("other", encoding="ascii")
-    assert "other content" in distributed.marker_problem(marker)
+    assert "other content" in ray_worker.marker_problem(marker)
 
 
 def test_ray_missing_is_one_line_with_the_fix() -> None:

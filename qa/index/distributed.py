@@ -14,8 +14,8 @@ the old index or the whole new one, never part of it.
 - The driver lists the files (nothing is read but the folder tree) and plans each file's doc id
   from its name, in the order `qa.loading.documents.load_documents` would give it, so ids do not depend
   on which worker loads which file.
-- An actor pool of `workers` `_Worker`s, one model each (bf16/fp32 as qa picks on that machine,
-  a GPU when the cluster has one per worker), takes batches of files: load, split, chunk, embed,
+- An actor pool of `workers` `qa.index.ray_worker.Worker`s, one model each (bf16/fp32 as qa
+  picks on that machine, a GPU when the cluster has one per worker), takes batches of files: load, split, chunk, embed,
   then write the batch as a segment into a staging folder the driver made under the index folder.
 - The index folder must be the same path on every worker (shared storage: NFS, a cluster file
   system, or one machine). Each worker first confirms it sees a marker file the driver wrote
@@ -33,24 +33,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
 import sys
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Sequence, TypeVar
 
 from qa.index import store
-from qa.loading.documents import SkippedFile, file_fingerprint, find_files, load_documents, slug, unique_doc_id
-from qa.models.embedding import load_embedder
+from qa.loading.documents import SkippedFile, find_files, slug, unique_doc_id
 from qa.models.precision import PRECISION_VARIABLE
-from qa.index.ingest import embed_documents
 from qa.index.segment_commits import StagedSegment, commit_segments
-from qa.index.segments import write_segment
-from qa.errors import IndexProblem, now
+from qa.index.ray_worker import MARKER_PREFIX, Batch, BatchResult, FileTask, Worker, WorkerInfo
+from qa.errors import IndexProblem
 from qa.index.settings import IndexSettings
 from qa.index.store import Bookkeeping, Manifest, SegmentEntry
 
@@ -73,8 +69,6 @@ RETRIED_ERRORS = (OSError,)
 CPUS_PER_WORKER = 1
 # Environment variables of the driver that workers take over (how qa embeds).
 FORWARDED_VARIABLES = (PRECISION_VARIABLE,)
-# The file each worker must see in the index folder before it embeds anything.
-MARKER_PREFIX = ".ray-reach-"
 EXECUTORS = ("local", "ray")
 
 
@@ -95,56 +89,6 @@ class RayOptions:
     address: str | None = None
     workers: int | None = None
     progress: bool = True
-
-
-@dataclass(frozen=True)
-class FileTask:
-    """One file of a batch: the path as the user gave it (stored in the index, as on one
-    machine), its absolute path (what a worker opens) and the doc id the driver planned."""
-
-    path: str
-    absolute: str
-    doc_id: str
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One task for a worker: files that become one segment, written into `folder`. `number`
-    pairs the result with its batch and keeps the report in submission order."""
-
-    number: int
-    files: tuple[FileTask, ...]
-    folder: str  # the staging folder under the index folder that the segment is written into
-
-
-@dataclass(frozen=True)
-class WorkerInfo:
-    """What a worker said when it started: where it runs and how it embeds."""
-
-    host: str
-    pid: int
-    device: str
-    precision: str
-    threads: int
-    start_seconds: float  # loading the model
-    reachable: bool
-    problem: str = ""
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """A finished batch: its segment's manifest numbers (documents 0: no segment), the files it
-    skipped, every file's fingerprint (for staleness) and the time spent inside the task."""
-
-    number: int
-    folder: str
-    documents: int
-    chunks: int
-    checksum: str
-    skipped: tuple[SkippedFile, ...]
-    fingerprints: tuple[tuple[str, str], ...]
-    seconds: float
-    host: str
 
 
 @dataclass(frozen=True)
@@ -301,7 +245,7 @@ def _start_workers(ray: "ModuleType", settings: IndexSettings, requested: int | 
     workers = requested or gpus or max(1, int(resources.get("CPU", 1)) // CPUS_PER_WORKER)
     if workers < 1:
         raise ValueError(f"Ray workers must be at least 1, not {workers}")
-    remote = ray.remote(_Worker).options(
+    remote = ray.remote(Worker).options(
         num_cpus=CPUS_PER_WORKER,
         num_gpus=1 if gpus >= workers else 0,
         max_restarts=ACTOR_RESTARTS,
@@ -435,67 +379,3 @@ def _commit(
         staged,
         lambda _live, entries: Manifest(0, "", settings, entries, bookkeeping),
     )
-
-
-# --- a worker -----------------------------------------------------------------------------
-
-
-class _Worker:
-    """One Ray actor: one model, loaded once, embedding batch after batch (made remote with
-    `ray.remote(_Worker)` when a build starts, so importing this module needs no ray)."""
-
-    def __init__(self, model: str, environment: dict[str, str]) -> None:
-        os.environ.update(environment)
-        self._embedder = load_embedder(model)
-
-    def prepare(self, marker: str, probes: tuple[str, ...]) -> WorkerInfo:
-        """Check the driver's marker file and one input file per input path, then load the
-        model (timed)."""
-        host, pid = socket.gethostname(), os.getpid()
-        problem = marker_problem(Path(marker)) or next((f"cannot see {p}" for p in probes if not os.path.isfile(p)), "")
-        if problem:
-            return WorkerInfo(host, pid, "", "", 0, 0.0, False, problem)
-        started = time.perf_counter()
-        loaded = self._embedder.loaded()
-        return WorkerInfo(host, pid, loaded.device, loaded.precision, loaded.threads, time.perf_counter() - started, True)
-
-    def embed(self, batch: Batch, settings: IndexSettings) -> BatchResult:
-        """Load, split, chunk and embed the batch's files and write them as one segment into
-        the batch's staging folder (emptied first: this may be a retry)."""
-        started = time.perf_counter()
-        folder = Path(batch.folder)
-        _empty(folder)
-        documents, skipped, fingerprints = [], [], []
-        for task in batch.files:
-            loaded = load_documents([task.absolute])
-            documents.extend(replace(d, doc_id=task.doc_id, path=task.path) for d in loaded.documents)
-            skipped.extend(replace(s, path=task.path) for s in loaded.skipped)
-            fingerprints.append((task.absolute, file_fingerprint(Path(task.absolute))))
-        counts = (0, 0, "")
-        if documents:
-            data = embed_documents(documents, settings, self._embedder, [now()] * len(documents), progress=False)
-            counts = write_segment(folder, data, settings.bm25)
-        return BatchResult(
-            batch.number, batch.folder, *counts, tuple(skipped), tuple(fingerprints),
-            time.perf_counter() - started, socket.gethostname(),
-        )
-
-
-def marker_problem(marker: Path) -> str:
-    """Why this machine does not see the driver's `marker` file ("" when it does)."""
-    try:
-        seen = marker.read_text(encoding="ascii") == marker.name[len(MARKER_PREFIX) :]
-    except OSError as error:
-        return f"{marker} not found ({error.strerror or error})"
-    return "" if seen else f"{marker} has other content"
-
-
-def _empty(folder: Path) -> None:
-    """Remove what an earlier try of a batch left in its staging folder."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"the staging folder {folder} is missing (is the index folder shared with this worker?)")
-    for child in folder.iterdir():
-        if child.is_dir():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
