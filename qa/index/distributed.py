@@ -15,8 +15,9 @@ the old index or the whole new one, never part of it.
   from its name, in the order `qa.loading.documents.load_documents` would give it, so ids do not depend
   on which worker loads which file.
 - An actor pool of `workers` `qa.index.ray_worker.Worker`s, one model each (bf16/fp32 as qa
-  picks on that machine, a GPU when the cluster has one per worker), takes batches of files: load, split, chunk, embed,
-  then write the batch as a segment into a staging folder the driver made under the index folder.
+  picks on that machine, a GPU when the cluster has one per worker), takes batches of files:
+  load, split, chunk, embed, then write the batch as a segment into a staging folder the driver
+  made under the index folder.
 - The index folder must be the same path on every worker (shared storage: NFS, a cluster file
   system, or one machine). Each worker first confirms it sees a marker file the driver wrote
   there, so a worker that cannot reach it stops the build with a message, before any embedding.
