@@ -38,7 +38,7 @@ from qa.index.ingest import embed_documents
 from qa.index.lexical import BM25Config
 from qa.index.retrieval import FusionConfig, Passage
 from qa.index.search import Searcher, SearchResult
-from qa.index.segment_commits import commit_segments, write_staged
+from qa.index.segment_commits import commit_change, commit_merge, commit_segments, write_staged
 from qa.index.planning import BUILD_BATCH_CHARS, Change, PathsLike, UpdateReport, as_list, build_batches
 from qa.index.planning import check_embedder, fingerprints, plan_documents, resolved_paths, settings_for, stale_reason
 from qa.index.segments import SegmentData
@@ -432,7 +432,7 @@ class Index:
                             change.fresh, view.settings, self.embedder(), [now()] * len(change.fresh), progress
                         )
                     try:
-                        manifest = self._commit(view, change, embedded.get(key), locked=locked)
+                        manifest = commit_change(self.path, view, change, embedded.get(key), locked=locked)
                     except CommitConflict:
                         attempt += 1
                         continue
@@ -440,38 +440,8 @@ class Index:
                 self._merge_in_background()
                 return change
 
-    def _commit(self, view: IndexView, change: Change, data: SegmentData | None, *, locked: bool = False) -> Manifest:
-        tombstones: dict[int, set[int]] = {}
-        for doc_id in change.delete:
-            found = view.locate(doc_id)
-            if found is None:  # the plan saw it live in this very view
-                raise IndexProblem(f"document {doc_id!r} vanished from generation {view.generation} of {self.path}")
-            position, row = found
-            tombstones.setdefault(position, set()).add(row)
-        segments = tuple(
-            replace(entry, deleted=entry.deleted | tombstones.get(position, set()))
-            for position, entry in enumerate(view.manifest.segments)
-        )
-        with store.staging(self.path) as folder:
-            staged = [write_staged(folder, data, view.settings.bm25)] if data is not None and data.documents else []
-            return commit_segments(
-                self.path,
-                view.generation,
-                staged,
-                lambda _live, entries: replace(view.manifest, segments=segments + entries, bookkeeping=change.bookkeeping),
-                locked=locked,
-            )
-
     def _merge(self, view: IndexView, names: tuple[str, ...]) -> None:
-        data, new_rows = merging.merged_data(view, names)
-        with store.staging(self.path) as folder:
-            staged = [write_staged(folder, data, view.settings.bm25)] if data.documents else []
-            manifest = commit_segments(
-                self.path,
-                store.ANY_GENERATION,
-                staged,
-                lambda live, entries: merging.apply_merge(live, names, entries[0] if entries else None, new_rows),
-            )
+        manifest = commit_merge(self.path, view, names)
         with self._view_lock:
             self._install(manifest)
 
