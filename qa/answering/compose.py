@@ -292,9 +292,9 @@ def _answer_by_reading(
     compared = compared_quotes(index, result, candidates, config, scorer)
     if compared is not None:
         quotes, passages = compared
-        sure = picks[0] if picks and picks[0].margin >= threshold else None  # marked when quoted
+        marked = picks[0] if picks and picks[0].margin >= threshold else None  # when a quote holds it
         confidence = reader.confidence(picks[0].margin) if picks else 0.0
-        return _assemble(result.question, quotes, passages, relevance, confidence, sure)
+        return _assemble(result.question, quotes, passages, relevance, confidence, marked)
     if not picks or picks[0].margin < threshold:
         hopped = None
         if config.hops > 1:

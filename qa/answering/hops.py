@@ -37,22 +37,22 @@ class Hop:
 
 
 def hop_searches(
-    index: AnswerSource, result: SearchResult, quoted: Sequence[str], read: Sequence[str],
-    titles: Sequence[str], answered: set[str], config: AnswerConfig, scorer: SentenceScorer,
+    index: AnswerSource, result: SearchResult, read: Sequence[str], titles: Sequence[str],
+    answered: set[str], config: AnswerConfig, scorer: SentenceScorer,
 ) -> Iterator[Hop]:
-    """The second searches worth making after quoting `quoted` from the text `read` (the
-    windows the reader read, or the quotes themselves) of documents titled `titles`: one per
-    name of `qa.answering.bridging.hop_names` found in `read`, in its order, each only when another
+    """The second searches worth making after `read` (the quoted sentences, or the windows the
+    reader read when nothing answered) from documents titled `titles`: one per name of
+    `qa.answering.bridging.hop_names` found in `read`, in its order, each only when another
     document is about the name.
 
-    The hop's query is the name and the question's words `quoted` did not match
+    The hop's query is the name and the question's words `read` did not match
     (`qa.answering.bridging.unanswered_words`), encoded in one model call for all names tried.
 
     Why "its title names it": a document that merely mentions the name is usually about
     something else: a development probe that accepted any mention added a sentence from
     another article to a large share of pooled SQuAD answers (single-hop questions); with
     titles the hop changes 2.7 % of them, one in 1,000 losing its gold (benchmarks/second_hop.py)."""
-    unanswered = unanswered_words(without_question_words(result.question), list(quoted), index.many_query_terms)
+    unanswered = unanswered_words(without_question_words(result.question), list(read), index.many_query_terms)
     names = hop_names(result.question, list(read), list(titles), index.query_terms, index.term_weights)
     names = [n for n in names if index.titles_mention(n)]  # no document about it: no search
     if not names:
@@ -79,10 +79,10 @@ def search_about(
     return Hop(name, query, vector, about, found) if found else None
 
 
-def with_hop_passages(result: SearchResult, hop: Hop) -> list[Passage]:
-    """The first search's passages, then the hop's that it did not find."""
-    known = {p.chunk_id for p in result.passages}
-    return [*result.passages, *(p for p in hop.about if p.chunk_id not in known)]
+def with_more_passages(passages: Sequence[Passage], more: Sequence[Passage]) -> list[Passage]:
+    """`passages`, then those of `more` (a hop's) that they do not hold already."""
+    known = {p.chunk_id for p in passages}
+    return [*passages, *(p for p in more if p.chunk_id not in known)]
 
 
 def with_second_hop(
@@ -97,7 +97,7 @@ def with_second_hop(
     quoted = [c.sentence.text for c in chosen]
     titles = [c.passage.title for c in chosen]
     answered = {c.sentence.doc_id for c in chosen}
-    for hop in hop_searches(index, result, quoted, quoted, titles, answered, config, scorer):
+    for hop in hop_searches(index, result, quoted, titles, answered, config, scorer):
         best = hop.found[0]
         confidence = scorer.confidence([best.probability], [c.probability for c in hop.found], best.relevance)
         if composer_abstains(config, scorer, best.relevance, confidence):
@@ -105,7 +105,7 @@ def with_second_hop(
         bridge = [c for c in chosen if hop.name.lower() in c.sentence.text.lower()][:1]
         answer = make_room(chosen, best, bridge, config.max_chars)
         if answer is not None:
-            return answer, with_hop_passages(result, hop)
+            return answer, with_more_passages(result.passages, hop.about)
     return chosen, result.passages
 
 
@@ -125,7 +125,7 @@ def read_after_hop(
     texts = [w.text for w, _ in windows]
     titles = [c.passage.title for c in read]
     answered = {c.sentence.doc_id for c in read}
-    for hop in hop_searches(index, result, texts, texts, titles, answered, config, scorer):
+    for hop in hop_searches(index, result, texts, titles, answered, config, scorer):
         picks = read_windows(index, reader, questions, hop.found[: config.read_sentences], hop.found, config.window_neighbours, set())
         if not picks or picks[0].margin < threshold:
             continue
@@ -138,7 +138,7 @@ def read_after_hop(
             with_bridge = make_room(quoted, replace(bridge, score=best.margin - 1), [], config.max_chars)
             if with_bridge is not None:
                 quoted = [with_bridge[-1], *with_bridge[:-1]]  # the bridge reads first
-        return quoted, with_hop_passages(result, hop), best
+        return quoted, with_more_passages(result.passages, hop.about), best
     return None
 
 
@@ -168,8 +168,7 @@ def compared_quotes(
             hop = search_about(index, name, query, index.encode_queries([query])[0], set(), config, scorer)
             if hop is not None:
                 quote = hop.found[0]
-                known = {p.chunk_id for p in passages}
-                passages.extend(p for p in hop.about if p.chunk_id not in known)
+                passages = with_more_passages(passages, hop.about)
         if quote is None:
             return None
         if all((q.sentence.doc_id, q.sentence.start) != (quote.sentence.doc_id, quote.sentence.start) for q in quotes):
