@@ -1,4 +1,11 @@
-"""Shared fixtures: one real embedding model and one real seed index per test session."""
+"""Shared fixtures: one real embedding model and one real seed index per test session.
+
+The tests mirror the package: tests/<stage>/test_<module>.py tests qa/<stage>/<module>.py, and
+tests/test_<module>.py a top-level module of qa or the whole package. No test folder has an
+`__init__.py`: pytest's default import mode puts each test's folder and, through this file,
+tests/ itself on `sys.path`, so a test anywhere imports `conftest` and the helper modules here
+(`pdf_files`, `counting_text`) by name, and every test file needs a basename of its own.
+"""
 
 from __future__ import annotations
 

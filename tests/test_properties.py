@@ -46,7 +46,7 @@ from qa.index.coordinator import Index
 from qa.loading.plain_text import text_paragraphs
 
 from conftest import PROJECT
-from test_chunking import _CountingText
+from counting_text import CountingText
 from pdf_files import one_page_pdf
 
 # --- profiles ---------------------------------------------------------------------------------
@@ -188,11 +188,11 @@ def _work(unit: str, copies: int, separator: str) -> int:
     """Characters read and sentences looked up to split and chunk `copies` copies of `unit`."""
     text = separator.join([unit] * copies)
     paragraphs, _ = text_paragraphs(text)
-    document = Document("d", "T", "s", "p", _CountingText(text), tuple(paragraphs), "h")
-    _CountingText.read = _CountingSentences.looked_up = 0
+    document = Document("d", "T", "s", "p", CountingText(text), tuple(paragraphs), "h")
+    CountingText.read = _CountingSentences.looked_up = 0
     sentences = split_sentences(document)
     chunk_document(document, _CountingSentences(sentences))
-    return _CountingText.read + _CountingSentences.looked_up
+    return CountingText.read + _CountingSentences.looked_up
 
 
 @FAST

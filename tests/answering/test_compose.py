@@ -19,7 +19,9 @@ from qa.index.coordinator import Index
 from qa.serving.rendering import LIKELY_CONFIDENCE, answer_html
 from qa.answering.sentence_scoring import load_scorer
 
-QUESTIONS = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "seed_questions.json").read_text())
+from conftest import PROJECT
+
+QUESTIONS = json.loads((PROJECT / "benchmarks" / "seed_questions.json").read_text())
 # On the seed article's topic, not answered by it (issue 12: "documents on the right topic that
 # lack the answer").
 UNANSWERABLE_ON_SEED = ["When did Trump meet Putin?"]
@@ -390,7 +392,7 @@ def test_a_hop_sentence_is_cut_to_the_room_the_answer_has_left(tmp_path: Path, e
 # two chunks used to score every passage 0 (min-max over nothing) and let "when"/"what", absent
 # from so small a collection, outweigh the question's own words: right answers came with a
 # confidence of 0.01-0.28 and the learned composer abstained on them.
-SHORT_NOTE = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "short_note.json").read_text())
+SHORT_NOTE = json.loads((PROJECT / "benchmarks" / "short_note.json").read_text())
 
 
 @pytest.fixture(scope="module")

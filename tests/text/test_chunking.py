@@ -18,6 +18,7 @@ from qa.text.chunking import (
 from qa.loading.documents import Document, join_paragraphs, load_file
 
 from conftest import SEED_FILE
+from counting_text import CountingText
 
 
 def _doc(*paragraphs: str) -> Document:
@@ -170,27 +171,16 @@ def test_splitting_matches_the_original_even_from_inside_a_run_of_punctuation():
             assert split_paragraph(text, start, len(text)) == expected, (text, start)
 
 
-class _CountingText(str):
-    """A document text that counts the characters read out of it by indexing or slicing."""
-
-    read = 0
-
-    def __getitem__(self, key: int | slice) -> str:
-        piece = str.__getitem__(self, key)
-        _CountingText.read += len(piece)
-        return piece
-
-
 def _characters_read(paragraph_count: int) -> int:
     paragraph = (
         "Dr. Smith met the U.S. delegation at 9 a.m. with J. K. Rowling. "
         "Prices rose approx. 3.5 percent, e.g. in St. Louis! Was it true? "
     ) * 6
     text, spans = join_paragraphs([paragraph.strip()] * paragraph_count)
-    doc = Document("d", "T", "s", "p", _CountingText(text), tuple(spans), "h")
-    _CountingText.read = 0
+    doc = Document("d", "T", "s", "p", CountingText(text), tuple(spans), "h")
+    CountingText.read = 0
     chunk_document(doc, split_sentences(doc))
-    return _CountingText.read
+    return CountingText.read
 
 
 def test_splitting_and_chunking_read_the_text_a_bounded_number_of_times():

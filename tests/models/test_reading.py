@@ -20,7 +20,9 @@ from qa.index.coordinator import Index
 from qa.models.reading import READER_FILE, READER_SETTINGS_FILE, ReaderProblem, Window, load_reader, open_reader
 from qa.serving.rendering import answer_html, sources_html
 
-PACKAGE = Path(__file__).resolve().parents[1] / "qa" / "models"  # where the reader ships
+from conftest import PROJECT
+
+PACKAGE = PROJECT / "qa" / "models"  # where the reader ships
 POWELL = "The talks in London are led by Jonathan Powell, the national security adviser."
 
 
