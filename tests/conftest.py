@@ -21,6 +21,50 @@ PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
 SEED_FILE = SEEDS / "000_56409ce4796d023f.txt"
 
+# Questions the seed article answers, each with a term of the question that the answer's quotes
+# hold. Tests assert behaviour with them (answered, quoted exactly, the question's subject
+# quoted); which paragraph answers each, a measure of the models, is benchmarks/answers.py's.
+SEED_QUESTIONS = (
+    ("What is the US backstop position?", "backstop"),
+    ("Where are Ukrainian forces losing ground?", "Ukrainian forces"),
+    ("When will military leaders meet in the UK?", "military leaders"),
+    ("What did participants of the virtual summit agree to?", "virtual summit"),
+    ("Why did Ukrainian soldiers keep territory in Kursk?", "Kursk"),
+    ("Where was the 30-day ceasefire agreement reached?", "30-day ceasefire"),
+    ("Who persuaded Zelensky to consider the US ceasefire proposal?", "Zelensky"),
+    ("What does Ukraine deny about its troops in Kursk?", "Kursk"),
+    ("What did Sir Keir say about momentum?", "momentum"),
+    ("Where was the coalition of the willing proposal first discussed?", "coalition of the willing"),
+    ("What new commitments did Sir Keir mention?", "new commitments"),
+    ("Why might Putin have given an equivocal response to the ceasefire?", "equivocal response"),
+    ("What could the success of the coalition depend on?", "coalition"),
+    ("Since when have Ukrainian forces held Russian territory?", "Russian territory"),
+    ("Is the coalition a well defined initiative?", "initiative"),
+)
+# Questions the seed article does not touch: the answer abstains.
+OFF_TOPIC_QUESTIONS = (
+    "Who won the 2022 World Cup?",
+    "What is the population of Canada?",
+    "How do I bake sourdough bread?",
+    "What is the boiling point of water at sea level?",
+    "Who wrote Pride and Prejudice?",
+    "What is the capital of Australia?",
+    "How many moons does Jupiter have?",
+    "What is the price of Bitcoin today?",
+    "Who painted the Mona Lisa?",
+    "How tall is Mount Everest?",
+    "What programming language is Python written in?",
+    "When did the Titanic sink?",
+    "What is photosynthesis?",
+    "Who is the lead singer of Coldplay?",
+    "What is the speed of light?",
+    "How do vaccines work?",
+    "What are the rules of cricket?",
+    "Which team won the Super Bowl last year?",
+    "What is the tallest building in the world?",
+    "How much does an elephant weigh?",
+)
+
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:

@@ -1,4 +1,10 @@
-"""qa/answering/compose.py: cited extractive answers, abstention and follow-ups on the seed article."""
+"""qa/answering/compose.py: cited extractive answers, abstention and follow-ups on the seed article.
+
+These assert what an answer does, whatever the models rank first: it quotes its documents
+exactly, quotes what the question is about, abstains off-topic and uses the conversation.
+Which paragraph answers each seed question is a measure of the models, reported by
+benchmarks/answers.py (and benchmarks/reader.py), not asserted here.
+"""
 
 from __future__ import annotations
 
@@ -19,76 +25,88 @@ from qa.index.coordinator import Index
 from qa.serving.rendering import LIKELY_CONFIDENCE, answer_html
 from qa.answering.sentence_scoring import load_scorer
 
-from conftest import PROJECT
+from conftest import OFF_TOPIC_QUESTIONS, SEED_QUESTIONS
 
-QUESTIONS = json.loads((PROJECT / "benchmarks" / "seed_questions.json").read_text())
 # On the seed article's topic, not answered by it (issue 12: "documents on the right topic that
 # lack the answer").
 UNANSWERABLE_ON_SEED = ["When did Trump meet Putin?"]
 
 
 def _check_citations(index: Index, answer: Answer) -> None:
-    """Every citation quotes its document exactly; markers are numbered by first use."""
+    """Every citation quotes its document exactly and names the paragraphs its sentences come
+    from (`paragraph` the first); markers are numbered by first use."""
     for c in answer.citations:
-        text = index.document(c.doc_id).text
+        document = index.document(c.doc_id)
+        text = document.text
         assert text[c.start : c.end] == c.quote
         for s, e in c.spans:
             assert c.start <= s < e <= c.end
             assert f"{text[s:e]} [{c.number}]" in answer.text
+        quoted = {n for n, (ps, pe) in enumerate(document.paragraphs, 1) for s, _ in c.spans if ps <= s < pe}
+        assert c.paragraphs == tuple(sorted(quoted)) and c.paragraph == c.paragraphs[0]
     markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
     first_use = list(dict.fromkeys(markers))
     assert first_use == list(range(1, len(first_use) + 1))
     assert [c.number for c in answer.citations] == first_use
 
 
-def test_backstop_answer_quotes_paragraph_six(seed_index: Index):
+def _quotes(answer: Answer, term: str) -> bool:
+    """Whether one of the answer's quotes holds `term` (any case)."""
+    return any(term.lower() in c.quote.lower() for c in answer.citations)
+
+
+def test_the_backstop_answer_quotes_the_backstop_with_its_source(seed_index: Index):
     answer = seed_index.answer("What is the US backstop position?")
     assert not answer.abstained
-    assert answer.text.startswith("When asked about crucial US military support")
-    assert answer.citations[0].paragraph == 6 and answer.citations[0].source == "www.bbc.com"
+    assert _quotes(answer, "backstop") and answer.citations[0].source == "www.bbc.com"
+    assert answer.text.startswith(answer.sentences[0].text)
     _check_citations(seed_index, answer)
 
 
-@pytest.mark.parametrize("question", [q for q, _ in QUESTIONS["on_topic"]])
-def test_on_topic_questions_are_answered_with_exact_citations(seed_index: Index, question: str):
+@pytest.mark.parametrize("question, term", SEED_QUESTIONS)
+def test_on_topic_questions_are_answered_with_exact_citations(seed_index: Index, question: str, term: str):
     answer = seed_index.answer(question)
     assert not answer.abstained and answer.citations
     _check_citations(seed_index, answer)
+    assert _quotes(answer, term)  # what the question is about, not only something near it
     assert len(" ".join(s.text for s in answer.sentences)) <= AnswerConfig().max_chars
     assert 1 <= len(answer.sentences) <= 3
 
 
-def test_most_on_topic_answers_cite_the_right_paragraph(seed_index: Index):
-    # Any paragraph a citation quotes counts (`Citation.paragraphs`): a quote of paragraphs 8
-    # and 9 that answers from 9 cites paragraph 9.
-    right = sum(
-        paragraph in [p for c in seed_index.answer(q).citations for p in c.paragraphs]
-        for q, paragraph in QUESTIONS["on_topic"]
-    )
-    assert right >= len(QUESTIONS["on_topic"]) - 1
-
-
-@pytest.mark.parametrize("question", QUESTIONS["off_topic"])
+@pytest.mark.parametrize("question", OFF_TOPIC_QUESTIONS)
 def test_off_topic_questions_abstain(seed_index: Index, question: str):
     answer = seed_index.answer(question)
     assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == []
     assert answer.passages  # what was retrieved is still reported
 
 
-@pytest.mark.parametrize("previous, question, paragraph", QUESTIONS["followups"])
-def test_followups_use_the_conversation(seed_index: Index, previous: str, question: str, paragraph: int):
+# A follow-up that leans on the question before it, and a term of that earlier question (not of
+# the follow-up) which the answer quotes only when it reads the conversation.
+FOLLOWUPS = [
+    ("What is the US backstop position?", "Has he changed his mind?", "position"),
+    ("When will military leaders meet in the UK?", "Who announced that?", "military leaders"),
+    ("What did participants of the virtual summit agree to?", "When was it held?", "virtual summit"),
+    ("Why did Ukrainian soldiers keep territory in Kursk?", "What does Putin want to do about it?", "Kursk"),
+    ("What is the coalition of the willing?", "Has it grown?", "coalition"),
+]
+
+
+@pytest.mark.parametrize("previous, question, term", FOLLOWUPS)
+def test_followups_use_the_conversation(seed_index: Index, previous: str, question: str, term: str):
+    assert term.lower() not in question.lower()
     first = seed_index.answer(previous)
     answer = seed_index.answer(question, history=[(previous, first.text)])
-    assert not answer.abstained
-    assert paragraph in [c.paragraph for c in answer.citations]
+    assert not answer.abstained and _quotes(answer, term)
     _check_citations(seed_index, answer)
+    alone = seed_index.answer(question)
+    assert alone.abstained or not _quotes(alone, term)
 
 
 def test_a_pronoun_question_needs_its_history(seed_index: Index):
     alone = seed_index.answer("Has he changed his mind?")
     with_history = seed_index.answer("Has he changed his mind?", history=[("What is the US backstop position?", "")])
-    assert with_history.citations[0].paragraph == 6
-    assert alone.abstained or alone.citations[0].paragraph != 6
+    assert not with_history.abstained and _quotes(with_history, "position")
+    assert alone.abstained or alone.citations != with_history.citations
 
 
 def test_followup_queries_prepend_the_previous_question():
@@ -126,7 +144,8 @@ def test_bad_input_is_a_clear_error(seed_index: Index, question, history, error)
 def test_cli_ask_prints_answer_and_sources(seed_index: Index, capsys):
     assert main(["ask", "What is the US backstop position?", "--index", str(seed_index.path)]) == 0
     out = capsys.readouterr().out
-    assert "[1]" in out and "Sources:" in out and "paragraph 6" in out
+    first = seed_index.answer("What is the US backstop position?").citations[0]
+    assert "[1]" in out and "Sources:" in out and f"paragraph {first.paragraph}" in out
 
 
 def test_cli_ask_json_and_abstention_exit_zero(seed_index: Index, capsys):
@@ -151,7 +170,7 @@ def test_mmr_makes_answers_less_redundant_without_changing_the_best_sentence(see
     # MMR shapes the composer without the reader (the reader quotes the sentences of its span).
     plain, diverse = AnswerConfig(reader=False), AnswerConfig(reader=False, mmr_lambda=0.3)
     changed = 0
-    for question, _ in QUESTIONS["on_topic"]:
+    for question, _ in SEED_QUESTIONS:
         a, b = seed_index.answer(question, config=plain), seed_index.answer(question, config=diverse)
         if a.abstained:
             continue
@@ -175,7 +194,8 @@ def test_a_long_earlier_question_never_breaks_a_short_followup(seed_index: Index
 
 def test_a_lone_surrogate_in_a_question_is_answered(seed_index: Index):
     answer = seed_index.answer("What is the US backstop position?\ud800")
-    assert 6 in [c.paragraph for c in answer.citations]
+    assert not answer.abstained and _quotes(answer, "backstop")
+    _check_citations(seed_index, answer)
 
 
 def test_a_first_sentence_longer_than_max_chars_is_cut_to_an_exact_prefix(seed_index: Index):
@@ -265,7 +285,7 @@ def test_unknown_composer_settings_are_a_clear_error(settings: dict, message: st
 
 def test_further_sentences_are_kept_only_when_likely_to_answer(seed_index: Index):
     keep = load_scorer().keep_probability
-    for question, _ in QUESTIONS["on_topic"]:
+    for question, _ in SEED_QUESTIONS:
         answer = seed_index.answer(question, config=LEARNED_CONFIG)
         best = max(s.score for s in answer.sentences)
         assert all(s.score >= keep for s in answer.sentences if s.score != best)
@@ -273,8 +293,9 @@ def test_further_sentences_are_kept_only_when_likely_to_answer(seed_index: Index
 
 def test_the_hand_tuned_composer_is_kept_for_comparison(seed_index: Index):
     answer = seed_index.answer("What is the US backstop position?", config=AnswerConfig(scorer=HAND_TUNED))
-    assert answer.text.startswith("When asked about crucial US military support") and not answer.abstained
+    assert not answer.abstained and _quotes(answer, "backstop")
     assert answer.relevance >= HAND_TUNED_ABSTAIN
+    _check_citations(seed_index, answer)
 
 
 def _titled(title: str, text: str) -> Document:
@@ -392,7 +413,25 @@ def test_a_hop_sentence_is_cut_to_the_room_the_answer_has_left(tmp_path: Path, e
 # two chunks used to score every passage 0 (min-max over nothing) and let "when"/"what", absent
 # from so small a collection, outweigh the question's own words: right answers came with a
 # confidence of 0.01-0.28 and the learned composer abstained on them.
-SHORT_NOTE = json.loads((PROJECT / "benchmarks" / "short_note.json").read_text())
+NOTE_PARAGRAPHS = [
+    "Skyward Robotics reported third-quarter revenue of $48 million, up 22% from a year earlier, driven by "
+    "warehouse automation contracts in Europe and North America.",
+    "The company said its Bumble delivery drone will ship to the first commercial customers in March 2027, after "
+    "regulators approved its collision-avoidance system last month. Chief executive Dana Ortiz called the "
+    "approval the most important milestone in the firm's history.",
+    "For the fourth quarter, Skyward expects revenue between $50 million and $53 million and plans to hire 120 "
+    "engineers, mostly in its Lyon and Austin offices.",
+]
+# Each question with a term of it that the answer quotes. Whether the answer quotes the right
+# sentence of its paragraph is benchmarks/answers.py's measure ("A short upload alone").
+NOTE_QUESTIONS = [
+    ("When will the Bumble drone ship?", "Bumble"),
+    ("Who is the chief executive?", "chief executive"),
+    ("How many engineers will Skyward hire?", "engineers"),
+    ("What did regulators approve?", "regulators"),
+    ("What revenue does Skyward expect for the fourth quarter?", "fourth quarter"),
+]
+NOTE_OFF_TOPIC = ["Who won the World Cup in 2018?", "What is the capital of Australia?", "How do I bake sourdough bread?"]
 
 
 @pytest.fixture(scope="module")
@@ -400,18 +439,18 @@ def note_index(tmp_path_factory, embedder) -> Index:
     """The note uploaded alone, as a user's text file (benchmarks/answers.py builds the same)."""
     folder = tmp_path_factory.mktemp("note")
     note = folder / "note.txt"
-    note.write_text("\n\n".join(SHORT_NOTE["paragraphs"]), encoding="utf-8")
+    note.write_text("\n\n".join(NOTE_PARAGRAPHS), encoding="utf-8")
     return Index.build([note], folder / "index")
 
 
-@pytest.mark.parametrize("question, quoted", SHORT_NOTE["answerable"])
-def test_a_short_upload_is_answered_with_the_right_sentence(note_index: Index, question: str, quoted: str):
+@pytest.mark.parametrize("question, term", NOTE_QUESTIONS)
+def test_a_short_upload_is_answered_with_exact_quotes(note_index: Index, question: str, term: str):
     answer = note_index.answer(question)
-    assert not answer.abstained and quoted in answer.text
+    assert not answer.abstained and _quotes(answer, term)
     _check_citations(note_index, answer)
 
 
-@pytest.mark.parametrize("question", SHORT_NOTE["off_topic"])
+@pytest.mark.parametrize("question", NOTE_OFF_TOPIC)
 def test_a_short_upload_abstains_off_topic(note_index: Index, question: str):
     assert note_index.answer(question).abstained
 
@@ -420,4 +459,4 @@ def test_a_short_upload_is_confident_in_its_right_answers(note_index: Index):
     right = note_index.answer("When will the Bumble drone ship?")
     assert right.confidence >= LIKELY_CONFIDENCE
     learned = note_index.answer("How many engineers will Skyward hire?", config=LEARNED_CONFIG)
-    assert not learned.abstained and "plans to hire 120 engineers" in learned.text
+    assert not learned.abstained and _quotes(learned, "engineers")
