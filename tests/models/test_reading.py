@@ -83,7 +83,7 @@ def _check_short_answer(index: Index, answer) -> None:
 
 def test_the_backstop_answer_marks_its_short_answer_inside_the_quote(seed_index: Index):
     answer = seed_index.answer("What is the US backstop position?")
-    assert not answer.abstained and answer.citations[0].paragraph == 6
+    assert not answer.abstained and "backstop" in answer.citations[0].quote
     _check_short_answer(seed_index, answer)
     payload = answer_json(answer)
     assert payload["short_answer"]["text"] == answer.short_answer.text
