@@ -230,7 +230,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """`qa serve`: bind the port first, so a busy one fails at once (exit 1), then serve until Ctrl-C."""
-    from qa.serving.api import ListenError, open_listener
+    from qa.serving.listening import ListenError, open_listener
 
     try:  # the port first: a busy one fails in a blink, not after Gradio's import and a traceback
         listener = open_listener(args.host, args.port, share=args.share)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT, SEED_FILE
-from qa.serving.api import Address, Listener, bind_listener, exposure_warning, is_loopback
+from qa.serving.listening import Address, Listener, bind_listener, exposure_warning, is_loopback
 from qa.index.coordinator import Index
 from qa.serving.server import make_server
 

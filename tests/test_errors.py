@@ -114,6 +114,7 @@ def test_a_bug_is_an_id_on_screen_and_a_traceback_in_the_log(monkeypatch, tmp_pa
 
 def test_a_bug_while_answering_in_the_chat_is_an_id_and_a_logged_traceback(seed_index: Index, monkeypatch, tmp_path):
     """The index's answer is replaced by one that fails (a bug cannot be summoned on demand)."""
+    from qa.serving.service import QaService
     from qa.serving.web import ChatApp
 
     log = tmp_path / "qa.log"
@@ -124,9 +125,9 @@ def test_a_bug_while_answering_in_the_chat_is_an_id_and_a_logged_traceback(seed_
             raise RuntimeError("a broken ranking")
 
     broken = BrokenIndex.open(seed_index.path)
-    turn = list(ChatApp(broken).respond("What is the US backstop position?", []))[-1][3][-1]
+    turn = list(ChatApp(QaService(broken)).respond("What is the US backstop position?", []))[-1][3][-1]
     assert turn["error"] and "Traceback" not in turn["text"]
     found = re.fullmatch(r"internal error \(id ([0-9a-f]{8})\); the details are in the server log", turn["text"])
     assert found, turn["text"]
-    assert f"id {found.group(1)} in answering a chat question" in log.read_text()
+    assert f"id {found.group(1)} in answering a question" in log.read_text()
     assert "RuntimeError: a broken ranking" in log.read_text()

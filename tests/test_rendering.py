@@ -308,8 +308,10 @@ def test_question_counter_and_refusal_say_the_limit():
     assert ">0 / 2,000 characters<" in question_count_html(0)
     over = question_count_html(5000)
     assert "qa-over" in over and "5,000 / 2,000 characters: too long to ask; shorten it by 3,000." in over
-    refused = question_refused_html(5000)
+    refused = question_refused_html("question is 5,000 characters long; the limit is 2,000", 5000)
     assert "Not asked: the question is 5,000 characters long; the limit is 2,000." in refused
+    other = question_refused_html("question is <b>empty</b>")
+    assert "Not asked: question is &lt;b&gt;empty&lt;/b&gt;." in other and 'role="alert"' in other
 
 
 def test_documents_table_is_newest_first_and_its_headings_sort():

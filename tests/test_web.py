@@ -541,11 +541,12 @@ def test_remove_asks_first_then_deletes_the_stored_upload(page, server, tmp_path
 
 @pytest.fixture(scope="module")
 def read_only_url(seed_index):
-    """`build_app(..., read_only=True)` served by Gradio in this process, on a free port."""
+    """`build_app` over a read-only service, served by Gradio in this process, on a free port."""
     from qa.serving import rendering
+    from qa.serving.service import QaService
     from qa.serving.web import build_app, theme
 
-    demo = build_app(seed_index, (), read_only=True)
+    demo = build_app(QaService(seed_index, read_only=True), ())
     demo.queue()
     port = _free_port()
     demo.launch(
@@ -577,7 +578,7 @@ def test_read_only_page_answers_but_has_no_document_controls(browser, read_only_
 
 def test_auth_needs_both_variables(monkeypatch, capsys):
     from qa.cli import main
-    from qa.serving.api import auth_from_env
+    from qa.serving.listening import auth_from_env
 
     monkeypatch.delenv("QA_AUTH_USER", raising=False)
     monkeypatch.delenv("QA_AUTH_PASSWORD", raising=False)
@@ -595,20 +596,22 @@ def test_auth_needs_both_variables(monkeypatch, capsys):
 @pytest.fixture()
 def app(tmp_path: Path, embedder):
     from qa.index.coordinator import Index
-    from qa.serving.web import ChatApp
+    from qa.serving.documents_events import DocumentsTab
+    from qa.serving.service import QaService
 
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     (corpus / "extra.txt").write_text(GLACIER_TXT, encoding="utf-8")
-    return ChatApp(Index.build([corpus], tmp_path / "index"))
+    return DocumentsTab(QaService(Index.build([corpus], tmp_path / "index")))
 
 
 def test_respond_streams_growing_answers_and_ignores_empty_questions(seed_index):
     import gradio as gr
 
+    from qa.serving.service import QaService
     from qa.serving.web import ChatApp
 
-    app = ChatApp(seed_index)
+    app = ChatApp(QaService(seed_index))
 
     assert [type(v) for v in next(app.respond("  ", []))] == [type(gr.skip())] * 5
     # A question whose answer quotes two sentences (the reader's span and its runner-up).
@@ -627,7 +630,7 @@ def test_respond_streams_growing_answers_and_ignores_empty_questions(seed_index)
 
 
 def test_remove_and_rebuild_from_the_documents_tab(app):
-    doc_id = next(e.doc_id for e in app.index.documents() if e.path.endswith("extra.txt"))
+    doc_id = next(e.doc_id for e in app.service.documents() if e.path.endswith("extra.txt"))
     notices, table, _, status = app.on_remove(doc_id)
     assert "Removed “The Vatnajökull research hut" in notices and "extra.txt" not in table
     assert "1 document · 7 passages" in status
@@ -640,9 +643,10 @@ def test_remove_and_rebuild_from_the_documents_tab(app):
 def test_respond_refuses_an_overlong_question_whole_and_answers_a_followup_to_a_long_one(seed_index):
     import gradio as gr
 
+    from qa.serving.service import QaService
     from qa.serving.web import ChatApp
 
-    app = ChatApp(seed_index)
+    app = ChatApp(QaService(seed_index))
     (step,) = list(app.respond("word " * 1000, []))  # 4,999 characters once stripped
     assert [type(v) for v in step[:4]] == [type(gr.skip())] * 4  # box kept, chat unchanged
     assert "Not asked: the question is 4,999 characters long; the limit is 2,000." in step[4]
@@ -657,28 +661,29 @@ def test_respond_refuses_an_overlong_question_whole_and_answers_a_followup_to_a_
 def test_remove_is_two_steps_and_names_what_it_removes(app):
     import gradio as gr
 
-    doc_id = next(e.doc_id for e in app.index.documents() if e.path.endswith("extra.txt"))
+    doc_id = next(e.doc_id for e in app.service.documents() if e.path.endswith("extra.txt"))
     notices, row, prompt, pending = app.on_remove_request(doc_id)
     assert notices == "" and row.visible is True and pending == doc_id
     assert "Remove <b>“The Vatnajökull research hut" in prompt and "It is not an upload" in prompt
-    assert doc_id in {e.doc_id for e in app.index.documents()}  # nothing removed yet
+    assert doc_id in {e.doc_id for e in app.service.documents()}  # nothing removed yet
     assert app.on_remove_cancelled()[1].visible is False
     assert "Choose a document" in app.on_remove_request(None)[0]
     *view, row, pending = app.on_remove_confirmed(doc_id)
     assert "Removed “The Vatnajökull" in view[0] and row.visible is False and pending is None
-    assert doc_id not in {e.doc_id for e in app.index.documents()}
+    assert doc_id not in {e.doc_id for e in app.service.documents()}
     assert isinstance(row, gr.Column)
 
 
 def test_read_only_app_refuses_every_change(app, tmp_path: Path):
-    from qa.serving.web import READ_ONLY, ChatApp
+    from qa.serving.documents_events import READ_ONLY, DocumentsTab
+    from qa.serving.service import QaService
 
-    before = [e.doc_id for e in app.index.documents()]
-    reader = ChatApp(app.index, read_only=True)
+    before = [e.doc_id for e in app.service.documents()]
+    reader = DocumentsTab(QaService(app.service.index, read_only=True))
     upload = tmp_path / "new.txt"
     upload.write_text(GLACIER_TXT.replace("forty-two", "nine"), encoding="utf-8")
     assert READ_ONLY in reader.on_upload([str(upload)])[0]
     assert READ_ONLY in reader.on_remove(before[0])[0] and READ_ONLY in reader.on_remove_request(before[0])[0]
     assert READ_ONLY in reader.on_rebuild()[0]
-    assert [e.doc_id for e in app.index.documents()] == before
+    assert [e.doc_id for e in app.service.documents()] == before
     assert reader.on_load()[0].startswith('<table class="qa-docs">') and len(reader.on_load()) == 2

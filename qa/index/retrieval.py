@@ -101,18 +101,28 @@ def normalise_question(text: str) -> str:
     return _CONTROLS.sub(" ", _SURROGATES.sub("\ufffd", text))
 
 
+class QuestionTooLong(ValueError):
+    """A question over the limit; `length` and `limit` let a page say by how much."""
+
+    def __init__(self, length: int, limit: int = MAX_QUESTION_CHARS) -> None:
+        super().__init__(f"question is {length:,} characters long; the limit is {limit:,}")
+        self.length = length
+        self.limit = limit
+
+
 def check_question(question: object) -> str:
-    """The question normalised and stripped, or a `ValueError`/`TypeError` that says what is
-    wrong."""
+    """The question normalised and stripped, or a `ValueError` (`QuestionTooLong` for one over
+    the limit) or `TypeError` that says what is wrong.
+
+    The one check of a question: the library's entry points call it, and the front ends map
+    its error to their medium (a 400, a line under the chat's box, the CLI's exit 2)."""
     if not isinstance(question, str):
         raise TypeError(f"question must be a string, not {type(question).__name__}")
     stripped = normalise_question(question).strip()
     if not stripped:
         raise ValueError("question is empty: type a question")
     if len(stripped) > MAX_QUESTION_CHARS:
-        raise ValueError(
-            f"question is {len(stripped):,} characters long; the limit is {MAX_QUESTION_CHARS:,}"
-        )
+        raise QuestionTooLong(len(stripped))
     return stripped
 
 

@@ -1,4 +1,4 @@
-"""The plain JSON API served next to the web chat, and the listening socket both share.
+"""The plain JSON API served next to the web chat, over the same `QaService`.
 
     curl -s http://127.0.0.1:7860/api/ask -H 'Content-Type: application/json' \\
          -d '{"question": "What is the US backstop position?"}'
@@ -30,18 +30,14 @@ import base64
 import binascii
 import contextlib
 import hmac
-import ipaddress
 import json
 import os
-import socket
-import sys
 import tempfile
-import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -50,14 +46,9 @@ from starlette.routing import Route
 
 from qa.answering.compose import answer_json
 from qa.errors import describe_failure
-from qa.serving.uploads import add_uploads, is_upload, max_upload_bytes, remove_document
+from qa.serving.service import READ_ONLY_TEXT, QaService, ReadOnlyIndex, ServiceError
+from qa.serving.uploads import max_upload_bytes
 
-if TYPE_CHECKING:  # pragma: no cover
-    from qa.index.coordinator import Index
-
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
 # A question is at most 2,000 characters; the rest is history. 1 MiB leaves room for a long
 # conversation and still refuses a body that could only be a mistake or an attack.
 MAX_BODY_BYTES = 1024 * 1024
@@ -71,12 +62,9 @@ MAX_BODY_BYTES = 1024 * 1024
 ANSWER_THREADS_PER_CORE = 2
 MAX_DEFAULT_ANSWER_THREADS = 8
 ANSWER_THREADS = max(1, min(ANSWER_THREADS_PER_CORE * (os.cpu_count() or 1), MAX_DEFAULT_ANSWER_THREADS))
-# Index writers (upload, remove, rebuild) run at this niceness: questions come first.
-WRITER_NICENESS = 10
 REALM = "qa"
 # FastAPI's generated docs are routes a login would not cover: off, here and in Gradio's app.
 NO_GENERATED_DOCS = {"docs_url": None, "redoc_url": None, "openapi_url": None}
-READ_ONLY_TEXT = "this server is read-only: uploading, removing and rebuilding are turned off"
 LOGIN_TEXT = "login required: HTTP Basic with QA_AUTH_USER and QA_AUTH_PASSWORD"
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -95,105 +83,8 @@ ORIGINAL_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "priva
 SANDBOX = "sandbox; default-src 'none'"
 
 
-@dataclass(frozen=True)
-class Address:
-    """Where the server listens."""
-
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        """The address as a URL for messages, an IPv6 host in brackets: 'http://[::1]:7860/'."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
-
-
-class ListenError(Exception):
-    """The server cannot listen where asked (port in use, no permission, unknown host).
-
-    The message is one line that names the address and the fix."""
-
-
 class BadRequest(Exception):
     """Input the API refuses; the message is the one line returned as {"error": ...}."""
-
-
-def listen_address(host: str | None = None, port: int | str | None = None) -> Address:
-    """`host`/`port`, else $QA_HOST/$QA_PORT, else 127.0.0.1:7860; `ValueError` for a bad port."""
-    host = host or os.environ.get("QA_HOST") or DEFAULT_HOST
-    raw = port if port is not None else os.environ.get("QA_PORT") or DEFAULT_PORT
-    try:
-        number = int(raw)
-    except ValueError:
-        raise ValueError(f"QA_PORT must be a port number, not {raw!r}") from None
-    if not 0 < number < 65536:
-        raise ValueError(f"port must be between 1 and 65535, not {number}")
-    return Address(host, number)
-
-
-def bind_listener(address: Address) -> socket.socket:
-    """A socket bound to `address` (not yet listening), or `ListenError` with one clear line.
-
-    Binding before anything else (before Gradio is even imported) lets a busy port fail in
-    well under a second, before any line claims the server is up, and hands uvicorn the very
-    socket that was checked, so nothing can take the port in between.
-    """
-    try:
-        family, kind, proto, _, sockaddr = socket.getaddrinfo(
-            address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except socket.gaierror as error:
-        raise ListenError(f"cannot listen on {address.host!r}: {error.strerror}; check --host or QA_HOST") from None
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is no obstacle
-    try:
-        sock.bind(sockaddr)
-    except OSError as error:
-        sock.close()
-        where = f"{address.host}:{address.port}"
-        if error.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
-            raise ListenError(
-                f"port {address.port} is already in use on {address.host}; stop the other server "
-                "or choose another port with --port (or QA_PORT)"
-            ) from None
-        raise ListenError(f"cannot listen on {where}: {error.strerror or error}; choose another --host/--port") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def auth_from_env() -> tuple[str, str] | None:
-    """(user, password) from QA_AUTH_USER and QA_AUTH_PASSWORD; None when neither is set."""
-    user = os.environ.get("QA_AUTH_USER", "")
-    password = os.environ.get("QA_AUTH_PASSWORD", "")
-    if not user and not password:
-        return None
-    if not user or not password:
-        raise ValueError("set both QA_AUTH_USER and QA_AUTH_PASSWORD for basic auth, or neither")
-    return user, password
-
-
-@dataclass(frozen=True)
-class Listener:
-    """A bound socket and the address it was asked for (for messages and URLs)."""
-
-    socket: socket.socket
-    address: Address
-
-
-def open_listener(host: str | None = None, port: int | str | None = None, *, share: bool = False) -> Listener:
-    """Check the settings, bind the port and warn about an open server, all in well under a
-    second: `qa serve` calls this before importing Gradio or loading the index.
-
-    Raises `ValueError` for bad settings and `ListenError` when the port cannot be had.
-    """
-    address = listen_address(host, port)
-    auth = auth_from_env()
-    listener = Listener(bind_listener(address), address)
-    warning = exposure_warning(address.host, share, auth)
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
-    return listener
 
 
 def answer_threads() -> int:
@@ -204,31 +95,6 @@ def answer_threads() -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 64:
         raise ValueError(f"QA_ANSWER_THREADS must be a number of threads from 1 to 64, not {raw!r}")
     return int(raw)
-
-
-def is_loopback(host: str) -> bool:
-    """True when `host` reaches this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None)
-        except socket.gaierror:
-            return False
-        return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
-
-
-def exposure_warning(host: str, share: bool, auth: tuple[str, str] | None) -> str | None:
-    """One line when the server is reachable by others without a login, else None."""
-    if auth is not None or (is_loopback(host) and not share):
-        return None
-    where = "a public --share link" if share else f"{host}, reachable from other machines,"
-    return (
-        f"qa: warning: serving on {where} without a login: anyone who can reach it can ask, "
-        "upload and remove documents; set QA_AUTH_USER and QA_AUTH_PASSWORD (and consider --read-only)"
-    )
 
 
 # --- request handling ------------------------------------------------------------------------
@@ -315,48 +181,34 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _lower_priority() -> None:
-    """Nice the calling thread (Linux: per thread) by `WRITER_NICENESS`; elsewhere a no-op."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICENESS)
-    except (AttributeError, OSError):  # pragma: no cover - not Linux, or not permitted
-        pass
-
-
 class JsonApi:
-    """The routes over one `Index`, shared by every request (the index is thread-safe)."""
+    """The routes over one `QaService`, shared by every request (the service is thread-safe)."""
 
-    def __init__(self, index: "Index", *, auth: tuple[str, str] | None = None, read_only: bool = False) -> None:
-        self.index = index
+    def __init__(self, service: QaService, *, auth: tuple[str, str] | None = None) -> None:
+        self.service = service
         self.auth = auth
-        self.read_only = read_only
         self._pool = ThreadPoolExecutor(answer_threads(), thread_name_prefix="qa-answer")
-        # One writer at a time, niced: embedding an upload would otherwise take both cores from
-        # the questions (p95 x2.4 in benchmarks/load.py); torch's worker threads, started from
-        # this thread, inherit its lower priority.
-        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="qa-write", initializer=_lower_priority)
 
     def routes(self) -> list[Route]:
-        """The API's routes, each behind the login; the three writes also refused when read-only."""
-        guard, write = self._guarded, self._writer
+        """The API's routes, each behind the login (the service refuses writes when read-only)."""
+        guard = self._guarded
         return [
             Route("/api/ask", guard(self.ask), methods=["POST"]),
             Route("/api/documents", guard(self.documents), methods=["GET"]),
-            Route("/api/documents", guard(write(self.upload)), methods=["POST"]),
-            Route("/api/documents/{doc_id}", guard(write(self.remove)), methods=["DELETE"]),
+            Route("/api/documents", guard(self.upload), methods=["POST"]),
+            Route("/api/documents/{doc_id}", guard(self.remove), methods=["DELETE"]),
             Route(ORIGINAL_ROUTE, guard(self.original), methods=["GET"]),
-            Route("/api/rebuild", guard(write(self.rebuild)), methods=["POST"]),
+            Route("/api/rebuild", guard(self.rebuild), methods=["POST"]),
         ]
 
     def close(self) -> None:
-        """Stop the answer and writer threads without waiting; the app's lifespan calls it at shutdown."""
+        """Stop the answer threads and the service's writer without waiting (at shutdown)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._writer_pool.shutdown(wait=False, cancel_futures=True)
-
-    # --- wrappers: login, read-only, errors -----------------------------------------------
+        self.service.close()
 
     def _guarded(self, handler: Handler) -> Handler:
-        """`handler` behind the login, with bad input as 400 and anything else as 500 + log id."""
+        """`handler` behind the login; a refusal is its status with one line, anything
+        unexpected a 500 with a log id."""
 
         async def guarded(request: Request) -> Response:
             if self.auth is not None and not _authorised(request, self.auth):
@@ -365,44 +217,39 @@ class JsonApi:
                 return await handler(request)
             except BadRequest as error:
                 return _error(400, str(error))
+            except ServiceError as error:
+                return _error(error.status, str(error))
             except Exception as error:  # noqa: BLE001 - the client gets one line, the log the traceback
                 return _error(500, describe_failure(error, f"{request.method} {request.url.path}"))
 
         return guarded
 
-    def _writer(self, handler: Handler) -> Handler:
-        async def writer(request: Request) -> Response:
-            if self.read_only:
-                return _error(403, READ_ONLY_TEXT)
-            return await handler(request)
-
-        return writer
-
     async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
+        """`function` on an answer thread, so the event loop keeps taking requests."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
-    async def _write(self, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._writer_pool, function, *args)
+    async def _wait_for_write(self, function: Callable[..., Any], *args: Any) -> Any:
+        """A write: the service queues it on its writer thread; waiting takes no answer thread."""
+        return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
     # --- routes ---------------------------------------------------------------------------
 
     async def ask(self, request: Request) -> Response:
         """POST /api/ask: the answer as `answer_json` gives it; a question the library refuses is a 400."""
         question, history = parse_ask(await _body(request, MAX_BODY_BYTES))
-        try:
-            answer = await self._run(self.index.answer, question, history)
-        except (ValueError, TypeError) as error:  # the library's refusal, one line with the reason
-            raise BadRequest(str(error)) from None
+        answer = await self._run(self.service.ask, question, history)
         return JSONResponse(answer_json(answer))
 
     async def documents(self, request: Request) -> Response:
         """GET /api/documents: every indexed document, with the fields of `DocumentEntry`."""
-        entries = await self._run(self.index.documents)
+        entries = await self._run(self.service.documents)
         return JSONResponse({"documents": [asdict(e) for e in entries]})
 
     async def upload(self, request: Request) -> Response:
-        """POST /api/documents: store and index the multipart "files" (`add_uploads`); a refused
-        file is an outcome with "ok": false and its reason, not an error status."""
+        """POST /api/documents: store and index the multipart "files" (`QaService.upload`); a
+        refused file is an outcome with "ok": false and its reason, not an error status."""
+        if self.service.read_only:  # before reading a body that would be refused
+            raise ReadOnlyIndex(READ_ONLY_TEXT)
         limit = max_upload_bytes()
         async with request.form(max_files=100, max_part_size=limit) as form:
             files = [f for f in form.getlist("files") if not isinstance(f, str)]
@@ -415,7 +262,7 @@ class JsonApi:
                     path = Path(folder) / f"{number}{Path(name).suffix[:16]}"
                     path.write_bytes(await item.read(limit + 1))
                     staged.append((path, name))
-                outcomes = await self._write(add_uploads, self.index, staged)
+                outcomes = await self._wait_for_write(self.service.upload, staged)
         return JSONResponse(
             {"outcomes": [{"name": o.name, "ok": o.ok, "message": o.message, "doc_id": o.doc_id} for o in outcomes]}
         )
@@ -424,35 +271,22 @@ class JsonApi:
         """DELETE /api/documents/{id}: remove the document (and its file when it is an upload);
         404 for an id not in the index."""
         doc_id = request.path_params["doc_id"]
-        try:
-            title = await self._write(remove_document, self.index, doc_id)
-        except KeyError:
-            return _error(404, f"{doc_id!r} is not in the index")
+        title = await self._wait_for_write(self.service.remove, doc_id)
         return JSONResponse({"removed": doc_id, "title": title})
 
     async def original(self, request: Request) -> Response:
         """The stored file of an uploaded document; 404 for unknown ids and for documents
         indexed from anywhere else (qa serves only what was uploaded to it)."""
         doc_id = request.path_params["doc_id"]
-        found = await self._run(self.stored_original, doc_id)
+        found = await self._run(self.service.stored_original, doc_id)
         if found is None:
             return _error(404, f"{doc_id!r} is not an uploaded document of this index")
         return original_response(*found)
 
-    def stored_original(self, doc_id: str) -> tuple[Path, str] | None:
-        """(file, text encoding) of document `doc_id` when its file is a stored upload that
-        still exists, else None."""
-        try:
-            document = self.index.document(doc_id)
-        except KeyError:
-            return None
-        path = Path(document.path).resolve()
-        return (path, document.encoding) if is_upload(path) and path.is_file() else None
-
     async def rebuild(self, request: Request) -> Response:
         """POST /api/rebuild: re-read every indexed file (`Index.refresh`); answers how many
         documents were added, updated, unchanged, removed and skipped."""
-        report = await self._write(self.index.refresh)
+        report = await self._wait_for_write(self.service.rebuild)
         counts = {name: len(getattr(report, name)) for name in ("added", "updated", "unchanged", "removed", "skipped")}
         return JSONResponse(counts)
 

@@ -129,9 +129,12 @@ def question_count_html(length: int, limit: int = MAX_QUESTION_CHARS) -> str:
     return f'<div class="qa-count" data-chars="{length}">{_thousands(length)} / {_thousands(limit)} characters</div>'
 
 
-def question_refused_html(length: int, limit: int = MAX_QUESTION_CHARS) -> str:
-    """What the counter says when an over-long question was submitted: it was not sent, and
-    it stays in the box, whole, to be shortened (nothing is cut mid-word)."""
+def question_refused_html(reason: str, length: int | None = None, limit: int = MAX_QUESTION_CHARS) -> str:
+    """What the counter says when the library refused a question (`reason`, its one line): it
+    was not sent, and it stays in the box, whole, to be mended (nothing is cut mid-word).
+    `length`: the question's length when it was refused for being over `limit`."""
+    if length is None:
+        return f'<div class="qa-count qa-over qa-refused" role="alert">Not asked: {text_html(reason)}.</div>'
     return (
         f'<div class="qa-count qa-over qa-refused" data-chars="{length}" role="alert">Not asked: the question '
         f"is {_thousands(length)} characters long; the limit is {_thousands(limit)}. Shorten it by "

@@ -21,7 +21,9 @@ import uvicorn  # noqa: E402
 
 from qa.index.coordinator import Index  # noqa: E402
 from qa.serving import rendering  # noqa: E402
-from qa.serving.api import NO_GENERATED_DOCS, Address, JsonApi, Listener, auth_from_env, create_app, open_listener  # noqa: E402
+from qa.serving.api import NO_GENERATED_DOCS, JsonApi, create_app  # noqa: E402
+from qa.serving.listening import Address, Listener, auth_from_env, open_listener  # noqa: E402
+from qa.serving.service import QaService  # noqa: E402
 from qa.serving.feedback import feedback_path  # noqa: E402
 from qa.serving.uploads import max_upload_bytes  # noqa: E402
 from qa.serving.web import EXAMPLES, build_app, theme  # noqa: E402
@@ -42,7 +44,7 @@ def serve(
     """Start the web chat and the JSON API (`qa.serving.api`) on one server; block until Ctrl-C.
 
     host/port default to $QA_HOST/$QA_PORT, else 127.0.0.1:7860; `listener`: a socket already
-    bound by `qa.serving.api.open_listener` (what `qa serve` passes, so a busy port fails before the
+    bound by `qa.serving.listening.open_listener` (what `qa serve` passes, so a busy port fails before the
     slow start). `index_path`: serve that index (`Index.open`); default: the default corpus.
     `read_only`: uploads, removals and rebuilds are refused (UI and API).
     """
@@ -89,8 +91,9 @@ def make_server(
     Run it with `server.run(sockets=[listener.socket])` (any thread); `on_started` defaults to
     printing where it serves. Both share `auth`: Gradio's login page, HTTP Basic for the API.
     """
-    app = create_app(JsonApi(index, auth=auth, read_only=read_only))
-    blocks = build_app(index, examples, read_only=read_only)
+    service = QaService(index, read_only=read_only)  # one writer thread for the chat and the API
+    app = create_app(JsonApi(service, auth=auth))
+    blocks = build_app(service, examples)
     blocks.queue(default_concurrency_limit=4)
     gr.mount_gradio_app(
         app,

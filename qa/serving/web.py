@@ -1,9 +1,10 @@
-"""The web chat: Gradio layout and event wiring over `Index.answer` and the `Index` API.
+"""The web chat: Gradio layout and event wiring over a `QaService` (the one the JSON API uses).
 
     python app.py                      # or: qa serve [--host 127.0.0.1] [--port 7860] [--index DIR] [--share] [--read-only]
 
-Presentation lives in `qa.serving.rendering` (everything from documents is escaped there), uploads in
-`qa.serving.uploads`, feedback in `qa.serving.feedback`; this module adds no answering logic of its own.
+Presentation lives in `qa.serving.rendering` (everything from documents is escaped there), the
+Documents tab in `qa.serving.documents_events`, feedback in `qa.serving.feedback`; this module
+adds no answering logic of its own.
 
 Environment:
     QA_HOST, QA_PORT                       where to listen when not given (127.0.0.1, 7860)
@@ -27,7 +28,6 @@ import logging
 import os
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 from uuid import uuid4
 
@@ -35,15 +35,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 
 import gradio as gr  # noqa: E402
 
-from qa.serving import documents_tab, rendering  # noqa: E402
+from qa.answering.compose import Answer, answer_json  # noqa: E402
+from qa.serving import rendering  # noqa: E402
 from qa.serving.api import original_url  # noqa: E402
-from qa.answering.compose import answer_json  # noqa: E402
-from qa.errors import describe_failure  # noqa: E402
+from qa.serving.documents_events import DocumentsTab  # noqa: E402
 from qa.serving.feedback import rating_of, record_feedback  # noqa: E402
-from qa.answering.compose import Answer  # noqa: E402
-from qa.index.coordinator import Index  # noqa: E402
-from qa.index.retrieval import MAX_QUESTION_CHARS, normalise_question  # noqa: E402
-from qa.serving.uploads import ALLOWED_SUFFIXES, add_uploads, is_upload, max_upload_bytes, remove_document  # noqa: E402
+from qa.serving.service import QaService, QuestionRefused, ServiceError  # noqa: E402
 
 log = logging.getLogger("qa.serving.web")
 # Questions offered on first load (they fit the default corpus, seeds/).
@@ -56,8 +53,6 @@ EXAMPLES = (
 # Pause between streamed sentences: enough to see the answer grow, small next to the 1 s bar.
 STREAM_DELAY_S = 0.06
 THINKING = '<span class="qa-thinking">…</span>'
-READ_ONLY = "This server is read-only: documents cannot be added, removed or rebuilt here."
-NOTHING_REMOVED = "Nothing removed."
 
 
 def _pairs(turns: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -76,12 +71,12 @@ def _messages(turns: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
 class ChatApp:
     """The handlers of one web app over one `Index` (shared by all browser sessions)."""
 
-    def __init__(self, index: Index, examples: Sequence[str] = EXAMPLES, read_only: bool = False) -> None:
-        """`read_only`: a shared or public page that answers questions but must not change the
-        index: the upload, remove and rebuild controls are left out, and their handlers refuse."""
-        self.index = index
+    def __init__(self, service: QaService, examples: Sequence[str] = EXAMPLES) -> None:
+        """`examples`: questions offered on an empty chat. A read-only `service` leaves out the
+        Documents tab's controls (`qa.serving.documents_events`)."""
+        self.service = service
         self.examples = list(examples)
-        self.read_only = read_only
+        self.documents = DocumentsTab(service)
 
     # --- chat ----------------------------------------------------------------------------
 
@@ -89,18 +84,21 @@ class ChatApp:
         """Submit handler: show the question, then stream the answer sentence by sentence.
 
         Outputs: (textbox, chatbot, sources panel, turns state, character counter). An empty
-        question does nothing; one over `MAX_QUESTION_CHARS` is refused with its length and
-        left in the box, whole, to be shortened (the box has no `maxlength` that would cut a
-        paste mid-word without a word).
+        box does nothing. A question the library refuses as too long (`QaService.check_question`)
+        is not asked: the counter says so and the question stays in the box, whole, to be
+        shortened (the box has no `maxlength` that would cut a paste mid-word without a word).
+        Any other refusal (nothing but control characters) is the chat's reply, marked as one.
         """
         skip = gr.skip()
         if not isinstance(question, str) or not question.strip():
             yield skip, skip, skip, skip, skip
             return
-        length = len(normalise_question(question).strip())
-        if length > MAX_QUESTION_CHARS:
-            yield skip, skip, skip, skip, rendering.question_refused_html(length)
-            return
+        try:
+            self.service.check_question(question)
+        except QuestionRefused as refused:
+            if refused.length is not None:
+                yield skip, skip, skip, skip, rendering.question_refused_html(str(refused), refused.length)
+                return
         turns = list(turns or [])
         number = len(turns) + 1
         shown = _messages(turns)
@@ -109,12 +107,9 @@ class ChatApp:
         yield "", list(shown), skip, skip, skip
         record: dict[str, Any] = {"id": uuid4().hex, "question": question.strip()}
         try:
-            answer = self.index.answer(question, _pairs(turns))
-        except (ValueError, TypeError) as error:  # a question the library refuses, with its reason
+            answer = self.service.ask(question, _pairs(turns))
+        except ServiceError as error:  # one plain sentence, whatever went wrong
             record.update(text=str(error), html=rendering.message_html(str(error)), error=True)
-        except Exception as error:  # noqa: BLE001 - nothing reaches the page but a plain sentence
-            failed = describe_failure(error, "answering a chat question")
-            record.update(text=failed, html=rendering.message_html(failed), error=True)
         else:
             for upto in range(1, len(answer.sentences)):
                 shown[-1] = {"role": "assistant", "content": rendering.answer_html(answer, number, upto)}
@@ -133,15 +128,7 @@ class ChatApp:
 
     def _originals(self, answer: Answer) -> dict[str, str]:
         """Doc id -> URL of the stored original (`qa.serving.api`'s route) of each cited upload."""
-        originals = {}
-        for doc_id in {c.doc_id for c in answer.citations}:
-            try:
-                path = self.index.document(doc_id).path
-            except KeyError:  # removed since it was retrieved
-                continue
-            if is_upload(path):
-                originals[doc_id] = original_url(doc_id)
-        return originals
+        return {doc_id: original_url(doc_id) for doc_id in self.service.uploaded([c.doc_id for c in answer.citations])}
 
     @staticmethod
     def _panel(turns: Sequence[dict[str, Any]]) -> str:
@@ -189,116 +176,16 @@ class ChatApp:
         end, number} (the exact answer inside citation `number`'s quote) or null}.
         """
         try:
-            answer = self.index.answer(question)
-        except (ValueError, TypeError) as error:
+            answer = self.service.ask(question)
+        except ServiceError as error:
             raise gr.Error(str(error), print_exception=False) from None
-        except Exception as error:  # noqa: BLE001
-            raise gr.Error(describe_failure(error, "answering an /ask call"), print_exception=False) from None
         return {key: value for key, value in answer_json(answer).items() if key != "question"}
-
-    # --- documents -----------------------------------------------------------------------
-
-    def status(self) -> str:
-        """The header's status line (documents, passages, model); redrawn after every change."""
-        documents, passages = self.index.size
-        return documents_tab.status_html(documents, passages, self.index.settings.model)
-
-    def view(self, notices: str = "") -> tuple:
-        """(notices, documents table, remove dropdown, status line)."""
-        entries = self.index.documents()
-        choices = documents_tab.document_choices(entries)
-        return (
-            notices,
-            documents_tab.documents_table(entries),
-            gr.Dropdown(choices=choices, value=None),
-            self.status(),
-        )
-
-    def on_load(self) -> tuple:
-        """(table, remove dropdown, status); (table, status) when read-only: it has no dropdown."""
-        _, table, dropdown, status = self.view()
-        return (table, status) if self.read_only else (table, dropdown, status)
-
-    def on_upload(self, files: list[str] | str | None, progress=gr.Progress(track_tqdm=True)) -> tuple:
-        """Store and index uploaded files; outputs (notices, table, dropdown, status, file box)."""
-        if not files:
-            return (*self.view(), None)
-        if self.read_only:
-            return (*self.view(documents_tab.notices_html([(False, READ_ONLY)])), None)
-        files = [files] if isinstance(files, str) else list(files)
-        try:
-            outcomes = add_uploads(self.index, files, progress=lambda f, m: progress(f, desc=m))
-            lines = [(o.ok, o.message) for o in outcomes]
-        except Exception as error:  # noqa: BLE001
-            names = ", ".join(Path(f).name for f in files)
-            lines = [(False, f"{names}: not indexed: {describe_failure(error, 'an upload')}")]
-        return (*self.view(documents_tab.notices_html(lines)), None)
-
-    def on_remove_request(self, doc_id: str | None) -> tuple:
-        """Remove, step one: say what will be removed (and whether its file is deleted) and
-        ask; nothing changes yet. Outputs (notices, confirmation box, prompt, pending id)."""
-        hidden = gr.Column(visible=False)
-        if self.read_only:
-            return documents_tab.notices_html([(False, READ_ONLY)]), hidden, "", None
-        if not doc_id:
-            return documents_tab.notices_html([(False, "Choose a document to remove first.")]), hidden, "", None
-        try:
-            document = self.index.document(doc_id)
-        except KeyError:
-            return documents_tab.notices_html([(False, f"{doc_id}: not in the index (already removed?)")]), hidden, "", None
-        prompt = documents_tab.remove_prompt_html(document.title, doc_id, is_upload(document.path))
-        return "", gr.Column(visible=True), prompt, doc_id
-
-    def on_remove_confirmed(self, doc_id: str | None) -> tuple:
-        """Remove, step two (the user said yes to `doc_id`, the id the prompt named even if the
-        dropdown changed meanwhile). Outputs: `view()`, the hidden confirmation box, no pending id."""
-        return (*self.on_remove(doc_id), gr.Column(visible=False), None)
-
-    def on_remove_cancelled(self) -> tuple:
-        """Outputs (notices, confirmation box, pending id)."""
-        return documents_tab.notices_html([(True, NOTHING_REMOVED)]), gr.Column(visible=False), None
-
-    def on_remove(self, doc_id: str | None) -> tuple:
-        """Remove `doc_id` from the index, and its stored file when it is an upload; outputs
-        `view()`. The page calls it only after the confirmation step."""
-        if self.read_only:
-            return self.view(documents_tab.notices_html([(False, READ_ONLY)]))
-        if not doc_id:
-            return self.view(documents_tab.notices_html([(False, "Choose a document to remove first.")]))
-        try:
-            title = remove_document(self.index, doc_id)
-            lines = [(True, f"Removed “{title}” ({doc_id}).")]
-        except KeyError:
-            lines = [(False, f"{doc_id}: not in the index (already removed?)")]
-        except Exception as error:  # noqa: BLE001
-            lines = [(False, f"{doc_id}: not removed: {describe_failure(error, 'removing a document')}")]
-        return self.view(documents_tab.notices_html(lines))
-
-    def on_rebuild(self, progress=gr.Progress(track_tqdm=True)) -> tuple:
-        """Rebuild: re-read every indexed file, report the counts and each skipped file;
-        outputs `view()`."""
-        if self.read_only:
-            return self.view(documents_tab.notices_html([(False, READ_ONLY)]))
-        progress(0, desc="re-reading the indexed files")
-        try:
-            report = self.index.refresh(progress=True)
-            lines = [
-                (
-                    True,
-                    f"Rebuilt: {len(report.added)} added, {len(report.updated)} updated, "
-                    f"{len(report.unchanged)} unchanged, {len(report.removed)} removed.",
-                )
-            ]
-            lines += [(False, f"{Path(s.path).name}: {s.reason}") for s in report.skipped]
-        except Exception as error:  # noqa: BLE001
-            lines = [(False, f"The rebuild failed: {describe_failure(error, 'a rebuild')}")]
-        return self.view(documents_tab.notices_html(lines))
 
     # --- layout --------------------------------------------------------------------------
 
     def blocks(self) -> gr.Blocks:
         """The page: a Chat tab (chat, question box with its character counter, sources) and a
-        Documents tab (the table; upload, remove and rebuild unless `read_only`)."""
+        Documents tab (the table; upload, remove and rebuild unless the service is read-only)."""
         with gr.Blocks(title="qa · ask your documents", analytics_enabled=False) as demo:
             with gr.Row(equal_height=True):
                 gr.HTML(
@@ -306,12 +193,12 @@ class ChatApp:
                     "with exact sources</div>",
                     js_on_load=None,
                 )
-                status = gr.HTML(self.status(), elem_id="qa-status", js_on_load=None)
+                status = gr.HTML(self.documents.status(), elem_id="qa-status", js_on_load=None)
             with gr.Tabs():
                 with gr.Tab("Chat", id="chat"):
                     self._chat_tab()
                 with gr.Tab("Documents", id="documents"):
-                    self._documents_tab(demo, status)
+                    self.documents.layout(demo, status)
             gr.api(self.api_ask, api_name="ask")
         return demo
 
@@ -365,49 +252,10 @@ class ChatApp:
         chatbot.clear(self.clear, None, [question, chatbot, sources, turns], **private)
         chatbot.like(self.on_like, [turns], None, **private)
 
-    def _documents_tab(self, demo: gr.Blocks, status: gr.HTML) -> None:
-        private = {"api_visibility": "private"}
-        documents = gr.HTML(elem_id="qa-documents", js_on_load=None)
-        demo.load(None, None, None, js=documents_tab.SORT_JS, **private)  # the table's sort buttons
-        if self.read_only:  # no controls, and so no events that could change the index
-            note = f'<p class="qa-empty">{rendering.text_html(READ_ONLY)}</p>'
-            gr.HTML(note, elem_id="qa-read-only", js_on_load=None)
-            demo.load(self.on_load, None, [documents, status], **private)
-            return
-        with gr.Row():
-            with gr.Column():
-                upload = gr.File(
-                    label=f"Add documents ({' '.join(ALLOWED_SUFFIXES)}; "
-                    f"up to {max_upload_bytes() // (1024 * 1024)} MB each)",
-                    file_count="multiple",
-                    file_types=list(ALLOWED_SUFFIXES),
-                    elem_id="qa-upload",
-                )
-            with gr.Column():
-                remove_choice = gr.Dropdown(label="Remove a document", choices=[], elem_id="qa-remove-choice")
-                with gr.Row():
-                    remove = gr.Button("Remove…", variant="stop", elem_id="qa-remove")
-                    rebuild = gr.Button("Rebuild (re-read all files)", elem_id="qa-rebuild")
-                pending = gr.State(None)  # the id the confirmation names, whatever the dropdown says later
-                with gr.Column(visible=False, elem_id="qa-remove-confirm") as confirm:
-                    prompt = gr.HTML(elem_id="qa-remove-prompt", js_on_load=None)
-                    with gr.Row():
-                        yes = gr.Button("Yes, remove", variant="stop", elem_id="qa-remove-yes", min_width=80)
-                        cancel = gr.Button("Cancel", elem_id="qa-remove-cancel", min_width=80)
-        notices = gr.HTML(elem_id="qa-notices", js_on_load=None)
 
-        view = [notices, documents, remove_choice, status]
-        upload.upload(self.on_upload, [upload], [*view, upload], **private)
-        remove.click(self.on_remove_request, [remove_choice], [notices, confirm, prompt, pending], **private)
-        yes.click(self.on_remove_confirmed, [pending], [*view, confirm, pending], **private)
-        cancel.click(self.on_remove_cancelled, None, [notices, confirm, pending], **private)
-        rebuild.click(self.on_rebuild, None, view, **private)
-        demo.load(self.on_load, None, [documents, remove_choice, status], **private)
-
-
-def build_app(index: Index, examples: Sequence[str] = EXAMPLES, read_only: bool = False) -> gr.Blocks:
-    """The Gradio app over `index` (not launched); `read_only` as in `ChatApp`."""
-    return ChatApp(index, examples, read_only=read_only).blocks()
+def build_app(service: QaService, examples: Sequence[str] = EXAMPLES) -> gr.Blocks:
+    """The Gradio app over `service` (not launched)."""
+    return ChatApp(service, examples).blocks()
 
 
 def theme() -> gr.themes.Base:
