@@ -25,15 +25,15 @@ STAGES = (
     ("loading", "qa.loading.plain_text qa.loading.formats qa.loading.documents"),
     ("text", "qa.text.chunking"),
     ("models", "qa.models.precision qa.models.slicing qa.models.pooling qa.models.query_encoding qa.models.packaged "
-               "qa.models.torch_model qa.models.embedding qa.models.reading"),
+               "qa.models.torch_model qa.models.model_passes qa.models.embedding qa.models.reading"),
     ("index", "qa.index.lexical qa.index.ann qa.index.document_table qa.index.segments qa.index.settings "
               "qa.index.store qa.index.segment_commits qa.index.view qa.index.merging qa.index.ingest "
-              "qa.index.retrieval qa.index.search qa.index.planning qa.index.ray_worker qa.index.distributed"),
+              "qa.index.retrieval qa.index.search qa.index.planning qa.index.writer qa.index.ray_worker qa.index.distributed"),
     ("answering", "qa.answering.config qa.answering.sentence_scoring qa.answering.candidates qa.answering.windows "
                   "qa.answering.bridging qa.answering.hops qa.answering.compose"),
     ("library", "qa.index.coordinator qa.answering.rescoring qa.defaults"),
-    ("serving and evaluation", "qa.serving.rendering qa.serving.documents_tab qa.serving.uploads qa.serving.feedback qa.serving.api "
-                               "qa.serving.web qa.serving.server qa.eval.evaluation qa.eval.answer_evaluation qa.eval.eval_runs"),
+    ("serving and evaluation", "qa.serving.rendering qa.serving.documents_tab qa.serving.uploads qa.serving.feedback qa.serving.listening "
+                               "qa.serving.service qa.serving.api qa.serving.documents_events qa.serving.web qa.serving.server qa.eval.evaluation qa.eval.answer_evaluation qa.eval.eval_runs"),
     ("command line", "qa.cli"),
 )
 STAGE_OF = {module: number for number, (_, modules) in enumerate(STAGES) for module in modules.split()}

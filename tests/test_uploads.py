@@ -147,6 +147,26 @@ def test_uploads_become_answerable_and_bad_files_say_why(index: Index, tmp_path:
     assert index.size[0] == 2
 
 
+def test_an_upload_is_parsed_once(index: Index, tmp_path: Path, monkeypatch):
+    """The check before storing and the indexing share one parse: every converter call goes
+    through `load_file` (the uploads module's and the loader's own), counted here."""
+    import qa.loading.documents as documents
+    import qa.serving.uploads as uploads
+
+    parsed: list[str] = []
+
+    def counting(path, *args, **kwargs):
+        parsed.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    real = documents.load_file
+    monkeypatch.setattr(documents, "load_file", counting)
+    monkeypatch.setattr(uploads, "load_file", counting)
+    notes = _file(tmp_path / "incoming", "otters.md", "# Otters\n\nThe otters of Lindenhof fish at dusk.\n")
+    (outcome,) = add_uploads(index, [notes], folder=tmp_path / "uploads")
+    assert outcome.ok and parsed == ["otters.md"]
+
+
 def test_same_name_different_content_is_added_beside_not_over(index: Index, tmp_path: Path):
     folder = tmp_path / "uploads"
     v1 = _file(tmp_path / "one", "memo.txt", "The memo says the bridge opens in May.")

@@ -10,51 +10,40 @@ the pure functions of `qa.index.search`; before each question the index checks C
 read) and switches to a newer generation committed by any process, reusing the segments it has
 already opened.
 
-Writing: `add`, `remove`, `refresh` and `compact` plan their change against the live view, do
-the slow part (loading, embedding, writing a segment) without any lock, then commit by
-compare-and-set (`qa.index.store.commit`); if another writer (a thread, `qa serve`, `qa index`)
-committed first they re-plan on the new view and try again, reusing the vectors already
-computed. Nobody's acknowledged change is undone.
+Writing: `add`, `remove`, `refresh` and `compact` go to the index's `IndexWriter`
+(`qa.index.writer`), which plans each change against the live view, embeds without any lock and
+commits by compare-and-set, re-planning when another writer (a thread, `qa serve`, `qa index`)
+committed first. Nobody's acknowledged change is undone.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-
-from qa.index import merging
-
+from qa.errors import IndexCorrupted
 from qa.index import store
-from qa.text.chunking import ChunkingConfig
-from qa.loading.documents import Document, SkippedFile, load_documents
-from qa.models.embedding import load_embedder
-from qa.models.packaged import DEFAULT_MODEL, TextEmbedder
-from qa.index.ingest import embed_documents
 from qa.index.lexical import BM25Config
+from qa.index.planning import BUILD_BATCH_CHARS, PathsLike, UpdateReport, as_list, check_embedder, fingerprints
+from qa.index.planning import resolved_paths, settings_for, stale_reason
 from qa.index.retrieval import FusionConfig, Passage
 from qa.index.search import Searcher, SearchResult
-from qa.index.segment_commits import commit_change, commit_merge, commit_segments, write_staged
-from qa.index.planning import BUILD_BATCH_CHARS, Change, PathsLike, UpdateReport, as_list, build_batches
-from qa.index.planning import check_embedder, fingerprints, plan_documents, resolved_paths, settings_for, stale_reason
-from qa.index.segments import SegmentData
-from qa.errors import IndexCorrupted, IndexProblem, now
 from qa.index.settings import IndexSettings
-from qa.index.store import Bookkeeping, CommitConflict, Manifest, SegmentEntry
+from qa.index.store import Bookkeeping, Manifest, SegmentEntry
 from qa.index.view import DocumentEntry, IndexView
+from qa.index.writer import IndexWriter, create_index, plan_add, plan_refresh, plan_remove
+from qa.loading.documents import Document, LoadResult, SkippedFile, load_documents
+from qa.models.embedding import load_embedder
+from qa.models.packaged import DEFAULT_MODEL, TextEmbedder
+from qa.text.chunking import ChunkingConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering.compose import Answer, AnswerConfig
 
 # A reader that finds a segment collected under it re-reads the newest manifest this often.
 RELOAD_ATTEMPTS = 3
-# A writer that loses the compare-and-set this many times in a row stops being optimistic: it
-# re-plans and commits holding the folder's commit lock, which no other writer can then move.
-OPTIMISTIC_ATTEMPTS = 3
 
 __all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike"]
 
@@ -68,8 +57,7 @@ class Index:
         self._view = view
         self._embedder = embedder
         self._view_lock = threading.Lock()
-        self._write_lock = threading.Lock()  # writers of this process take turns; others by CAS
-        self._merges: list[threading.Thread] = []
+        self._writer = IndexWriter(self.path, self.view, self._install_locked, self.embedder)
 
     # --- creating and opening ------------------------------------------------------------
 
@@ -142,16 +130,8 @@ class Index:
         options = distributed.RayOptions(address, workers, progress is not False)
         built = distributed.build_with_ray(as_list(paths), root, settings, options)
         index = cls(IndexView.open(root, built.manifest, {}), load_embedder(model), fusion)
-        index._merge_to_build_layout()
+        index._writer.merge_to_build_layout(BUILD_BATCH_CHARS)
         return index
-
-    def _merge_to_build_layout(self) -> None:
-        """Merge a distributed build's batch segments into the segments a one-process build
-        writes (`merging.plan_build_layout`): the same rankings, and fewer segments to search.
-        Nothing is embedded again; each run is one merge commit."""
-        with self._write_lock:
-            for names in merging.plan_build_layout(self.view(), BUILD_BATCH_CHARS):
-                self._merge(self.view(), names)
 
     @classmethod
     def from_documents(
@@ -191,17 +171,7 @@ class Index:
         fusion: FusionConfig,
         progress: bool | None,
     ) -> "Index":
-        with contextlib.ExitStack() as stack:
-            staged = []
-            for batch in build_batches(documents):
-                data = embed_documents(batch, settings, embedder, [now()] * len(batch), progress)
-                staged.append(write_staged(stack.enter_context(store.staging(root)), data, settings.bm25))
-            manifest = commit_segments(
-                root,
-                store.ANY_GENERATION,  # a build replaces whatever is there
-                staged,
-                lambda _live, entries: Manifest(0, "", settings, entries, bookkeeping),
-            )
+        manifest = create_index(documents, root, bookkeeping, embedder, settings, progress)
         return cls(IndexView.open(root, manifest, {}), embedder, fusion)
 
     @classmethod
@@ -246,6 +216,11 @@ class Index:
                     if attempt == RELOAD_ATTEMPTS - 1:
                         raise
             return self._view
+
+    def _install_locked(self, manifest: Manifest) -> None:
+        """Make a manifest this index's writer committed live (readers may be switching too)."""
+        with self._view_lock:
+            self._install(manifest)
 
     def _install(self, manifest: Manifest) -> None:
         if manifest.generation <= self._view.generation:
@@ -332,131 +307,34 @@ class Index:
 
     # --- updating ------------------------------------------------------------------------
 
-    def add(self, paths: PathsLike, *, progress: bool | None = None) -> UpdateReport:
+    def add(self, paths: PathsLike, *, progress: bool | None = None, loaded: LoadResult | None = None) -> UpdateReport:
         """Add or update the files under `paths`; unchanged files are not embedded again.
 
         A file already indexed from the same path keeps its doc id and is replaced when its
-        content changed.
+        content changed. `loaded`: the files under `paths`, already read by the caller (an
+        upload reads its file to check it), so that nothing is parsed twice.
         """
-        loaded = load_documents(as_list(paths))
-        requested = resolved_paths(paths)
-
-        def plan(view: IndexView) -> Change:
-            book = view.manifest.bookkeeping
-            added_paths = {str(Path(d.path).resolve()) for d in loaded.documents}
-            inputs = book.inputs + tuple(p for p in requested if p not in book.inputs)
-            excluded = tuple(p for p in book.excluded if p not in added_paths)
-            # Only the added paths are read again: an add costs what it adds, and a changed
-            # file elsewhere stays stale until `refresh` indexes it.
-            sources = {**book.sources, **fingerprints(requested, set(excluded))}
-            bookkeeping = Bookkeeping(inputs, excluded, sources, tuple(loaded.skipped))
-            return plan_documents(view, loaded.documents, set(), bookkeeping)
-
-        change = self._write(plan, progress)
+        loaded = loaded if loaded is not None else load_documents(as_list(paths))
+        change = self._writer.write(plan_add(loaded, resolved_paths(paths)), progress)
         return replace(change.report, skipped=list(loaded.skipped))
 
     def remove(self, doc_id: str) -> None:
         """Remove a document (at once, as a tombstone). Its file stays on disk but is not
         indexed again by `refresh`. Raises `KeyError` for an unknown id."""
         self.document(doc_id)  # KeyError with a message before any work
-
-        def plan(view: IndexView) -> Change:
-            document = view.document(doc_id)
-            book = view.manifest.bookkeeping
-            gone = str(Path(document.path).resolve())
-            sources = {p: f for p, f in book.sources.items() if p != gone}
-            bookkeeping = Bookkeeping(book.inputs, book.excluded + (gone,), sources, ())
-            return Change([], {doc_id}, bookkeeping, UpdateReport(removed=[doc_id]))
-
-        self._write(plan, progress=False)
+        self._writer.write(plan_remove(doc_id), progress=False)
 
     def refresh(self, *, progress: bool | None = None) -> UpdateReport:
         """Bring the index in line with its input paths: new, changed and deleted files."""
         skipped: list[SkippedFile] = []
-
-        def plan(view: IndexView) -> Change:
-            book = view.manifest.bookkeeping
-            loaded = load_documents(list(book.inputs))
-            skipped[:] = loaded.skipped
-            wanted = [d for d in loaded.documents if str(Path(d.path).resolve()) not in book.excluded]
-            paths = {str(Path(d.path).resolve()) for d in wanted}
-            gone = {doc_id for path, doc_id in view.by_path.items() if path not in paths}
-            bookkeeping = Bookkeeping(book.inputs, book.excluded, fingerprints(book.inputs, set(book.excluded)), tuple(loaded.skipped))
-            change = plan_documents(view, wanted, gone, bookkeeping)
-            return replace(change, report=replace(change.report, removed=sorted(gone)))
-
-        change = self._write(plan, progress)
+        change = self._writer.write(plan_refresh(skipped), progress)
         return replace(change.report, skipped=list(skipped))
 
     def compact(self, *, full: bool = True) -> int:
         """Merge segments now: all into one (`full`), or what the tiered policy asks for.
         Returns how many segments were merged."""
-        merged = 0
-        with self._write_lock:
-            while True:
-                view = self.view()
-                names = merging.plan_merge(view.manifest.segments, full=full)
-                if not names:
-                    return merged
-                self._merge(view, names)
-                merged += len(names)
-                if full:
-                    return merged
+        return self._writer.compact(full=full)
 
     def wait_for_merges(self) -> None:
         """Block until background merges started by this index's writes have finished."""
-        for thread in list(self._merges):
-            thread.join()
-
-    def _write(self, plan: Callable[[IndexView], Change], progress: bool | None) -> Change:
-        """Plan, embed, write and commit by compare-and-set, re-planning after a conflict.
-
-        Embedding happens with no lock held, so writers in other processes are not kept
-        waiting. After `OPTIMISTIC_ATTEMPTS` lost races (many busy writers) the plan and commit
-        run under the commit lock, so every write finishes; vectors embedded in earlier tries
-        are reused. A plan that changes nothing commits nothing.
-        """
-        embedded: dict[tuple[tuple[str, str], ...], SegmentData] = {}
-        with self._write_lock:
-            attempt = 0
-            while True:
-                locked = attempt >= OPTIMISTIC_ATTEMPTS
-                with store.writer_lock(self.path) if locked else contextlib.nullcontext():
-                    view = self.view()
-                    change = plan(view)
-                    if not change.fresh and not change.delete and change.bookkeeping == view.manifest.bookkeeping:
-                        return change
-                    key = tuple((d.doc_id, d.content_hash) for d in change.fresh)
-                    if change.fresh and key not in embedded:
-                        embedded[key] = embed_documents(
-                            change.fresh, view.settings, self.embedder(), [now()] * len(change.fresh), progress
-                        )
-                    try:
-                        manifest = commit_change(self.path, view, change, embedded.get(key), locked=locked)
-                    except CommitConflict:
-                        attempt += 1
-                        continue
-                self._install(manifest)
-                self._merge_in_background()
-                return change
-
-    def _merge(self, view: IndexView, names: tuple[str, ...]) -> None:
-        manifest = commit_merge(self.path, view, names)
-        with self._view_lock:
-            self._install(manifest)
-
-    def _merge_in_background(self) -> None:
-        """Start the merges the tiered policy asks for, one thread at a time."""
-        self._merges = [t for t in self._merges if t.is_alive()]
-        if self._merges or not merging.plan_merge(self._view.manifest.segments):
-            return
-
-        def run() -> None:
-            try:
-                self.compact(full=False)
-            except (CommitConflict, IndexProblem, OSError):
-                pass  # merging is an optimisation: the next write tries again
-
-        thread = threading.Thread(target=run, name="qa-merge", daemon=True)
-        self._merges.append(thread)
-        thread.start()
+        self._writer.wait_for_merges()

@@ -28,23 +28,22 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from qa.errors import ModelUnavailable
 from qa.models.packaged import DEFAULT_MODEL, MODELS, ModelSpec, model_folder, pooled_dimension
-from qa.models.pooling import check_groups, check_spans, group_means, pool_spans
-from qa.models.precision import BF16, FP16, FP32, INT8, check_precision_name, requested_precision
+from qa.models.pooling import check_groups, check_spans, group_means
+from qa.models.precision import FP32, INT8, check_precision_name, requested_precision
 from qa.models.slicing import encode_slices, slice_chars, slice_texts
-from qa.models.torch_model import ForwardPass, LoadedModel, SliceWork, load_model
+from qa.models.model_passes import ModelPasses
+from qa.models.torch_model import LoadedModel, SliceWork, load_model
 from qa.models.query_encoding import OnnxQueryEncoder, load_onnx_encoder, load_query_encoder
 
-if TYPE_CHECKING:  # torch loads lazily: importing qa.models.embedding must stay cheap
-    import torch
 PRIORITY_TEXTS = 4
 # Torch threads for a short call. One thread encodes a question about as fast as two on an
 # idle 2-core machine, and far faster on a busy one: with two, OpenMP threads spin against
@@ -89,6 +88,7 @@ class Embedder:
             load_query_encoder(spec.quantized, folder / "tokenizer.json") if spec.quantized else None
         )
         self._document_encoder: OnnxQueryEncoder | None = None  # int8 document batches
+        self._model_passes: ModelPasses | None = None
 
     def loaded(self) -> LoadedModel:
         """The torch model, loaded on first call (once, whichever thread asks first)."""
@@ -116,6 +116,13 @@ class Embedder:
                 f"int8 document batches need onnxruntime and the model's int8 export, which {self.spec.name!r} lacks here"
             )
         return replace(loaded, precision=FP32, slice_chars=slice_chars(loaded.device, FP32))
+
+    def _passes(self) -> ModelPasses:
+        """The model passes over the loaded model (loading it first)."""
+        loaded = self.loaded()
+        if self._model_passes is None or self._model_passes.loaded is not loaded:
+            self._model_passes = ModelPasses(loaded, self._document_encoder, self.dimension)
+        return self._model_passes
 
     @property
     def model_loaded(self) -> bool:
@@ -216,7 +223,7 @@ class Embedder:
 
         def work(rows: list[int], precision: str, threads: int) -> None:
             batch = max(batch_size, len(rows))  # a slice is one forward pass
-            vectors[rows] = self._encode([texts[i] for i in rows], batch, precision, threads)
+            vectors[rows] = self._passes().encode([texts[i] for i in rows], batch, precision, threads)
 
         self._run(texts, work, self._settings(len(texts)), progress)
         return vectors
@@ -243,7 +250,7 @@ class Embedder:
         missing: list[tuple[int, int]] = []  # (text, span) pairs to encode separately
 
         def work(rows: list[int], precision: str, threads: int) -> None:
-            batch = self._late_chunk([texts[i] for i in rows], [spans[i] for i in rows], precision, threads)
+            batch = self._passes().late_chunk([texts[i] for i in rows], [spans[i] for i in rows], precision, threads)
             for i, (vector, pooled, left_out) in zip(rows, batch):
                 vectors[i] = vector
                 span_vectors[i][:] = pooled
@@ -277,7 +284,7 @@ class Embedder:
         token_counts = np.zeros(len(texts), dtype=np.float32)
 
         def work(rows: list[int], precision: str, threads: int) -> None:
-            vectors[rows], token_sums[rows], token_counts[rows] = self._token_sums(
+            vectors[rows], token_sums[rows], token_counts[rows] = self._passes().token_sums(
                 [texts[i] for i in rows], precision, threads
             )
 
@@ -297,7 +304,7 @@ class Embedder:
         separate = np.zeros((len(pieces), self.dimension), dtype=np.float32)
 
         def work(rows: list[int], precision: str, threads: int) -> None:
-            separate[rows] = self._encode([pieces[r] for r in rows], len(rows), precision, threads)
+            separate[rows] = self._passes().encode([pieces[r] for r in rows], len(rows), precision, threads)
 
         self._run(pieces, work, settings, progress=False)
         for (i, k), vector in zip(missing, separate):
@@ -330,110 +337,6 @@ class Embedder:
                 with self._lock:
                     work(rows, *settings)
                 bar.update(len(rows))
-
-    def _autocast(self, precision: str) -> AbstractContextManager[object]:
-        """torch autocast to `precision` on this device; nothing for fp32."""
-        import torch
-
-        if precision == FP32:
-            return nullcontext()
-        return torch.autocast(self.device, dtype=_torch_dtype(precision))
-
-    def _use_threads(self, threads: int) -> None:
-        import torch
-
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-
-    def _encode(self, texts: list[str], batch_size: int, precision: str, threads: int) -> np.ndarray:
-        """One sentence-transformers call (the caller holds the lock)."""
-        if precision == INT8:
-            return self._int8().encode(texts)
-        self._use_threads(threads)
-        with self._autocast(precision):
-            vectors = self.model.encode(
-                texts,
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def _forward(self, texts: list[str], precision: str, threads: int, offsets: bool = False) -> ForwardPass:
-        """One forward pass over `texts` (the caller holds the lock), tokenised as
-        sentence-transformers does (padding, truncation at `max_tokens`), so the text vectors
-        are those `encode` gives for the same batch; with the character `offsets` when asked."""
-        import torch
-
-        self._use_threads(threads)
-        features = self.model.tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=self.max_tokens,
-            return_tensors="pt",
-            return_offsets_mapping=offsets,
-        )
-        token_offsets = features.pop("offset_mapping").numpy() if offsets else None
-        inputs = {key: value.to(self.device) for key, value in features.items()}
-        with torch.inference_mode(), self._autocast(precision):
-            output = self.model(inputs)
-        vectors = torch.nn.functional.normalize(output["sentence_embedding"].float(), p=2, dim=1)
-        return ForwardPass(vectors, output["token_embeddings"].float(), inputs["attention_mask"], token_offsets)
-
-    def _token_sums(
-        self, texts: list[str], precision: str, threads: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per text its vector, the sum of its token vectors and its token count (special tokens
-        included, padding not, as the model's mean pooling counts them)."""
-        if precision == INT8:
-            return self._int8_token_sums(texts)
-        forward = self._forward(texts, precision, threads)
-        mask = forward.attention_mask.unsqueeze(-1).float()
-        sums = (forward.tokens * mask).sum(dim=1)
-        return forward.vectors.cpu().numpy(), sums.cpu().numpy(), mask.sum(dim=(1, 2)).cpu().numpy()
-
-    def _late_chunk(
-        self, texts: list[str], spans: list[list[tuple[int, int]]], precision: str, threads: int
-    ) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
-        """Per text its vector, its pooled span vectors and the spans left for a separate
-        encoding (`pool_spans`). Late chunking needs torch's token offsets: under int8 the spans
-        come from an fp32 pass and the texts' vectors from the int8 one, as `encode` gives them."""
-        forward = self._forward(texts, FP32 if precision == INT8 else precision, threads, offsets=True)
-        vectors = self._int8().encode(texts) if precision == INT8 else forward.vectors.cpu().numpy()
-        tokens = forward.tokens.cpu().numpy()
-        results = []
-        for row, (text, text_spans) in enumerate(zip(texts, spans)):
-            pooled, missing = pool_spans(tokens[row], forward.offsets[row], text, text_spans)
-            results.append((vectors[row], pooled, missing))
-        return results
-
-
-    def _int8(self) -> OnnxQueryEncoder:
-        if self._document_encoder is None:  # only reached with precision int8, made in loaded()
-            raise ModelUnavailable("no int8 document encoder was loaded")
-        return self._document_encoder
-
-    def _int8_token_sums(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`_token_sums` through the int8 export, a text at a time (its activation scale must
-        not depend on its batch-mates: qa.models.query_encoding.OnnxQueryEncoder.encode)."""
-        encoder = self._int8()
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        sums = np.zeros_like(vectors)
-        counts = np.zeros(len(texts), dtype=np.float32)
-        for row, text in enumerate(texts):
-            tokens = encoder.hidden_states(text)
-            sums[row], counts[row] = tokens.sum(axis=0), len(tokens)
-            vectors[row] = sums[row] / max(float(np.linalg.norm(sums[row])), 1e-12)
-        return vectors, sums, counts
-
-
-def _torch_dtype(precision: str) -> torch.dtype:
-    import torch
-
-    return {BF16: torch.bfloat16, FP16: torch.float16, FP32: torch.float32}[precision]
-
 
 @lru_cache(maxsize=4)
 def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from qa.paths import data_dir
-from qa.loading.documents import load_file
+from qa.loading.documents import Document, LoadResult, load_file
 from qa.loading.file_limits import UnreadableFile
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -216,7 +216,7 @@ def add_uploads(
     `files`: paths (their file name is the user's name) or (path, name) pairs.
     `progress(fraction, message)` is called as the work goes on.
     """
-    pending: list[tuple[int, str, StoredUpload]] = []
+    pending: list[tuple[int, str, StoredUpload, Document]] = []
     outcomes: list[UploadOutcome | None] = [None] * len(files)
     for i, item in enumerate(files):
         path, name = (item if isinstance(item, tuple) else (item, Path(item).name))
@@ -251,14 +251,15 @@ def add_uploads(
                 Path(twin.path), twin.doc_id,
             )
             continue
-        pending.append((i, shown, stored))
+        pending.append((i, shown, stored, document))
     if pending:
         progress(0.3, f"indexing {len(pending)} file(s)")
-        report = index.add([stored.path for _, _, stored in pending])
+        loaded = LoadResult([document for *_, document in pending])  # read once, above
+        report = index.add([stored.path for _, _, stored, _ in pending], loaded=loaded)
         failed = {str(Path(s.path).resolve()): s.reason for s in report.skipped}
         by_path = {str(Path(e.path).resolve()): e for e in index.documents()}
         fresh = set(report.added) | set(report.updated)
-        for i, shown, stored in pending:
+        for i, shown, stored, _ in pending:
             key = str(stored.path.resolve())
             entry = by_path.get(key)
             if key in failed or entry is None:
