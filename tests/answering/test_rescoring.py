@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -71,14 +72,29 @@ def test_joined_parts_are_hashed_as_written(tmp_path):
     assert digest == hashlib.sha256(joined.read_bytes()).hexdigest()
 
 
+def _install_part(site: Path, name: str, number: int) -> Path:
+    """A package `name` installed into `site` as pip lays one out: its dist-info RECORD lists one
+    `.zip.NNN` part file, which is returned (empty) for the caller to fill."""
+    package = name.replace("-", "_")
+    part = site / package / f"{package}.zip.{number:03d}"
+    part.parent.mkdir(parents=True)
+    part.touch()
+    info = site / f"{package}-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.1\n")
+    (info / "RECORD").write_text(f"{package}/{part.name},,\n{info.name}/METADATA,,\n{info.name}/RECORD,,\n")
+    return part
+
+
 def test_parts_that_fail_the_zip_hash_are_refused_before_unzipping(monkeypatch, tmp_path):
-    """The installed parts are replaced by a valid zip of other content (the packages are not
+    """An installed part that is a valid zip of other content (the real packages are not
     installed in the default suite): it must be refused by its hash, with nothing unpacked."""
-    archive = tmp_path / "other.zip"
-    with zipfile.ZipFile(archive, "w") as z:
+    site = tmp_path / "site-packages"
+    part = _install_part(site, "other-mpnet-part-001", 1)
+    with zipfile.ZipFile(part, "w") as z:
         z.writestr(f"{rescoring.MPNET_NAME}/model.safetensors", b"not the weights")
-    monkeypatch.setattr(rescoring, "_part_file", lambda package, number: archive)
-    monkeypatch.setattr(rescoring, "MPNET_PARTS", ("only-part",))
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(rescoring, "MPNET_PARTS", ("other-mpnet-part-001",))
     cache = tmp_path / "cache"
     with pytest.raises(RescorerUnavailable, match="fail their sha256 check; reinstall: pip install"):
         mpnet_folder(cache)
