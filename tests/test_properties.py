@@ -45,7 +45,7 @@ from qa.loading.documents import (
 from qa.index.coordinator import Index
 from qa.loading.plain_text import text_paragraphs
 
-from conftest import PROJECT
+from conftest import OFF_TOPIC_QUESTIONS, PROJECT, SEED_QUESTIONS
 from counting_text import CountingText
 from pdf_files import one_page_pdf
 
@@ -465,8 +465,7 @@ def test_damaged_real_files_many_examples(data: st.DataObject, suffix: str):
 
 # --- questions ----------------------------------------------------------------------------------
 
-_SEED_QUESTION_FILE = json.loads((PROJECT / "benchmarks" / "seed_questions.json").read_text())
-_SEED_QUESTIONS = [question for question, _ in _SEED_QUESTION_FILE["on_topic"]] + _SEED_QUESTION_FILE["off_topic"]
+_SEED_QUESTIONS = [question for question, _ in SEED_QUESTIONS] + list(OFF_TOPIC_QUESTIONS)
 _odd_characters = st.one_of(
     st.characters(),  # any code point but surrogates
     st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),  # lone surrogates
