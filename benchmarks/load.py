@@ -14,8 +14,8 @@ it), asks every question once alone to record its answer, then runs two timed ph
 Every response is checked: HTTP 200 and the same text and citations as the question got
 alone. Adding documents changes index-wide IDF, so an answer may legitimately change during
 phase 2: an answer there counts as wrong only if it matches neither the answer before nor the
-answer after the uploads. The corpus is SQuAD v1.1 dev (2,067 paragraphs, the cached index of
-benchmarks/retrieval.py) when ../shared/data exists, else the seed article.
+answer after the uploads. The corpus is SQuAD v1.1 dev (2,067 paragraphs, the cached pooled
+index of `common.pooled_index`) when ../shared/data exists, else the seed article.
 Prints a Markdown table with the load average (1 min) at the start and end of each phase.
 """
 
@@ -27,7 +27,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,11 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import common
 import qa
-from qa.eval.evaluation import default_data_dir, percentile, sample_questions, squad_documents
+from qa.eval.evaluation import percentile, sample_questions, squad_documents
 
-HERE = Path(__file__).resolve().parent
-PROJECT = HERE.parent
 START_TIMEOUT_S = 180
 REQUEST_TIMEOUT_S = 60
 UPLOAD_SENTENCES = 400  # ~40 KB: a few seconds of embedding on 2 cores
@@ -89,47 +87,32 @@ class PhaseResult:
 
 
 def load_average() -> float:
+    """The 1-minute load average, printed at each phase's start and end."""
     return os.getloadavg()[0]
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, all threads) of process `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def own_cpu() -> float:
+    """CPU seconds this (client) process has used so far."""
     times = os.times()
     return times.user + times.system
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- corpus and questions ------------------------------------------------------------------
 
 
 def squad_index(folder: Path, count: int) -> tuple[Path, list[Question]]:
-    """A copy of benchmarks/retrieval.py's cached SQuAD index (built there when missing)."""
-    sys.path.insert(0, str(HERE))
-    from retrieval import DEFAULT_CACHE, cached_index  # the benchmark cache, same build rules
-
-    from qa.text.chunking import ChunkingConfig
-
+    """A copy of the cached pooled SQuAD index (`common.pooled_index`, built when missing)."""
     documents, questions = squad_documents()
-    cached = cached_index(documents, DEFAULT_CACHE, ChunkingConfig(), rebuild=False)
-    shutil.copytree(cached.index.path, folder)
+    shutil.copytree(common.pooled_index(documents).index.path, folder)
     return folder, [(q.question, []) for q in sample_questions(questions, count)]
 
 
 def seed_index(folder: Path) -> tuple[Path, list[Question]]:
-    qa.Index.build([PROJECT / "seeds"], folder)
-    sets = json.loads((HERE / "seed_questions.json").read_text())
+    """The seed article's index and its questions, follow-ups with their first answer."""
+    index = qa.Index.build([common.SEEDS], folder, progress=False)
+    sets = common.seed_questions()
     asked = [(q, []) for q, _ in sets["on_topic"]] + [(q, []) for q in sets["off_topic"]]
-    followups = [(q, [[first, qa.Index.open(folder).answer(first).text]]) for first, q, _ in sets["followups"]]
+    followups = [(q, [[first, index.answer(first).text]]) for first, q, _ in sets["followups"]]
     return folder, asked + followups
 
 
@@ -150,14 +133,14 @@ class Server:
     """`app.py` in a subprocess on a free port, ready once /api/documents answers."""
 
     def __init__(self, index: Path, data: Path, answer_threads: int | None) -> None:
-        self.port = free_port()
+        self.port = common.free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_AUTH_")}
         env.update(QA_DATA=str(data), PYTHONUNBUFFERED="1", GRADIO_TEMP_DIR=str(data / "gradio"))
         if answer_threads:
             env["QA_ANSWER_THREADS"] = str(answer_threads)
         self.log = open(data / "server.log", "w")
         self.process = subprocess.Popen(
-            [sys.executable, str(PROJECT / "app.py"), "--index", str(index), "--port", str(self.port)],
+            [sys.executable, str(common.PROJECT / "app.py"), "--index", str(index), "--port", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=data,
         )
         self.wait_ready(data / "server.log")
@@ -260,7 +243,7 @@ def run_phase(
 ) -> tuple[PhaseResult, list[tuple[int, str]]]:
     port = server.port
     result = PhaseResult(name, seconds, load_before=load_average())
-    server_cpu, client_cpu = process_cpu(server.process.pid), own_cpu()
+    server_cpu, client_cpu = common.process_cpu_seconds(server.process.pid), own_cpu()
     bodies = [json.dumps({"question": q, "history": h}).encode() for q, h in questions]
     lock, seen = threading.Lock(), []
     stop_at = time.monotonic() + seconds
@@ -275,7 +258,7 @@ def run_phase(
     for t in threads:
         t.join()
     result.load_after = load_average()
-    result.server_cpu = process_cpu(server.process.pid) - server_cpu
+    result.server_cpu = common.process_cpu_seconds(server.process.pid) - server_cpu
     result.client_cpu = own_cpu() - client_cpu
     return result, seen
 
@@ -297,7 +280,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus = args.corpus
     if corpus == "auto":
-        corpus = "squad" if default_data_dir().exists() else "seed"
+        corpus = "squad" if common.data_dir().exists() else "seed"
     with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
         root = Path(tmp)
         (root / "data").mkdir()
