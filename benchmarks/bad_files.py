@@ -6,7 +6,8 @@ reason, and whether a traceback appeared.
     python benchmarks/bad_files.py [--bomb-mb 500] [--keep DIR]
 
 The bar: the good files indexed, each bad one named, no traceback, <= 60 s and <= 1.5 GB.
-`build_folder` is also used by tests/test_properties.py (the behaviour, not the seconds).
+`build_folder` is also used by tests/test_properties.py (the behaviour, not the seconds), which
+loads this file by path: so it imports nothing of tests/, and finds `common` itself.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT / "tests"))  # the tests' hand-written PDF
-from pdf_files import one_page_pdf  # noqa: E402
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # loaded by path (tests/test_properties.py): last, shadowing nothing
+    sys.path.append(str(HERE))
+import common  # noqa: E402
+
 SEED_STEM = "000_56409ce4796d023f"
 DEFAULT_BOMB_MB = 500
 MIB = 1024 * 1024
@@ -43,6 +46,7 @@ _INDEXED_LINE = re.compile(r"indexed (?P<documents>\d+) document\(s\), (?P<passa
 
 
 def _docx(paragraphs: list[str]) -> bytes:
+    """A real .docx with these paragraphs (python-docx, a dependency of qa's loader)."""
     import docx
 
     document = docx.Document()
@@ -85,7 +89,7 @@ def build_folder(folder: Path, bomb_bytes: int = DEFAULT_BOMB_MB * MIB) -> None:
     """The good files (GOOD_FILES) and the bad ones (BAD_FILES) in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     for suffix in (".txt", ".meta.json"):
-        shutil.copy(PROJECT / "seeds" / f"{SEED_STEM}{suffix}", folder / f"{SEED_STEM}{suffix}")
+        shutil.copy(common.SEEDS / f"{SEED_STEM}{suffix}", folder / f"{SEED_STEM}{suffix}")
     (folder / "harbour.md").write_text(
         "# Harbour\n\nThe harbour reopened in March after the storm. Ferries now run twice a day.\n"
     )
@@ -95,7 +99,7 @@ def build_folder(folder: Path, bomb_bytes: int = DEFAULT_BOMB_MB * MIB) -> None:
         "</article></body></html>"
     )
     (folder / "minutes.docx").write_bytes(_docx(["The minutes record a long debate.", "Nobody objected."]))
-    good_pdf = one_page_pdf("Exports grew by four percent last year.")
+    good_pdf = common.one_page_pdf("Exports grew by four percent last year.")
     (folder / "exports.pdf").write_bytes(good_pdf)
 
     _write_docx_with(folder / "malformed.docx", lambda stream: stream.write(b"<w:document><w:body><w:p>unclosed"))
@@ -106,6 +110,8 @@ def build_folder(folder: Path, bomb_bytes: int = DEFAULT_BOMB_MB * MIB) -> None:
 
 @dataclass
 class IndexRun:
+    """What one `qa index` child did: its command, exit, time, memory and what it printed."""
+
     command: list[str]
     exit_code: int
     seconds: float
@@ -116,18 +122,9 @@ class IndexRun:
     traceback: bool = False
 
 
-def qa_command() -> list[str]:
-    """The installed `qa` console script next to this Python, else the one on PATH."""
-    script = Path(sys.executable).with_name("qa")
-    found = str(script) if script.is_file() else shutil.which("qa")
-    if found is None:
-        raise SystemExit("the qa console script is not installed: pip install -e .")
-    return [found]
-
-
 def run_index(folder: Path, index: Path) -> IndexRun:
     """`qa index folder --index index` in a child process, with its time and peak RSS."""
-    command = qa_command() + ["index", str(folder), "--index", str(index)]
+    command = common.qa_command() + ["index", str(folder), "--index", str(index)]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -180,6 +177,7 @@ def print_report(run: IndexRun, folder: Path) -> bool:
 
 
 def main() -> int:
+    """Build the folder, index it in a child process, print the table; 1 when the bar is missed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bomb-mb", type=int, default=DEFAULT_BOMB_MB, help="what the zip bomb inflates to")
     parser.add_argument("--keep", type=Path, help="build the folder and index here and keep them")
