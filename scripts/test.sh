@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh machine, then runs the test suite.
-# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/test_index.py -x`).
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/index/test_coordinator.py -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

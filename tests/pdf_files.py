@@ -5,6 +5,13 @@ from __future__ import annotations
 import io
 
 REPORT_TITLE = "Tarnwick report"
+# What each page of the report says; page 3 alone answers the sledge question.
+REPORT_PAGES = (
+    ("The annual report of the Tarnwick survey covers the northern research station.",),
+    ("Funding for the station came from the national science council in full.",),
+    ("The Tarnwick glacier station stores exactly forty sledges for winter expeditions.",),
+)
+SLEDGES = "How many sledges does the Tarnwick glacier station store?"
 
 
 def pdf_bytes(pages: tuple[tuple[str, ...], ...], title: str | None = REPORT_TITLE) -> bytes:

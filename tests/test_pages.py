@@ -25,16 +25,9 @@ from qa.loading.documents import FileLimits, load_documents, load_file, markdown
 from qa.index.coordinator import Index
 from qa.serving.rendering import citation_card, pages_text, sources_html
 from qa.index.segments import PARAGRAPH_COLUMNS, PARAGRAPHS, SectionTable
-from pdf_files import pdf_bytes
-from test_api import LOGIN, PASSWORD, USER, running_server  # noqa: F401 - the real-server fixture, shared
+from pdf_files import REPORT_PAGES, SLEDGES, pdf_bytes
+from servers import LOGIN, PASSWORD, USER, running_server  # noqa: F401 - the real-server fixture, shared
 
-# What each page of the report says; page 3 alone answers the sledge question.
-REPORT_PAGES = (
-    ("The annual report of the Tarnwick survey covers the northern research station.",),
-    ("Funding for the station came from the national science council in full.",),
-    ("The Tarnwick glacier station stores exactly forty sledges for winter expeditions.",),
-)
-SLEDGES = "How many sledges does the Tarnwick glacier station store?"
 NOTES_MD = """# Field notes
 
 Intro text about the birds of the Tarnwick coast.

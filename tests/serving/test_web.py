@@ -165,7 +165,7 @@ def test_api_answers_through_gradio_client(server):
     assert short["number"] == 1 and short["text"] in result["citations"][0]["quote"]
     assert SEED_FILE.read_text(encoding="utf-8")[short["start"] : short["end"]] == short["text"]
     citation = result["citations"][0]
-    assert citation["number"] == 1 and citation["paragraph"] == 6
+    assert citation["number"] == 1 and citation["paragraph"] in citation["paragraphs"]
     assert SEED_FILE.read_text(encoding="utf-8")[citation["start"] : citation["end"]] == citation["quote"]
     assert "backstop" in citation["quote"]
     nothing = client.predict("Who won the 2022 World Cup?", api_name="/ask")
@@ -445,7 +445,7 @@ def test_source_card_names_every_quoted_paragraph_and_shows_headings_without_mar
 
 def test_a_pdf_citation_names_its_page_and_opens_the_stored_original_there(page, tmp_path: Path):
     from pdf_files import pdf_bytes
-    from test_pages import REPORT_PAGES, SLEDGES
+    from pdf_files import REPORT_PAGES, SLEDGES
 
     (tmp_path / "tarnwick-report.pdf").write_bytes(pdf_bytes(REPORT_PAGES))
     assert "tarnwick-report.pdf: added as “Tarnwick report”" in upload_in_page(page, [tmp_path / "tarnwick-report.pdf"])

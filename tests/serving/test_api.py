@@ -6,84 +6,21 @@ accepts connections; `qa serve` itself runs in a subprocess for the busy-port an
 
 from __future__ import annotations
 
-import base64
-import http.client
-import json
 import os
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conftest import PROJECT, SEED_FILE
-from qa.serving.listening import Address, Listener, bind_listener, exposure_warning, is_loopback
+from qa.serving.listening import exposure_warning, is_loopback
+from servers import LOGIN, PASSWORD, USER, Running, basic_login, running_server  # noqa: F401 - the real-server fixture
 from qa.index.coordinator import Index
-from qa.serving.server import make_server
 
 BACKSTOP = "What is the US backstop position?"
-USER, PASSWORD = "reader", "s3cret: with colon"
-START_TIMEOUT_S = 120
 GLACIER_TXT = "The Vatnajökull research hut stores exactly forty-two sledges for the winter season.\n"
-
-
-@dataclass(frozen=True)
-class Running:
-    port: int
-    index: Index
-
-    def request(
-        self, method: str, path: str, body: bytes | str | dict | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, dict, dict[str, str]]:
-        """(status, JSON body, headers) of one request on a fresh connection."""
-        if isinstance(body, dict):
-            body = json.dumps(body)
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers={"Content-Type": "application/json", **(headers or {})})
-            response = connection.getresponse()
-            raw = response.read()
-            data = json.loads(raw) if response.getheader("content-type", "").startswith("application/json") else {}
-            return response.status, data, {k.lower(): v for k, v in response.getheaders()}
-        finally:
-            connection.close()
-
-    def ask(self, payload: bytes | str | dict, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-        status, data, _ = self.request("POST", "/api/ask", payload, headers)
-        return status, data
-
-
-def _basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-LOGIN = _basic(USER, PASSWORD)
-
-
-@pytest.fixture(scope="module")
-def running_server() -> Iterator:
-    """A factory: start a real server over an index; all are stopped at the end of the module."""
-    stops: list = []
-
-    def start(index: Index, **options) -> Running:
-        sock = bind_listener(Address("127.0.0.1", 0))
-        listener = Listener(sock, Address("127.0.0.1", sock.getsockname()[1]))
-        started = threading.Event()
-        server = make_server(index, listener, examples=(), on_started=started.set, **options)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        stops.append((server, thread))
-        assert started.wait(START_TIMEOUT_S), "the server did not start"
-        return Running(listener.address.port, index)
-
-    yield start
-    for server, thread in stops:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +104,8 @@ def test_the_api_refuses_without_the_login_and_answers_with_it(guarded: Running)
     status, data, headers = guarded.request("POST", "/api/ask", {"question": BACKSTOP})
     assert status == 401 and "login required" in data["error"]
     assert headers["www-authenticate"].startswith("Basic")
-    assert guarded.ask({"question": BACKSTOP}, _basic(USER, "wrong"))[0] == 401
-    assert guarded.ask({"question": BACKSTOP}, _basic("someone", PASSWORD))[0] == 401
+    assert guarded.ask({"question": BACKSTOP}, basic_login(USER, "wrong"))[0] == 401
+    assert guarded.ask({"question": BACKSTOP}, basic_login("someone", PASSWORD))[0] == 401
     assert guarded.ask({"question": BACKSTOP}, {"Authorization": "Basic %%%"})[0] == 401
     assert guarded.request("GET", "/api/documents")[0] == 401
     status, data = guarded.ask({"question": BACKSTOP}, LOGIN)
