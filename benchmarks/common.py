@@ -122,6 +122,16 @@ def machine_line() -> str:
     return f"{cpu_description()}; Python {platform.python_version()}; load average (1, 5, 15 min) {load_text()}"
 
 
+def timed_ms(call: Callable[[Any], object], items: Sequence[Any]) -> list[float]:
+    """Milliseconds of `call` on each item, one after another (a benchmark's inner loop)."""
+    out = []
+    for item in items:
+        started = time.perf_counter()
+        call(item)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
 def log(message: str) -> None:
     """Progress to stderr with the time, so stdout holds only the tables."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
