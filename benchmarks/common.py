@@ -122,6 +122,16 @@ def machine_line() -> str:
     return f"{cpu_description()}; Python {platform.python_version()}; load average (1, 5, 15 min) {load_text()}"
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default), as qa.eval.evaluation computes it, for
+    a script that must not import qa in every process it starts (peers.py)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 def timed_ms(call: Callable[[Any], object], items: Sequence[Any]) -> list[float]:
     """Milliseconds of `call` on each item, one after another (a benchmark's inner loop)."""
     out = []

