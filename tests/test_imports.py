@@ -33,7 +33,7 @@ STAGES = (
                   "qa.answering.bridging qa.answering.hops qa.answering.compose"),
     ("library", "qa.index.coordinator qa.answering.rescoring qa.defaults"),
     ("serving and evaluation", "qa.serving.rendering qa.serving.documents_tab qa.serving.uploads qa.serving.feedback qa.serving.listening "
-                               "qa.serving.service qa.serving.api qa.serving.documents_events qa.serving.web qa.serving.server qa.eval.evaluation qa.eval.answer_evaluation qa.eval.eval_runs"),
+                               "qa.serving.service qa.serving.api qa.serving.markdown qa.serving.openai_api qa.serving.documents_events qa.serving.web qa.serving.server qa.eval.evaluation qa.eval.answer_evaluation qa.eval.eval_runs"),
     ("command line", "qa.cli"),
 )
 STAGE_OF = {module: number for number, (_, modules) in enumerate(STAGES) for module in modules.split()}

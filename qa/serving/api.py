@@ -37,7 +37,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -167,7 +167,7 @@ def _authorised(request: Request, auth: tuple[str, str]) -> bool:
     return good_user and good_password
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The request body, or `BadRequest` once it passes `limit` bytes (never read further)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -211,7 +211,7 @@ class JsonApi:
         unexpected a 500 with a log id."""
 
         async def guarded(request: Request) -> Response:
-            if self.auth is not None and not _authorised(request, self.auth):
+            if self.auth is not None and not self.authorised(request):
                 return _error(401, LOGIN_TEXT, {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
             try:
                 return await handler(request)
@@ -224,7 +224,11 @@ class JsonApi:
 
         return guarded
 
-    async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
+    def authorised(self, request: Request) -> bool:
+        """Whether `request` carries the login (HTTP Basic) this API was given."""
+        return self.auth is not None and _authorised(request, self.auth)
+
+    async def run(self, function: Callable[..., Any], *args: Any) -> Any:
         """`function` on an answer thread, so the event loop keeps taking requests."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
@@ -236,13 +240,13 @@ class JsonApi:
 
     async def ask(self, request: Request) -> Response:
         """POST /api/ask: the answer as `answer_json` gives it; a question the library refuses is a 400."""
-        question, history = parse_ask(await _body(request, MAX_BODY_BYTES))
-        answer = await self._run(self.service.ask, question, history)
+        question, history = parse_ask(await read_body(request, MAX_BODY_BYTES))
+        answer = await self.run(self.service.ask, question, history)
         return JSONResponse(answer_json(answer))
 
     async def documents(self, request: Request) -> Response:
         """GET /api/documents: every indexed document, with the fields of `DocumentEntry`."""
-        entries = await self._run(self.service.documents)
+        entries = await self.run(self.service.documents)
         return JSONResponse({"documents": [asdict(e) for e in entries]})
 
     async def upload(self, request: Request) -> Response:
@@ -278,7 +282,7 @@ class JsonApi:
         """The stored file of an uploaded document; 404 for unknown ids and for documents
         indexed from anywhere else (qa serves only what was uploaded to it)."""
         doc_id = request.path_params["doc_id"]
-        found = await self._run(self.service.stored_original, doc_id)
+        found = await self.run(self.service.stored_original, doc_id)
         if found is None:
             return _error(404, f"{doc_id!r} is not an uploaded document of this index")
         return original_response(*found)
@@ -291,13 +295,14 @@ class JsonApi:
         return JSONResponse(counts)
 
 
-def create_app(api: JsonApi) -> FastAPI:
-    """The outer app: the JSON routes, and nothing else yet (the web chat mounts under it).
-    The API is documented in this module's docstring and README.md, not by generated pages."""
+def create_app(api: JsonApi, extra_routes: Sequence[Route] = ()) -> FastAPI:
+    """The outer app: the JSON routes and `extra_routes` (the OpenAI-compatible ones); the web
+    chat mounts under it. The APIs are documented in their modules' docstrings and the README,
+    not by generated pages."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         api.close()
 
-    return FastAPI(**NO_GENERATED_DOCS, routes=api.routes(), lifespan=lifespan)
+    return FastAPI(**NO_GENERATED_DOCS, routes=[*api.routes(), *extra_routes], lifespan=lifespan)

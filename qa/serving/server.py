@@ -22,6 +22,7 @@ import uvicorn  # noqa: E402
 from qa.index.coordinator import Index  # noqa: E402
 from qa.serving import rendering  # noqa: E402
 from qa.serving.api import NO_GENERATED_DOCS, JsonApi, create_app  # noqa: E402
+from qa.serving.openai_api import OpenAiApi, api_key_from_env  # noqa: E402
 from qa.serving.listening import Address, Listener, auth_from_env, open_listener  # noqa: E402
 from qa.serving.service import QaService  # noqa: E402
 from qa.serving.feedback import feedback_path  # noqa: E402
@@ -92,7 +93,8 @@ def make_server(
     printing where it serves. Both share `auth`: Gradio's login page, HTTP Basic for the API.
     """
     service = QaService(index, read_only=read_only)  # one writer thread for the chat and the API
-    app = create_app(JsonApi(service, auth=auth))
+    api = JsonApi(service, auth=auth)
+    app = create_app(api, OpenAiApi(api, api_key_from_env()).routes())
     blocks = build_app(service, examples)
     blocks.queue(default_concurrency_limit=4)
     gr.mount_gradio_app(
@@ -121,7 +123,7 @@ def _announce(index: Index, address: Address, auth: tuple[str, str] | None, read
     print(
         f"qa: serving {documents} document(s), {passages} passage(s) from {index.path} on {address.url}"
         + (f" ({', '.join(notes)})" if notes else "")
-        + f"; JSON API: POST {address.url}api/ask",
+        + f"; JSON API: POST {address.url}api/ask; OpenAI-compatible: {address.url}v1",
         file=sys.stderr,
         flush=True,
     )
