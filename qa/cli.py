@@ -160,7 +160,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     for entry in _index(args).documents():
         print(
             f"{entry.doc_id}\t{entry.title}\t{entry.source}\t{entry.paragraphs} paragraphs\t"
-            f"{entry.chunks} passages\tadded {entry.added}"
+            f"{entry.chunks} passage{'s' if entry.chunks != 1 else ''}\tadded {entry.added}"
         )
     return EXIT_OK
 

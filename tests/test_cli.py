@@ -129,3 +129,14 @@ def test_index_compact_merges_segments(tmp_path: Path, embedder, capsys):
     assert len(Index.open(tmp_path / "index").segments()) == 1
     assert main(["index", "--index", str(tmp_path / "index")]) == 2
     assert "give the files or folders" in capsys.readouterr().err
+
+
+def test_docs_counts_passages_in_words_that_agree(tmp_path: Path, embedder, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.txt").write_text("The otters of Lindenhof fish at dusk.\n", encoding="utf-8")
+    assert main(["index", str(corpus), "--index", str(tmp_path / "index")]) == 0
+    capsys.readouterr()
+    assert main(["docs", "--index", str(tmp_path / "index")]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "\t1 passage\t" in line and "passages" not in line

@@ -295,6 +295,30 @@ class JsonApi:
         return JSONResponse(counts)
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def with_method_not_allowed(routes: Sequence[Route]) -> list[Route]:
+    """`routes`, then for each path a route answering every other method with 405 and an
+    `Allow` header: without it the web chat mounted at / would answer `GET /api/ask` as a 404."""
+    allowed: dict[str, set[str]] = {}
+    for route in routes:
+        allowed.setdefault(route.path, set()).update(route.methods or ())
+
+    def refuse(methods: set[str]) -> Handler:
+        async def not_allowed(request: Request) -> Response:
+            message = f"{request.method} is not allowed on {request.url.path}; use {', '.join(sorted(methods - {'HEAD'}))}"
+            return JSONResponse({"error": message}, status_code=405, headers={"Allow": ", ".join(sorted(methods))})
+
+        return not_allowed
+
+    refusals = [
+        Route(path, refuse(methods), methods=[m for m in HTTP_METHODS if m not in methods])
+        for path, methods in allowed.items()
+    ]
+    return [*routes, *refusals]
+
+
 def create_app(api: JsonApi, extra_routes: Sequence[Route] = ()) -> FastAPI:
     """The outer app: the JSON routes and `extra_routes` (the OpenAI-compatible ones); the web
     chat mounts under it. The APIs are documented in their modules' docstrings and the README,
@@ -305,4 +329,4 @@ def create_app(api: JsonApi, extra_routes: Sequence[Route] = ()) -> FastAPI:
         yield
         api.close()
 
-    return FastAPI(**NO_GENERATED_DOCS, routes=[*api.routes(), *extra_routes], lifespan=lifespan)
+    return FastAPI(**NO_GENERATED_DOCS, routes=with_method_not_allowed([*api.routes(), *extra_routes]), lifespan=lifespan)

@@ -91,6 +91,12 @@ def test_an_oversized_body_is_refused(server: Running) -> None:
     assert status == 400 and "limit" in data["error"]
 
 
+def test_a_wrong_method_is_a_405_naming_the_right_one(server: Running) -> None:
+    for method, path, allowed in (("GET", "/api/ask", "POST"), ("GET", "/v1/chat/completions", "POST"), ("POST", "/v1/models", "GET")):
+        status, data, headers = server.request(method, path)
+        assert status == 405 and allowed in headers["allow"] and allowed in data["error"], (method, path)
+
+
 def test_no_generated_docs_routes(server: Running) -> None:
     for path in ("/docs", "/openapi.json", "/redoc"):
         status, _, _ = server.request("GET", path)
