@@ -21,6 +21,7 @@ import argparse
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -55,6 +56,7 @@ def grown(paragraphs: list[str], spans: list[list[tuple[int, int]]], sentences: 
 
 
 def embedder(folder: Path | None, precision: str | None) -> embedding.Embedder:
+    """qa's Embedder on its own device choice, from `folder` when the model package is absent."""
     if folder is not None:
         embedding.model_folder = lambda spec: folder  # type: ignore[assignment]
     made = embedding.Embedder(embedding.MODELS[embedding.DEFAULT_MODEL], precision=precision)
@@ -63,6 +65,7 @@ def embedder(folder: Path | None, precision: str | None) -> embedding.Embedder:
 
 
 def groups_of(spans: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """Each paragraph's (first, last) sentence row: how `encode_groups` pools."""
     groups, first = [], 0
     for text_spans in spans:
         groups.append((first, first + len(text_spans) - 1))
@@ -71,6 +74,7 @@ def groups_of(spans: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
 
 
 def calls(e: embedding.Embedder, paragraphs: list[str], spans: list[list[tuple[int, int]]]) -> dict[str, tuple[int, object]]:
+    """Each embedding path as (texts it embeds, the call)."""
     sentences = [p[s:t] for p, text_spans in zip(paragraphs, spans) for s, t in text_spans]
     return {
         "encode (paragraphs)": (len(paragraphs), lambda: e.encode(paragraphs)),
@@ -87,7 +91,8 @@ def all_rows(result: object) -> np.ndarray:
     return np.concatenate([texts, *(rest if isinstance(rest, list) else [rest])])
 
 
-def timed(run) -> tuple[float, object]:
+def timed(run: Callable[[], object]) -> tuple[float, object]:
+    """Seconds of `run()` with the GPU's queue drained before and after, and its result."""
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     started = time.perf_counter()
@@ -98,6 +103,7 @@ def timed(run) -> tuple[float, object]:
 
 
 def main() -> None:
+    """Each path on the device against fp32 on the CPU: texts/s and the smallest cosine."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-folder", type=Path, default=None)
     parser.add_argument("--texts", type=int, default=20_000, help="sentences to embed (about)")

@@ -14,37 +14,28 @@ baseline are what to compare across machines; absolute figures depend on the mac
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
-import time
-from pathlib import Path
 from typing import Callable
 
+import common
 import qa
 from qa.eval.evaluation import percentile
 
-HERE = Path(__file__).resolve().parent
-
 
 def timed(call: Callable[[str], object], questions: list[str], repeats: int) -> list[float]:
+    """Milliseconds of each call, `repeats` passes over the questions after one untimed pass."""
     for question in questions:  # warm-up
         call(question)
-    seconds = []
-    for _ in range(repeats):
-        for question in questions:
-            started = time.perf_counter()
-            call(question)
-            seconds.append(time.perf_counter() - started)
-    return seconds
+    return [ms for _ in range(repeats) for ms in common.timed_ms(call, questions)]
 
 
 def main() -> None:
+    """Time each call on the seed questions beside the baseline; print the table and peak RSS."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    sets = json.loads((HERE / "seed_questions.json").read_text())
-    questions = [q for q, _ in sets["on_topic"]] + sets["off_topic"] + [q for _, q, _ in sets["followups"]]
+    questions = common.seed_question_texts()
     index = qa.default_index()
     embedder = index.embedder()
     rows = {
@@ -58,16 +49,11 @@ def main() -> None:
     with embedder.torch_questions():
         rows["qa.retrieve(q, k=5), torch questions"] = timed(lambda q: qa.retrieve(q, k=5), questions, args.repeats)
     base = statistics.median(next(iter(rows.values())))
-    try:
-        load = open("/proc/loadavg").read().split()[0]
-    except OSError:
-        load = "?"
-    print(f"\nSeed article, {len(questions)} questions x {args.repeats}, load average {load}\n")
-    print("| call | p50 ms | p95 ms | p50 / baseline |")
-    print("|---|---|---|---|")
-    for name, seconds in rows.items():
-        ms = [s * 1000 for s in seconds]
-        print(f"| {name} | {percentile(ms, 50):.1f} | {percentile(ms, 95):.1f} | {statistics.median(seconds) / base:.2f} |")
+    common.print_table(
+        ("call", "p50 ms", "p95 ms", "p50 / baseline"),
+        [(name, f"{percentile(ms, 50):.1f}", f"{percentile(ms, 95):.1f}", f"{statistics.median(ms) / base:.2f}") for name, ms in rows.items()],
+        f"Seed article, {len(questions)} questions x {args.repeats}; {common.machine_line()}",
+    )
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS {rss_mb:.0f} MB (model, torch and the seed index)")
 

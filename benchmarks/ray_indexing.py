@@ -2,7 +2,7 @@
 
     python benchmarks/ray_indexing.py [--paragraphs 600] [--rounds 2] [--workers 2]
 
-The first `--paragraphs` SQuAD v1.1 dev paragraphs (benchmarks/indexing.py's corpus) are written
+The first `--paragraphs` SQuAD v1.1 dev paragraphs (build_cost.py's corpus) are written
 one per .txt file, then indexed in turn each round (so load from other jobs falls on both alike):
 
 - one process: `Index.build(files)` with the model already loaded (what `qa index` does after
@@ -34,7 +34,7 @@ from qa.models.embedding import Embedder, load_embedder
 from qa.models.packaged import DEFAULT_MODEL, MODELS, TextEmbedder
 from qa.eval.evaluation import squad_documents
 from qa.index.coordinator import Index
-from qa.index.planning import settings_for
+from qa.index.planning import BUILD_BATCH_CHARS, settings_for
 from qa.index.view import IndexView
 from qa.text.chunking import ChunkingConfig
 from qa.index.lexical import BM25Config
@@ -63,15 +63,19 @@ def on_ray(corpus: Path, target: Path, workers: int) -> tuple[float, RayBuildRep
     started = time.perf_counter()
     built = build_with_ray([corpus], target, settings, RayOptions(workers=workers, progress=False))
     # As `Index.build(executor="ray")` does: the batch segments merged into a one-process layout.
-    Index(IndexView.open(target, built.manifest, {}), load_embedder())._merge_to_build_layout()
+    # (That call returns no report, so the job is run here step by step; qa offers the merge on
+    # its writer only, hence the private name.)
+    Index(IndexView.open(target, built.manifest, {}), load_embedder())._writer.merge_to_build_layout(BUILD_BATCH_CHARS)
     return time.perf_counter() - started, built.report
 
 
 def uptime() -> str:
+    """`uptime`'s line: the load around each round."""
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main() -> None:
+    """Each round: one process (2 threads, 1 thread), then Ray; then the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paragraphs", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=2)
@@ -119,6 +123,7 @@ def print_table(
     reports: list[RayBuildReport],
     init_seconds: float, args: argparse.Namespace,
 ) -> None:
+    """Medians per way against one process, and Ray's own costs."""
     base = statistics.median(single)
     work = statistics.median(r.embed_seconds + r.commit_seconds for r in reports)
     starts = statistics.median(r.start_seconds for r in reports)

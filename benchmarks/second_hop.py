@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import common
 from qa.eval.answer_evaluation import evaluate_answers
 from qa.answering.compose import Answer, AnswerConfig
 from qa.eval.eval_runs import SHOWN_PASSAGES, both_shown, cached_index, hotpot_corpus
@@ -29,7 +30,7 @@ from qa.paths import data_dir
 
 HOPS = (1, 2)
 # HotpotQA rows: the hop with and without the reader, and the reader kept from abstaining
-# (where the reader's answers lose "cite both": benchmarks/README.md, "HotpotQA with the reader").
+# (where the reader's answers lose "cite both": benchmarks/README.md, "Multi-hop").
 HOTPOT_CONFIGS = (
     ("1", AnswerConfig(hops=1)),
     ("2 (default)", AnswerConfig(hops=2)),
@@ -40,6 +41,8 @@ HOTPOT_CONFIGS = (
 
 @dataclass(frozen=True)
 class HopRow:
+    """One HotpotQA row: shares of the 100 questions, mean length and answer p50."""
+
     name: str
     cite_both: float
     shown_both: float
@@ -66,6 +69,7 @@ def answered(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ca
 
 
 def hotpot_row(index: Index, items: list[tuple[EvalQuestion, tuple[str, str]]], name: str, config: AnswerConfig) -> HopRow:
+    """Answer every HotpotQA question with `config` and score it."""
     answers, p50 = timed_answers(lambda q: index.answer(q, config=config), [q.question for q, _ in items])
     cite_both = shown_both = 0
     for (question, gold), answer in zip(items, answers):
@@ -78,10 +82,12 @@ def hotpot_row(index: Index, items: list[tuple[EvalQuestion, tuple[str, str]]], 
 
 
 def main() -> None:
+    """The HotpotQA table by hops and reader, then pooled SQuAD with and without the hop."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad-questions", type=int, default=1000)
     args = parser.parse_args()
     cache = data_dir() / "eval-cache"
+    print(common.machine_line())
 
     documents, items = hotpot_corpus()
     index = cached_index(documents, cache, "hotpot")

@@ -24,11 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,9 +34,10 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+import common
+
+PROJECT = common.PROJECT
 QUESTION = "what is the US backstop position?"
 # The document model's stack and the web stack: neither belongs on the question path.
 HEAVY = ("torch", "transformers", "sentence_transformers", "gradio")
@@ -65,12 +63,6 @@ class ProcessRun:
     peak_rss_mb: float
 
 
-def qa_command() -> list[str]:
-    """The installed `qa` script when there is one (what a user runs), else `python -m qa.cli`."""
-    script = shutil.which("qa")
-    return [script] if script else [sys.executable, "-m", "qa.cli"]
-
-
 def run_child(command: list[str]) -> ProcessRun:
     """Run `command` to its end and measure it with wait4 (its own rusage, not all children's)."""
     started = time.perf_counter()
@@ -84,7 +76,8 @@ def run_child(command: list[str]) -> ProcessRun:
 
 
 def ask_command(index: str | None) -> list[str]:
-    return qa_command() + ["ask", QUESTION] + (["--index", index] if index else [])
+    """`qa ask QUESTION`, on `index` when one is given."""
+    return common.qa_command() + ["ask", QUESTION] + (["--index", index] if index else [])
 
 
 def import_profile(index: str | None) -> tuple[float, list[tuple[str, float]], list[str]]:
@@ -107,13 +100,8 @@ def import_profile(index: str | None) -> tuple[float, list[tuple[str, float]], l
     return sum(top.values()), largest, sorted(m for m in HEAVY if m in imported)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def page_served(base: str) -> bool:
+    """Whether the app's page answers 200 yet."""
     try:
         with urllib.request.urlopen(base + "/", timeout=5) as response:
             return response.status == 200
@@ -155,18 +143,9 @@ class AppStart:
     peak_rss_mb: float
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a running process has used so far (Linux /proc; NaN elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-
-
 def app_start(launcher: list[str], index: str | None) -> AppStart:
     """Start the app with `launcher` on a free port, ask it one question, stop it."""
-    port = free_port()
+    port = common.free_port()
     base = f"http://127.0.0.1:{port}"
     command = launcher + ["--port", str(port)] + (["--index", index] if index else [])
     with tempfile.TemporaryFile() as log:
@@ -176,7 +155,7 @@ def app_start(launcher: list[str], index: str | None) -> AppStart:
             page = _poll(app, started, lambda: page_served(base), log)
             answer = ask_server(base, QUESTION)
             first_answer = time.perf_counter() - started
-            cpu = cpu_seconds(app.pid)
+            cpu = common.process_cpu_seconds(app.pid)
             if "[1]" not in answer["text"]:
                 raise RuntimeError(f"unexpected first answer: {answer['text']!r}")
         finally:
@@ -215,18 +194,15 @@ def summary(values: list[float], digits: int = 2) -> str:
     return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
-def load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def main() -> None:
+    """Time the cold asks, profile their imports, start each launcher; print the tables."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="cold `qa ask` runs")
     parser.add_argument("--app-runs", type=int, default=3, help="starts of each app launcher")
     parser.add_argument("--index", help="index folder (default: the default corpus)")
     args = parser.parse_args()
 
-    before = load_average()
+    before = common.load_text()
     run_child(ask_command(args.index))  # untimed: warms the file cache, builds a missing index
     asks = [run_child(ask_command(args.index)) for _ in range(args.runs)]
     import_s, largest, heavy = import_profile(args.index)
@@ -234,10 +210,9 @@ def main() -> None:
         name: [app_start(launcher, args.index) for _ in range(args.app_runs)]
         for name, launcher in LAUNCHERS.items()
     }
-    after = load_average()
+    after = common.load_text()
 
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-          f"load average (1, 5, 15 min) before {before}, after {after}\n")
+    print(f"{common.cpu_description()}; load average (1, 5, 15 min) before {before}, after {after}\n")
     print("| measure | median (min-max) | runs |")
     print("|---|---|---|")
     print(f"| cold `qa ask`, wall s | {summary([a.wall_s for a in asks])} | {args.runs} |")
