@@ -358,6 +358,7 @@ def run_held_out(args: argparse.Namespace, cache: Path) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reader", action="store_true", help="the reader against the composer alone, on dev")
     parser.add_argument("--sample", type=int, help=f"SQuAD v1.1 questions, seed 0; 0 = all (default: all held-out; --reader {READER_SAMPLE})")
@@ -370,6 +371,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run what the options ask for; the exit status."""
     args = parse_args(argv)
     print(f"Machine: {common.machine_line()}")
     (run_reader if args.reader else run_held_out)(args, args.cache)

@@ -292,6 +292,7 @@ def measure_calls(args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--measure", choices=MEASURES, default="builds", help="what to time (default: builds)")
     parser.add_argument("--paragraphs", type=int, default=600, help="SQuAD paragraphs (default 600)")
@@ -302,6 +303,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run what the options ask for; the exit status."""
     args = parse_args(argv)
     {"builds": measure_builds, "passes": measure_passes, "calls": measure_calls}[args.measure](args)
     return 0

@@ -243,6 +243,7 @@ def bm25_matrix(texts: list[str], questions: list[str], config: BM25Config) -> n
 
 
 def minmax_rows(x: np.ndarray) -> np.ndarray:
+    """Each row scaled to [0, 1], as fusion scales each signal."""
     low, high = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
     return (x - low) / np.maximum(high - low, 1e-9)
 
@@ -311,6 +312,7 @@ def normalise(question: str) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grid", choices=GRIDS, required=True, help="which setting to vary")
     parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="SQuAD questions (default 2000)")
@@ -331,6 +333,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run what the options ask for; the exit status."""
     args = parse_args(argv)
     common.use_torch_threads(args.torch_threads)
     print(common.machine_line())

@@ -52,6 +52,8 @@ Question = tuple[str, list[list[str]]]  # (question, history)
 
 @dataclass
 class PhaseResult:
+    """One timed phase: latencies, errors, wrong answers, uploads, load and CPU."""
+
     name: str
     seconds: float
     latencies: list[float] = field(default_factory=list)
@@ -70,6 +72,7 @@ class PhaseResult:
         return self.server_cpu / n * 1000, self.client_cpu / n * 1000
 
     def row(self) -> str:
+        """The phase's row of the table."""
         n = len(self.latencies)
         p50 = percentile(self.latencies, 50) * 1000 if n else float("nan")
         p95 = percentile(self.latencies, 95) * 1000 if n else float("nan")
@@ -146,6 +149,7 @@ class Server:
         self.wait_ready(data / "server.log")
 
     def wait_ready(self, log: Path) -> None:
+        """Until the server logs that it serves (or exits, or takes too long)."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -156,12 +160,14 @@ class Server:
         sys.exit("the server did not start in time")
 
     def stop(self) -> None:
+        """Stop the server as Ctrl-C would and close its log."""
         self.process.terminate()
         self.process.wait(timeout=30)
         self.log.close()
 
 
 def post(connection: http.client.HTTPConnection, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+    """POST `body` on a kept-alive connection: (status, body)."""
     connection.request("POST", path, body=body, headers={"Content-Type": content_type})
     response = connection.getresponse()
     return response.status, response.read()
@@ -173,6 +179,7 @@ def signature(payload: dict[str, Any]) -> str:
 
 
 def ask_alone(port: int, questions: list[Question]) -> dict[int, str]:
+    """Each question asked once with nothing else running: the answers load must not change."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
     answers = {}
     for number, (question, history) in enumerate(questions):
@@ -191,6 +198,7 @@ def client(
     port: int, questions: list[Question], bodies: list[bytes], start: int, stop_at: float, result: PhaseResult,
     lock: threading.Lock, seen: list[tuple[int, str]],
 ) -> None:
+    """One client thread: ask in a loop on one keep-alive connection until `stop_at`."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
     latencies, errors, answers = [], [], []
     for number in itertools.islice(itertools.cycle(range(len(questions))), start, None):
@@ -241,6 +249,7 @@ def uploader(port: int, stop_at: float, result: PhaseResult, first: int) -> None
 def run_phase(
     name: str, server: "Server", questions: list[Question], clients: int, seconds: float, upload_from: int | None
 ) -> tuple[PhaseResult, list[tuple[int, str]]]:
+    """`clients` threads for `seconds` (and an uploader from document `upload_from`)."""
     port = server.port
     result = PhaseResult(name, seconds, load_before=load_average())
     server_cpu, client_cpu = common.process_cpu_seconds(server.process.pid), own_cpu()
@@ -264,19 +273,21 @@ def run_phase(
 
 
 def check(result: PhaseResult, seen: list[tuple[int, str]], *expected: dict[int, str]) -> None:
+    """Count an answer wrong when it matches none of the `expected` answers to its question."""
     for number, answer in seen:
         if all(answer != e[number] for e in expected):
             result.wrong.append(f"question {number}")
 
 
 def main() -> None:
+    """Start the server, ask alone, run the phases, print the table and the bar."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--corpus", choices=["auto", "seed", "squad"], default="auto")
     parser.add_argument("--questions", type=int, default=200, help="SQuAD questions drawn (seed: all of its set)")
     parser.add_argument("--no-upload", action="store_true", help="skip the phase with uploads")
-    parser.add_argument("--answer-threads", type=int, help="the server's QA_ANSWER_THREADS (default: its own, 8)")
+    parser.add_argument("--answer-threads", type=int, help="the server's QA_ANSWER_THREADS (default: its own)")
     args = parser.parse_args()
     corpus = args.corpus
     if corpus == "auto":

@@ -60,6 +60,8 @@ OFFLINE_ENV = {
 
 @dataclass(frozen=True)
 class Paragraph:
+    """One SQuAD context, a document of its own."""
+
     doc_id: str
     title: str
     text: str
@@ -67,6 +69,8 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Question:
+    """A question and the paragraph that answers it."""
+
     question: str
     doc_id: str  # the gold paragraph
 
@@ -314,6 +318,8 @@ def make_systems(cache: Path, rebuild_qa: bool) -> dict[str, Callable[[], Retrie
 
 @dataclass(frozen=True)
 class Result:
+    """One system's row: metrics, or the error that stopped it."""
+
     system: str
     version: str = ""
     recall: tuple[float, ...] = ()  # at KS
@@ -436,6 +442,7 @@ def torch_line() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run what the options ask for; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", type=int, default=2000, help="questions drawn with random.seed(0) (default 2000)")
     parser.add_argument("--systems", default="qa,llamaindex,haystack,txtai", help="comma-separated subset")

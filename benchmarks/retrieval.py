@@ -84,6 +84,7 @@ def system_rows(index: Index, questions: list[EvalQuestion]) -> list[tuple[str, 
 
 
 def run_default(cached: common.CachedIndex, questions: list[EvalQuestion], args: argparse.Namespace) -> None:
+    """The systems table, then how the index was built and the conditions."""
     rows = system_rows(cached.index, questions)
     common.print_table(
         ("system", *common.QUALITY_HEADER, *common.LATENCY_HEADER),
@@ -162,6 +163,7 @@ def run_ann_recall(cached: common.CachedIndex, questions: list[EvalQuestion]) ->
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--rescore", action="store_true", help="the optional mpnet second stage (~25 min)")
@@ -177,6 +179,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run what the options ask for; the exit status."""
     args = parse_args(argv)
     common.use_torch_threads(args.torch_threads)
     documents, all_questions = squad_documents(args.data)

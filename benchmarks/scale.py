@@ -58,13 +58,9 @@ TEMP_PARENT = Path("/tmp")
 QUERY_PROCESS_TIMEOUT_S = 3600
 RSS_SAMPLE_S = 0.5
 PROGRESS_EVERY_S = 60.0
-# The one small document that is added and removed again.
-ADDED_FILE = "scale-added.txt"
-ADDED_TEXT = (
-    "The harbour bridge was opened in 1932 after eight years of construction.\n\n"
-    "It carries rail, road and foot traffic between the northern and southern shores, and its "
-    "arch is still one of the widest of its kind.\n"
-)
+ADDED_FILE = "scale-added.txt"  # the one small document added and removed again
+ADDED_TEXT = ("The harbour bridge was opened in 1932 after eight years of construction.\n\nIt carries rail, road and "
+              "foot traffic between the northern and southern shores, and its arch is still one of the widest of its kind.\n")
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -282,6 +278,7 @@ def answer_pairs_ms(index: "qa.Index", questions: list[str]) -> tuple[list[float
 
 
 def run_query_process(index_path: Path, questions_file: Path, scratch: Path) -> QueryResult:
+    """This script with `--query-process` in a fresh process: what opening costs a new process."""
     command = [
         sys.executable, str(Path(__file__).resolve()), "--query-process", str(index_path),
         "--questions-file", str(questions_file), "--scratch", str(scratch),
@@ -462,6 +459,7 @@ def requery(kept: Path) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="chunk counts (default 10000 100000)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
@@ -475,6 +473,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run what the options ask for; the exit status."""
     args = parse_args(argv)
     if args.query_process is not None:
         result = query_process(args.query_process, args.questions_file, args.scratch, PROCESS_STARTED)

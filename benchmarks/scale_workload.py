@@ -75,10 +75,12 @@ class RandomEmbedder:
 
     @staticmethod
     def seeds(texts: Sequence[str]) -> np.ndarray:
+        """One stable 64-bit hash per text: the seed of its vector."""
         digests = b"".join(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest() for t in texts)
         return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
 
     def vectors(self, seeds: np.ndarray) -> np.ndarray:
+        """The unit vectors of these seeds, a block of rows at a time."""
         out = np.empty((len(seeds), DIMENSION), dtype=np.float32)
         for first in range(0, len(seeds), _ROWS_PER_BLOCK):
             z = seeds[first : first + _ROWS_PER_BLOCK, None] + _COLUMN_OFFSETS
@@ -101,6 +103,8 @@ class RandomEmbedder:
 
 @dataclass(frozen=True)
 class PoolSentence:
+    """A SQuAD sentence and the title of its article (a document's title)."""
+
     text: str
     title: str
 
