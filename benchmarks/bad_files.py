@@ -25,6 +25,7 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # loaded by path (tests/test_properties.py): last, shadowing nothing
@@ -57,7 +58,7 @@ def _docx(paragraphs: list[str]) -> bytes:
     return buffer.getvalue()
 
 
-def _write_docx_with(path: Path, write_main_part) -> None:
+def _write_docx_with(path: Path, write_main_part: Callable[[BinaryIO], object]) -> None:
     """A real .docx whose word/document.xml is written by `write_main_part(stream)`."""
     with zipfile.ZipFile(io.BytesIO(_docx(["Placeholder."]))) as original, zipfile.ZipFile(
         path, "w", zipfile.ZIP_DEFLATED, compresslevel=9
@@ -76,7 +77,7 @@ def _write_bomb(path: Path, inflated_bytes: int) -> None:
     """A .docx of a few hundred KB whose main part inflates to `inflated_bytes` of XML."""
     block = b" " * MIB
 
-    def write(stream) -> None:
+    def write(stream: BinaryIO) -> None:
         stream.write(b"<w:document>")
         for _ in range(inflated_bytes // MIB):
             stream.write(block)

@@ -202,7 +202,7 @@ class LlamaIndexRetriever:
         self._index = VectorStoreIndex.from_documents(documents, embed_model=embed_model)
         self._fusion(DEPTH)  # BM25 indexing is part of the build
 
-    def _fusion(self, k: int):
+    def _fusion(self, k: int) -> object:
         if k not in self._by_k:
             from llama_index.core.retrievers import QueryFusionRetriever
             from llama_index.retrievers.bm25 import BM25Retriever

@@ -34,6 +34,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import IO, Callable
 
 import common
 
@@ -163,7 +164,7 @@ def app_start(launcher: list[str], index: str | None) -> AppStart:
     return AppStart(page, first_answer, cpu, peak_rss_mb)
 
 
-def _poll(app: subprocess.Popen, started: float, ready, log) -> float:
+def _poll(app: subprocess.Popen, started: float, ready: Callable[[], bool], log: IO[bytes]) -> float:
     """Seconds from `started` until `ready()`; an error if the app exits or takes too long."""
     while not ready():
         if app.poll() is not None:
