@@ -5,13 +5,14 @@
     qa index docs/ --sentence-vectors separate encode passages too (two model passes)
     qa index docs/ --ray [ADDRESS]             embed on a Ray cluster (the index folder shared)
     qa search "what is the US backstop position?" -k 3 [--json] [--rescore]
-    qa ask "What is the US backstop position?" [--json]
+    qa ask "What is the US backstop position?" [--json | --markdown]
+    qa chat                                    a conversation in the terminal, with follow-ups
     qa docs                                    list indexed documents
     qa eval squad|squad2|hotpot [--sample N] [--single-article] [--json] [--rescore]
     qa eval --questions my.jsonl --docs DIR    measure on your own questions
     qa serve [--host 127.0.0.1] [--port 7860] [--read-only]   the web chat and JSON API
 
-Without --index, search/ask/docs use the default corpus (seeds/ -> index/, built on first use).
+Without --index, search/ask/chat/docs use the default corpus (seeds/ -> index/, built on first use).
 Exit codes: 0 success (an abstained answer included), 1 index or model problem, 2 bad input.
 Errors are one line on stderr, never a traceback.
 """
@@ -110,21 +111,60 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    """`qa ask`: the cited answer, then its numbered sources, or --json; an abstention is exit 0 too."""
+    """`qa ask`: the cited answer, then its numbered sources, or --json or --markdown (the chat's
+    export of one answer); an abstention is exit 0 too."""
     answer = _index(args).answer(args.question)
     if args.json:
         from qa.answering.compose import answer_json
 
         payload = answer_json(answer)
         print(json.dumps(payload, ensure_ascii=False, indent=1))
-        return EXIT_OK
+    elif args.markdown:
+        from qa.serving.markdown import conversation_markdown
+
+        print(conversation_markdown([answer]), end="")
+    else:
+        _print_answer(answer)
+    return EXIT_OK
+
+
+def _print_answer(answer: "Answer") -> None:
+    """The answer (its short answer marked), then its numbered sources with their quotes."""
     print(_with_short_answer(answer, sys.stdout.isatty()))
     if answer.citations:
         print("\nSources:")
     for c in answer.citations:
         print(f"[{c.number}] {c.title} — {c.source}, {_place(c)}paragraph {c.paragraph}, chars {c.start}-{c.end}")
         print(f"    “{c.quote}”")
-    return EXIT_OK
+
+
+CHAT_PROMPT = "you> "
+CHAT_QUIT = ("exit", "quit", ":q")
+CHAT_TURNS_KEPT = 4  # earlier (question, answer) pairs a follow-up is resolved against
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """`qa chat`: a conversation in the terminal; each line a question, follow-ups resolved
+    against the earlier turns, the sources after each answer. A refused question is one line
+    on stderr and the conversation goes on; an empty line, "exit" or end of input ends it."""
+    index = _index(args)
+    history: list[tuple[str, str]] = []
+    prompt = CHAT_PROMPT if sys.stdin.isatty() else ""
+    while True:
+        try:
+            question = input(prompt)
+        except EOFError:
+            return EXIT_OK
+        if not question.strip() or question.strip().lower() in CHAT_QUIT:
+            return EXIT_OK
+        try:
+            answer = index.answer(question, history[-CHAT_TURNS_KEPT:])
+        except (ValueError, TypeError) as error:
+            print(f"qa: error: {error}", file=sys.stderr, flush=True)
+            continue
+        _print_answer(answer)
+        print(flush=True)
+        history.append((answer.question, answer.text))
 
 
 BOLD, PLAIN = "\033[1m", "\033[0m"
@@ -279,10 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("question")
         p.add_argument("--index", help="index folder (default: the default corpus)")
         p.add_argument("--json", action="store_true", help="print JSON")
+        if name == "ask":
+            p.add_argument("--markdown", action="store_true", help="print the answer as Markdown, as the chat exports it")
         if name == "search":
             p.add_argument("-k", type=int, default=5, help="number of passages (1-100)")
             p.add_argument("--rescore", action="store_true", help=RESCORE_HELP)
         p.set_defaults(run=run)
+
+    p = sub.add_parser("chat", help="a conversation in the terminal: follow-ups, sources after each answer")
+    p.add_argument("--index", help="index folder (default: the default corpus)")
+    p.set_defaults(run=cmd_chat)
 
     p = sub.add_parser("docs", help="list indexed documents")
     p.add_argument("--index", help="index folder (default: the default corpus)")

@@ -140,3 +140,25 @@ def test_docs_counts_passages_in_words_that_agree(tmp_path: Path, embedder, caps
     assert main(["docs", "--index", str(tmp_path / "index")]) == 0
     line = capsys.readouterr().out.strip()
     assert "\t1 passage\t" in line and "passages" not in line
+
+
+def test_chat_carries_the_conversation_and_goes_on_after_a_refused_question(seed_index, capsys, monkeypatch):
+    import io
+
+    lines = "Who is Jonathan Powell?\nWho is he?\n" + "x" * 2500 + "\nWhat is happening in Kursk?\nexit\nnever asked\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    assert main(["chat", "--index", str(seed_index.path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("\nSources:\n") == 3  # three answered, the over-long one refused
+    assert captured.out.split("Sources:")[1].count("Jonathan Powell") >= 1  # "he" resolved from the first turn
+    assert captured.err.strip() == "qa: error: question is 2,500 characters long; the limit is 2,000"
+    assert "Kursk" in captured.out.split("Sources:")[2]
+
+
+def test_ask_markdown_is_the_chats_export_of_one_answer(seed_index, capsys):
+    from qa.serving.markdown import conversation_markdown
+
+    assert main(["ask", "What is the US backstop position?", "--markdown", "--index", str(seed_index.path)]) == 0
+    out = capsys.readouterr().out
+    assert out == conversation_markdown([seed_index.answer("What is the US backstop position?")])
+    assert out.startswith("# Conversation with qa\n\n## 1. What is the US backstop position?") and "\n  > " in out

@@ -223,6 +223,16 @@ def test_json_outputs_and_the_cli_name_the_page_and_section(paged_index: Index, 
     assert main(["ask", PENGUINS, "--index", str(paged_index.path)]) == 0
     assert "— notes.md, section “Penguins”, paragraph " in capsys.readouterr().out
 
+    assert main(["search", SLEDGES, "--json", "-k", "3", "--index", str(paged_index.path)]) == 0
+    passages = json.loads(capsys.readouterr().out)
+    report = paged_index.document("report")
+    pages = [(p["page"], report.page(p["paragraph"])) for p in passages if p["doc_id"] == "report"]
+    assert pages and all(page == expected and page is not None for page, expected in pages)  # where it starts
+    assert main(["search", PENGUINS, "--json", "-k", "3", "--index", str(paged_index.path)]) == 0
+    notes = paged_index.document("notes")
+    sections = [(p["section"], notes.section(p["paragraph"])) for p in json.loads(capsys.readouterr().out) if p["doc_id"] == "notes"]
+    assert sections and all(section == expected for section, expected in sections) and sections[0][0] is not None
+
 
 def test_the_source_card_names_the_page_and_links_to_the_original_at_it(paged_index: Index):
     answer = paged_index.answer(SLEDGES)

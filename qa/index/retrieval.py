@@ -38,6 +38,10 @@ class Passage:
     sentence_score: float  # cosine of question and the passage's best sentence
     lexical_score: float  # raw BM25 score
     rescore_score: float | None = None  # mpnet cosine, when the optional second stage ran (qa.answering.rescoring)
+    # Where a reader finds the passage's start in the original: its PDF page and the section
+    # heading it falls under (Markdown, HTML, DOCX); None where the file has none.
+    page: int | None = None
+    section: str | None = None
 
 
 @dataclass(frozen=True)

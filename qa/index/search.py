@@ -170,6 +170,7 @@ def passage_of(view: IndexView, location: tuple[int, int], score: float, signals
     segment = view.segments[position]
     doc_row, paragraph, start, end = (int(segment.chunks[row, c]) for c in (DOC, PARAGRAPH, START, END))
     record = segment.documents[doc_row]
+    ((page, section),) = segment.places(doc_row, [paragraph])
     return Passage(
         text=segment.text(doc_row)[start:end],
         score=score,
@@ -183,6 +184,8 @@ def passage_of(view: IndexView, location: tuple[int, int], score: float, signals
         dense_score=float(signals.dense[i]),
         sentence_score=float(signals.sentence[i]),
         lexical_score=float(signals.lexical[i]),
+        page=page,
+        section=section,
     )
 
 
