@@ -55,6 +55,13 @@ DOCUMENT_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5)
 HOTPOT_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5)
 DOCUMENT_DEPTH = 10  # passages read per question by the document grid
 SHORT_HEADER = ("R@1", "R@5", "MRR@10")
+HOTPOT_DEPTH = 20  # hotpot: passages read per question (ranks over their distinct paragraphs)
+# signals: BM25 (k1, b) variants; min-max mixes of chunk x sentence x sentence-BM25 weights (title
+# BM25 gets the rest), the best TOP_MIXES printed; ranks read off each question's top RANK_DEPTH.
+BM25_VARIANTS = ((1.2, 0.75), (0.9, 0.4), (1.5, 0.75), (2.0, 0.75))
+MIX_GRID = ((0.2, 0.3, 0.4), (0.0, 0.2, 0.3, 0.4), (0.0, 0.1))
+TOP_MIXES = 12
+RANK_DEPTH = 60
 
 
 # --- grids over the pooled SQuAD index ---------------------------------------------------------
@@ -179,7 +186,7 @@ def hotpot_measures(index: Index, items: list) -> tuple[float, float, float, flo
     of the top 20)."""
     first = reciprocal = top5 = top10 = 0.0
     for question, gold in items:
-        ranked = list(dict.fromkeys(p.doc_id for p in index.retrieve(question.question, k=20)))
+        ranked = list(dict.fromkeys(p.doc_id for p in index.retrieve(question.question, k=HOTPOT_DEPTH)))
         rank = next((i for i, doc in enumerate(ranked[:10], 1) if doc in gold), None)
         first += rank == 1
         reciprocal += 1.0 / rank if rank else 0.0
@@ -251,7 +258,7 @@ def minmax_rows(x: np.ndarray) -> np.ndarray:
 def signal_metrics(scores: np.ndarray, gold: list[str], chunk_doc: np.ndarray) -> list[str]:
     """R@1, R@5, MRR@10 over distinct documents, three decimals."""
     ranks = []
-    for row, target in zip(np.argsort(-scores, axis=1)[:, :60], gold):
+    for row, target in zip(np.argsort(-scores, axis=1)[:, :RANK_DEPTH], gold):
         distinct = list(dict.fromkeys(chunk_doc[row]))
         ranks.append(distinct.index(target) + 1 if target in distinct else 999)
     r = np.array(ranks)
@@ -270,7 +277,7 @@ def grid_signals(cached: common.CachedIndex, questions: list[EvalQuestion]) -> N
     titled = [f"{pooled.titles[c.doc_id]}\n{c.text}" for c in pooled.chunks]
     signals = {"chunk cosine": query @ pooled.chunk_vectors.T,
                "best-sentence cosine": pooled.best_per_chunk(query @ pooled.sentence_vectors.T)}
-    for k1, b in [(1.2, 0.75), (0.9, 0.4), (1.5, 0.75), (2.0, 0.75)]:
+    for k1, b in BM25_VARIANTS:
         signals[f"BM25 k1={k1} b={b}"] = bm25_matrix(chunk_texts, texts, BM25Config(k1=k1, b=b, titles=False))
     signals["BM25 title+text"] = bm25_matrix(titled, texts, BM25Config())
     sentence_bm25 = bm25_matrix([s.text for s in pooled.sentences], texts, BM25Config(titles=False))
@@ -279,13 +286,13 @@ def grid_signals(cached: common.CachedIndex, questions: list[EvalQuestion]) -> N
     gold, chunk_doc = [q.doc_id for q in questions], np.array([c.doc_id for c in pooled.chunks])
     rows = [(name, *signal_metrics(x, gold, chunk_doc)) for name, x in scaled.items()]
     mixes = []
-    for chunk_w, sentence_w, sbm25_w in itertools.product((0.2, 0.3, 0.4), (0.0, 0.2, 0.3, 0.4), (0.0, 0.1)):
+    for chunk_w, sentence_w, sbm25_w in itertools.product(*MIX_GRID):
         lexical_w = 1 - chunk_w - sentence_w - sbm25_w
         mix = (chunk_w * scaled["chunk cosine"] + sentence_w * scaled["best-sentence cosine"]
                + sbm25_w * scaled["best-sentence BM25"] + lexical_w * scaled["BM25 title+text"])
         name = f"chunk {chunk_w} + sentence {sentence_w} + sentence-BM25 {sbm25_w} + title BM25 {lexical_w:.1f}"
         mixes.append((name, *signal_metrics(mix, gold, chunk_doc)))
-    rows += sorted(mixes, key=lambda m: -(float(m[1]) + float(m[3])))[:12]
+    rows += sorted(mixes, key=lambda m: -(float(m[1]) + float(m[3])))[:TOP_MIXES]
     common.print_table(("signal or mix (min-max)", *SHORT_HEADER), rows)
 
     def default_mix(chunk: np.ndarray, sentence: np.ndarray) -> np.ndarray:
