@@ -14,7 +14,7 @@ from types import ModuleType
 
 # Gradio regenerates its components' type stubs (.pyi files, already shipped in its wheel) at
 # every import, parsing each component's source with `ast`: ~1.4 of the ~3.4 CPU seconds
-# `import gradio` takes on 2 cores, a third of the app's start (benchmarks/README.md,
+# `import gradio` takes on 2 cores, a third of the app's start (benchmarks/HISTORY.md,
 # "Start-up"). A server never needs them rewritten, so the app skips that step.
 GRADIO_STUB_MODULE = "gradio.component_meta"
 GRADIO_STUB_WRITER = "create_or_modify_pyi"

@@ -34,7 +34,7 @@ from qa.models.embedding import Embedder, load_embedder
 from qa.models.packaged import DEFAULT_MODEL, MODELS, TextEmbedder
 from qa.eval.evaluation import squad_documents
 from qa.index.coordinator import Index
-from qa.index.planning import BUILD_BATCH_CHARS, settings_for
+from qa.index.planning import settings_for
 from qa.index.view import IndexView
 from qa.text.chunking import ChunkingConfig
 from qa.index.lexical import BM25Config
@@ -65,7 +65,7 @@ def on_ray(corpus: Path, target: Path, workers: int) -> tuple[float, RayBuildRep
     # As `Index.build(executor="ray")` does: the batch segments merged into a one-process layout.
     # (That call returns no report, so the job is run here step by step; qa offers the merge on
     # its writer only, hence the private name.)
-    Index(IndexView.open(target, built.manifest, {}), load_embedder())._writer.merge_to_build_layout(BUILD_BATCH_CHARS)
+    Index(IndexView.open(target, built.manifest, {}), load_embedder()).merge_batches()
     return time.perf_counter() - started, built.report
 
 

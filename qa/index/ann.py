@@ -4,7 +4,7 @@ One interface over two structures (txtai's idea): `VectorSearch.top(vector, n)` 
 of the `n` highest inner products, exact scores included.
 
 - `ExactSearch` multiplies the question with the segment's memory-mapped float32 vectors: no
-  extra memory, no build time, ~9 ms per 100k chunks here (benchmarks/README.md, "Scale").
+  extra memory, no build time, ~12.6 ms per 100k chunks here (benchmarks/HISTORY.md, "Scale").
 - `HnswSearch` (segments of `ANN_MIN_CHUNKS` chunks or more) walks a FAISS HNSW graph over
   8-bit scalar-quantised copies of the vectors (a quarter of the memory) and re-scores the rows
   it finds exactly from the float32 vectors, so every returned score is exact even though the

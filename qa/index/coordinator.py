@@ -130,7 +130,7 @@ class Index:
         options = distributed.RayOptions(address, workers, progress is not False)
         built = distributed.build_with_ray(as_list(paths), root, settings, options)
         index = cls(IndexView.open(root, built.manifest, {}), load_embedder(model), fusion)
-        index._writer.merge_to_build_layout(BUILD_BATCH_CHARS)
+        index.merge_batches()
         return index
 
     @classmethod
@@ -334,6 +334,12 @@ class Index:
         """Merge segments now: all into one (`full`), or what the tiered policy asks for.
         Returns how many segments were merged."""
         return self._writer.compact(full=full)
+
+    def merge_batches(self) -> None:
+        """Merge a distributed build's batch segments into the segments a one-process build
+        writes: the same rankings, fewer segments to search. `build(executor="ray")` does it
+        itself; benchmarks/ray_indexing.py calls it to time it apart."""
+        self._writer.merge_to_build_layout(BUILD_BATCH_CHARS)
 
     def wait_for_merges(self) -> None:
         """Block until background merges started by this index's writes have finished."""

@@ -47,7 +47,7 @@ from qa.models.query_encoding import OnnxQueryEncoder, load_onnx_encoder, load_q
 PRIORITY_TEXTS = 4
 # Torch threads for a short call. One thread encodes a question about as fast as two on an
 # idle 2-core machine, and far faster on a busy one: with two, OpenMP threads spin against
-# other work (one query took 0.4-1 s instead of ~40 ms at load 6; benchmarks/README.md).
+# other work (one query took 0.4-1 s instead of ~40 ms at load 6; benchmarks/HISTORY.md).
 QUERY_THREADS = 1
 
 

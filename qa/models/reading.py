@@ -33,7 +33,7 @@ from qa.checksums import sha256_file
 READER_FILE = "reader.onnx"
 READER_SETTINGS_FILE = "reader.json"  # sha256, operating point and calibration, from training
 # Two threads: one answer's reading is a single batch of ~300 tokens, and on these 2-core
-# machines the second thread takes a third off it (benchmarks/README.md, "Reader").
+# machines the second thread takes a third off it (benchmarks/README.md, "The reader").
 READER_THREADS = 2
 NEG_INF = -1e9
 # A question is read up to this many word pieces (a 2,000-character question would otherwise

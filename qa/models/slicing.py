@@ -12,7 +12,7 @@ from qa.models.precision import BF16
 # Texts embedded per hold of the model lock, and calls this small that go first (`Embedder.encode`).
 # A slice of 32 texts is one forward pass, as a plain sentence-transformers batch: fewer,
 # smaller slices made indexing 1.6x slower than one plain pass on a busy machine
-# (benchmarks/embedding.py: "slices of 32 texts whatever their length" 0.98x the baseline, a
+# (benchmarks/build_cost.py --measure calls: "slices of 32 texts whatever their length" 0.98x the baseline, a
 # 4,000-character budget 0.42x). The character budget only stops a slice of very long texts
 # holding the model for long: a question waiting behind an upload waits ~0.5 s at most.
 ENCODE_SLICE = 32

@@ -55,7 +55,7 @@ MAX_BODY_BYTES = 1024 * 1024
 # Threads that compute answers ($QA_ANSWER_THREADS): two per core, at most
 # `MAX_DEFAULT_ANSWER_THREADS`. ~half of an answer is the ONNX question encoder, which releases
 # the GIL; the rest holds it, so many more threads than cores only contend. On this 2-core
-# machine with nothing else running (benchmarks/README.md, "Load"), 32 clients got 121-130
+# machine with nothing else running (benchmarks/HISTORY.md, "Load", before the reader), 32 clients got 121-130
 # requests/s from 2 threads, 112-134 from 4 and 93-107 from 8; during an upload 4 threads kept
 # the most (96 requests/s, p95 492 ms, against 66-83 with 2). On a machine busy with other jobs
 # more threads win more of the CPU, which is why an earlier, loaded run favoured 8.

@@ -29,7 +29,7 @@ from qa.loading.documents import Document
 class ChunkingConfig:
     """Chunk size and overlap, in characters and sentences.
 
-    Defaults were picked on SQuAD v1.1 dev (benchmarks/README.md): ~1,000 characters keeps a
+    Defaults were picked on SQuAD v1.1 dev (benchmarks/HISTORY.md, "Sweep"): ~1,000 characters keeps a
     typical news or Wikipedia paragraph whole (MiniLM reads 256 word pieces, ~1,000 characters);
     longer paragraphs split with one sentence of overlap; paragraphs under 200 characters merge.
     """

@@ -3,7 +3,7 @@
 These assert what an answer does, whatever the models rank first: it quotes its documents
 exactly, quotes what the question is about, abstains off-topic and uses the conversation.
 Which paragraph answers each seed question is a measure of the models, reported by
-benchmarks/answers.py (and benchmarks/reader.py), not asserted here.
+benchmarks/answers.py (--reader for the reader), not asserted here.
 """
 
 from __future__ import annotations
