@@ -90,7 +90,12 @@ def documents_table(entries: Iterable["DocumentEntry"]) -> str:
         for r in rows
     )
     head = "".join(_header(title, kind) for title, kind in DOCUMENT_COLUMNS)
-    return f'<table class="qa-docs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    # On a narrow screen the table scrolls sideways inside this box (focusable, so the keyboard
+    # scrolls it too), and every column stays reachable.
+    return (
+        '<div class="qa-docs-wrap" role="region" aria-label="Indexed documents" tabindex="0">'
+        f'<table class="qa-docs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    )
 
 
 def document_choices(entries: Iterable["DocumentEntry"]) -> list[tuple[str, str]]:
@@ -113,8 +118,16 @@ def status_text(documents: int, passages: int, model: str) -> str:
 
 
 def status_html(documents: int, passages: int, model: str) -> str:
-    """`status_text` as the header's HTML, escaped (the model name comes from the index's settings)."""
-    return f'<div class="qa-status">{escape(status_text(documents, passages, model))}</div>'
+    """`status_text` as the header's HTML, escaped (the model name comes from the index's
+    settings): each part kept on one line, and the model and "extractive answers, offline"
+    left out on a phone's width (`qa-status-extra`), so the header stays two short lines."""
+    parts = status_text(documents, passages, model).split(" · ")
+    spans = [
+        f'<span class="qa-status-part{" qa-status-extra" if number >= 2 else ""}">'
+        f'{"· " if number else ""}{escape(part)}</span>'
+        for number, part in enumerate(parts)
+    ]
+    return f'<div class="qa-status">{" ".join(spans)}</div>'
 
 
 def remove_prompt_html(title: str, doc_id: str, upload: bool) -> str:

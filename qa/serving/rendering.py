@@ -19,6 +19,7 @@ from html import escape
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from qa.index.retrieval import MAX_QUESTION_CHARS
+from qa.serving.page_assets import CSS  # noqa: F401 - the page's CSS, used as rendering.CSS
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering.compose import Answer, Citation, ShortAnswer
@@ -30,10 +31,15 @@ NO_SOURCES = "No sources: the documents don't say."
 # Answers at or above this confidence (P(the answer contains the answer), qa.answering.sentence_scoring)
 # are tagged "likely", those below "uncertain": a quiet hint, not a score to read closely.
 LIKELY_CONFIDENCE = 0.5
+CONFIDENCE_LEGEND = (
+    "“likely” / “uncertain” after an answer: the model's estimate of whether the quoted sentences "
+    "contain the answer (hover for the percentage). A hint, not a verdict: check the source either way."
+)
 _URL = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
 # A Markdown ATX heading's marks: the opening run of 1-6 "#" (and an optional closing run).
 # Passages are exact document text, so a heading arrives as "# Title"; cards show "Title".
 _HEADING_MARKS = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]+|$)|[ \t]+#+[ \t]*$", re.MULTILINE)
+_MARKERS = re.compile(r" \[\d+\](?= |$)")  # the " [n]" markers `Answer.text` carries
 _HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]|$)")
 
 
@@ -66,13 +72,24 @@ def answer_html(answer: "Answer", turn: int, upto: int | None = None) -> str:
     if not answer.sentences:  # an answer without sentence detail: show its text as is
         return f'<div class="qa-answer"><p>{text_html(answer.text)}</p></div>'
     short = answer.short_answer
+    titles = {c.number: c.title for c in answer.citations}
     parts = [
-        f'{highlight(s.text, s.start, (), heading_marks(s.text), _short_span(short, s.doc_id, s.citation))} '
-        f'<a class="qa-cite" href="#{anchor(turn, s.citation)}" '
-        f'title="Source {s.citation}">[{s.citation}]</a>'
+        highlight(s.text, s.start, (), heading_marks(s.text), _short_span(short, s.doc_id, s.citation))
         for s in sentences
     ]
-    return f'<div class="qa-answer"><p>{" ".join(parts)}{confidence_html(answer.confidence)}</p></div>'
+    links = [citation_link(turn, s.citation, titles.get(s.citation, "")) for s in sentences]
+    # The last marker and the confidence tag stay together: the tag never wraps onto a line alone.
+    links[-1] = f'<span class="qa-tail">{links[-1]}{confidence_html(answer.confidence)}</span>'
+    body = " ".join(f"{part} {link}" for part, link in zip(parts, links))
+    return f'<div class="qa-answer"><p>{body}</p></div>'
+
+
+def citation_link(turn: int, number: int, title: str) -> str:
+    """The `[n]` link after a quoted sentence. Its title, "Source 1: <document title>" (escaped),
+    becomes its accessible name in the page (`PAGE_JS`: the chat's sanitizer drops an
+    `aria-label` written here); Enter or a click moves the focus onto the card."""
+    name = escape(f"Source {number}: {title}" if title else f"Source {number}", quote=True)
+    return f'<a class="qa-cite" href="#{anchor(turn, number)}" title="{name}">[{number}]</a>'
 
 
 def _short_span(short: "ShortAnswer | None", doc_id: str, number: int) -> Span | None:
@@ -83,16 +100,21 @@ def _short_span(short: "ShortAnswer | None", doc_id: str, number: int) -> Span |
 
 
 def confidence_html(confidence: float) -> str:
-    """The small "likely" / "uncertain" tag after an answer; its tooltip gives the percentage.
+    """The small "likely" / "uncertain" tag after an answer; its tooltip gives the percentage,
+    and a screen reader hears what the word means before it (`CONFIDENCE_LEGEND` explains it on
+    the page).
 
     Why a word and not the number: the probability is calibrated on SQuAD-like questions, so
     it is a fair hint of whether to check the source, not a precise figure for every corpus.
     """
     likely = confidence >= LIKELY_CONFIDENCE
     word = "likely" if likely else "uncertain"
-    tip = f"Estimated chance that this answer contains the answer: {round(100 * confidence)}%"
+    percent = round(100 * confidence)
+    tip = f"Estimated chance that this answer contains the answer: {percent}%"
+    spoken = f"Confidence, an estimated {percent}% chance that this answer contains the answer: "
     return (
-        f' <span class="qa-confidence qa-{word}" title="{escape(tip, quote=True)}">{escape(word)}</span>'
+        f' <span class="qa-confidence qa-{word}" title="{escape(tip, quote=True)}">'
+        f'<span class="qa-sr-only">{escape(spoken)}</span>{escape(word)}</span>'
     )
 
 
@@ -295,10 +317,15 @@ def citation_card(
             citation.quote, citation.start, [(citation.start, citation.end)], heading_marks(citation.quote), bold
         )
     spans = ", ".join(f"{start}:{end}" for start, end in citation.spans)
+    name = escape(f"Source {citation.number} of answer {turn}: {citation.title}", quote=True)
+    # Focusable by script only (tabindex -1): Enter on its [n] moves focus here, Escape or
+    # "Back to the answer" (shown while the card is open) returns it to the [n] (`PAGE_JS`).
     return (
-        f'<div class="qa-source" id="{anchor(turn, citation.number)}" data-doc="{escape(citation.doc_id, quote=True)}">'
+        f'<div class="qa-source" id="{anchor(turn, citation.number)}" data-doc="{escape(citation.doc_id, quote=True)}" '
+        f'role="group" aria-label="{name}" tabindex="-1">'
         f'<div class="qa-source-head"><span class="qa-num">[{citation.number}]</span> '
-        f'<span class="qa-title">{escape(citation.title)}</span></div>'
+        f'<span class="qa-title">{escape(citation.title)}</span>'
+        '<button type="button" class="qa-back"><span aria-hidden="true">↩ </span>Back to the answer</button></div>'
         f'<div class="qa-meta">{source_html(citation.source)} · {place_html(citation)}'
         f'{paragraphs_text(citation.paragraphs, citation.paragraph)} · '
         f'characters <code>{spans}</code>{original_link(citation, original) if original else ""}</div>'
@@ -343,6 +370,21 @@ def sources_html(answer: "Answer", turn: int, originals: Mapping[str, str] | Non
     return head + "".join(cards) + extra + "</div>"
 
 
+def live_text(answer: "Answer", turn: int) -> str:
+    """What the page's live region announces when answer `turn` is complete: its sentences
+    without the `[n]` markers, and how many sources it has (plain text; `live_html` escapes)."""
+    if answer.abstained or not answer.citations:
+        return f"Answer {turn}: {answer.text}"
+    count = len(answer.citations)
+    spoken = _MARKERS.sub("", answer.text).strip()
+    return f"Answer {turn}: {spoken} ({count} source{'s' if count != 1 else ''}, listed under Sources.)"
+
+
+def live_html(text: str) -> str:
+    """The live region's content (`PAGE_JS` makes its container a polite `role="status"`)."""
+    return f'<p class="qa-live-text">{text_html(text)}</p>' if text else ""
+
+
 def sources_panel(sections: Sequence[str], turns: int | None = None) -> str:
     """The sources panel: the sections of every answer so far, the latest first.
 
@@ -375,59 +417,4 @@ COUNTER_JS = f"""
     }}
     return `<div class="qa-count" data-chars="${{length}}">${{n(length)}} / ${{n(limit)}} characters</div>`;
 }}
-"""
-
-CSS = """
-.qa-answer p, .qa-question { margin: 0; }
-/* [n] markers are links: link colour, underline on hover, a visible ring on keyboard focus.
-   Scoped under #qa-chat to win over the chatbot's own message styles. */
-#qa-chat a.qa-cite, a.qa-cite { color: var(--link-text-color, #2563eb); text-decoration: none;
-  font-weight: 600; white-space: nowrap; border-radius: 3px; cursor: pointer; }
-#qa-chat a.qa-cite:hover, a.qa-cite:hover { text-decoration: underline;
-  color: var(--link-text-color-hover, #1d4ed8); }
-#qa-chat a.qa-cite:focus-visible, a.qa-cite:focus-visible { outline: 2px solid var(--color-accent, #2563eb);
-  outline-offset: 1px; text-decoration: underline; }
-/* Errors are not answers: no thumbs up/down under them (the server ignores them too). */
-#qa-chat .message-row:has(.qa-error) + .message-buttons,
-#qa-chat .message-row:has(.qa-error) .message-buttons { display: none !important; }
-.qa-notice.qa-error { background: var(--error-background-fill, #fef2f2);
-  border: 1px solid var(--error-border-color, #fca5a5); border-radius: 6px; padding: 0.4em 0.6em; }
-.qa-count { font-size: 0.85em; opacity: 0.75; text-align: right; margin-top: -0.3em; }
-.qa-count.qa-over { color: var(--error-text-color, #b91c1c); opacity: 1; font-weight: 600; }
-.qa-confirm { padding: 0.5em 0.7em; border: 1px solid var(--error-border-color, #fca5a5); border-radius: 6px;
-  background: var(--error-background-fill, #fef2f2); }
-.qa-docs th { white-space: nowrap; }
-.qa-sort { all: unset; cursor: pointer; font-weight: 600; border-radius: 3px; }
-.qa-sort:hover { text-decoration: underline; }
-.qa-sort:focus-visible { outline: 2px solid var(--color-accent, #2563eb); outline-offset: 2px; }
-.qa-docs th[aria-sort="ascending"] .qa-sort-mark::after { content: " \\25B2"; }
-.qa-docs th[aria-sort="descending"] .qa-sort-mark::after { content: " \\25BC"; }
-.qa-abstained { font-style: italic; }
-.qa-confidence { font-size: 0.75em; opacity: 0.65; margin-left: 0.3em; padding: 0 0.35em;
-  border: 1px solid var(--border-color-primary); border-radius: 999px; white-space: nowrap; }
-.qa-uncertain { font-style: italic; }
-.qa-panel { max-height: 640px; overflow-y: auto; }
-.qa-panel-title { font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.05em; opacity: 0.7; }
-.qa-sources { margin-bottom: 1.2em; }
-.qa-sources-q { font-weight: 600; margin: 0.2em 0 0.5em; opacity: 0.8; }
-.qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.6em 0.8em;
-  margin-bottom: 0.6em; scroll-margin-top: 1em; }
-.qa-source:target { outline: 2px solid var(--color-accent); }
-.qa-source-head { font-weight: 600; }
-.qa-meta { font-size: 0.85em; opacity: 0.8; margin: 0.2em 0 0.4em; }
-.qa-original { white-space: nowrap; }
-.qa-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary);
-  white-space: normal; }
-.qa-passage mark { background: #fde68a; color: inherit; padding: 0 1px; }
-.qa-short { font-weight: 700; }
-.qa-also summary { cursor: pointer; margin: 0.3em 0 0.6em; }
-.qa-retrieved { opacity: 0.9; }
-.qa-docs { width: 100%; border-collapse: collapse; }
-.qa-docs th, .qa-docs td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary); }
-.qa-docs td.qa-n { text-align: right; }
-.qa-status { font-size: 0.9em; opacity: 0.85; }
-.qa-notices { list-style: none; padding: 0; margin: 0; }
-.qa-fail { color: var(--error-text-color, #b91c1c); }
-.qa-notice.qa-error { color: var(--error-text-color, #b91c1c); }
-.qa-empty, .qa-none { opacity: 0.75; font-style: italic; }
 """

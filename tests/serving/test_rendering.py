@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from html import unescape
 from html.parser import HTMLParser
 
 import pytest
 
 from qa.answering.compose import Answer, AnswerConfig, AnswerSentence, Citation
-from qa.serving.documents_tab import document_choices, documents_table, notices_html, remove_prompt_html, status_text
+from qa.serving.documents_tab import (
+    document_choices,
+    documents_table,
+    notices_html,
+    remove_prompt_html,
+    status_html,
+    status_text,
+)
 from qa.serving.rendering import (
+    CONFIDENCE_LEGEND,
     CSS,
     NO_SOURCES,
     anchor,
     answer_html,
     citation_card,
+    live_html,
+    live_text,
     heading_marks,
     highlight,
     message_html,
@@ -338,3 +349,56 @@ def test_remove_prompt_says_whether_the_file_goes_and_is_escaped():
     assert_inert(upload)
     assert "Its uploaded file is deleted too." in upload and "&lt;script&gt;" in upload
     assert "Rebuild does not add it back" in remove_prompt_html("Seed", "seed", upload=False)
+
+
+# --- accessibility ----------------------------------------------------------------------------
+
+
+def _attrs(markup: str, tag: str, css: str) -> dict[str, str | None]:
+    """The attributes of the first `tag` whose class list holds `css`."""
+    return next(a for t, a in _Elements(markup).tags if t == tag and css in (a.get("class") or "").split())
+
+
+def test_citation_links_and_cards_have_names_that_say_which_source():
+    answer = _evil_answer()
+    link = _attrs(answer_html(answer, turn=2), "a", "qa-cite")
+    assert link["title"] == f"Source 1: Evil {SCRIPT}"  # its accessible name in the page (PAGE_JS)
+    card = _attrs(sources_html(answer, turn=2), "div", "qa-source")
+    assert card["aria-label"] == f"Source 1 of answer 2: Evil {SCRIPT}" and card["tabindex"] == "-1"
+    assert card["role"] == "group" and card["id"] == "src-2-1"
+    back = _attrs(sources_html(answer, turn=2), "button", "qa-back")
+    assert back["type"] == "button"
+    assert_inert(answer_html(answer, turn=2) + sources_html(answer, turn=2))
+
+
+def test_the_confidence_tag_is_explained_and_kept_with_its_marker():
+    markup = answer_html(replace(_evil_answer(), confidence=0.9), turn=1)
+    tail = re.search(r'<span class="qa-tail">(.*)</span></p>', markup).group(1)
+    assert tail.startswith('<a class="qa-cite"') and "qa-confidence qa-likely" in tail  # one unit
+    spoken = re.search(r'<span class="qa-sr-only">([^<]*)</span>likely</span>', markup).group(1)
+    assert spoken == "Confidence, an estimated 90% chance that this answer contains the answer: "
+    assert "likely" in CONFIDENCE_LEGEND and "uncertain" in CONFIDENCE_LEGEND
+    assert ".qa-tail { white-space: nowrap; }" in CSS
+
+
+def test_the_live_region_says_the_answer_without_markers_escaped():
+    said = live_text(_evil_answer(), 3)
+    assert said.startswith("Answer 3: Quokkas meet") and "[1]" not in said and said.endswith("(1 source, listed under Sources.)")
+    assert JS_LINK in said  # a document's own brackets are text, kept
+    markup = live_html(said)
+    assert_inert(markup)
+    assert "&lt;script&gt;" in markup
+    assert live_html("") == ""
+
+
+def test_status_keeps_counts_on_a_phone_and_the_table_scrolls_in_its_own_box():
+    markup = status_html(1, 7, "<model>")
+    assert unescape(re.sub(r"<[^>]+>", "", markup)) == status_text(1, 7, "<model>")
+    assert markup.count("qa-status-extra") == 2 and "&lt;model&gt;" in markup
+    entry = DocumentEntry(
+        doc_id="d", path="/tmp/d", title="T", source="", content_hash="h",
+        paragraphs=1, sentences=1, chunks=1, added="2026-11-26T00:29:26+00:00",
+    )
+    wrap = _attrs(documents_table([entry]), "div", "qa-docs-wrap")
+    assert wrap == {"class": "qa-docs-wrap", "role": "region", "aria-label": "Indexed documents", "tabindex": "0"}
+    assert ".qa-docs-wrap { max-width: 100%; overflow-x: auto; }" in CSS
