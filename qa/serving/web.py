@@ -24,10 +24,13 @@ HTTP API (gradio_client):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 from uuid import uuid4
 
@@ -38,6 +41,8 @@ import gradio as gr  # noqa: E402
 from qa.answering.compose import Answer, answer_json  # noqa: E402
 from qa.serving import rendering  # noqa: E402
 from qa.serving.api import original_url  # noqa: E402
+from qa.serving.markdown import conversation_json, conversation_markdown  # noqa: E402
+from qa.serving.page_assets import PAGE_JS  # noqa: E402
 from qa.serving.documents_events import DocumentsTab  # noqa: E402
 from qa.serving.feedback import rating_of, record_feedback  # noqa: E402
 from qa.serving.service import QaService, QuestionRefused, ServiceError  # noqa: E402
@@ -53,11 +58,39 @@ EXAMPLES = (
 # Pause between streamed sentences: enough to see the answer grow, small next to the 1 s bar.
 STREAM_DELAY_S = 0.06
 THINKING = '<span class="qa-thinking">…</span>'
+# The downloads of the conversation (`export_files`): (button label, file name).
+EXPORTS = (("Download Markdown", "qa-conversation.md"), ("Download JSON", "qa-conversation.json"))
+# Under the page, in place of Gradio's "Use via API" (which documents Gradio's own API).
+API_NOTE = (
+    '<footer class="qa-api-note">Use qa from your own code: <code>POST /api/ask</code> (JSON, '
+    'exact citations) · an OpenAI-compatible API at <a href="v1/models"><code>/v1</code></a> '
+    "(<code>/v1/chat/completions</code>, for Open WebUI and other chat clients); "
+    "see docs/web.md, “HTTP API”.</footer>"
+)
 
 
 def _pairs(turns: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
     """The conversation so far as (question, answer text) pairs for `Index.answer`."""
     return [(t["question"], t["text"]) for t in turns if not t.get("error")]
+
+
+def export_files(turns: Sequence[dict[str, Any]], folder: Path | None = None) -> tuple[Path, Path] | None:
+    """The conversation so far as (Markdown file, JSON file) (`qa.serving.markdown`'s
+    `conversation_markdown` and `conversation_json`), the answers in order; error turns are left
+    out. None when there is no answer to export. Files go to a folder named by their content
+    under `folder` (default: the system's temp folder), so asking again writes nothing new."""
+    answers = [t["answer"] for t in turns if not t.get("error") and t.get("answer") is not None]
+    if not answers:
+        return None
+    texts = (conversation_markdown(answers), conversation_json(answers))
+    digest = hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()[:20]
+    target = (folder or Path(tempfile.gettempdir()) / "qa-exports") / digest
+    target.mkdir(parents=True, exist_ok=True)
+    paths = tuple(target / name for _, name in EXPORTS)
+    for path, text in zip(paths, texts):
+        if not path.exists():
+            path.write_text(text, encoding="utf-8")
+    return paths[0], paths[1]
 
 
 def _messages(turns: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
@@ -109,7 +142,9 @@ class ChatApp:
         try:
             answer = self.service.ask(question, _pairs(turns))
         except ServiceError as error:  # one plain sentence, whatever went wrong
-            record.update(text=str(error), html=rendering.message_html(str(error)), error=True)
+            record.update(
+                text=str(error), html=rendering.message_html(str(error)), live=f"Answer {number}: not answered: {error}", error=True
+            )
         else:
             for upto in range(1, len(answer.sentences)):
                 shown[-1] = {"role": "assistant", "content": rendering.answer_html(answer, number, upto)}
@@ -121,6 +156,8 @@ class ChatApp:
                 sources=rendering.sources_html(answer, number, self._originals(answer)),
                 abstained=answer.abstained,
                 citations=[asdict(c) for c in answer.citations],
+                live=rendering.live_text(answer, number),
+                answer=replace(answer, passages=[]),  # for the exports; the passages are not exported
                 error=False,
             )
         turns.append(record)
@@ -137,6 +174,22 @@ class ChatApp:
     def clear(self) -> tuple:
         """Clear chat: empty the question box, the chat, the sources panel and the turns."""
         return "", [], rendering.sources_panel([], 0), []
+
+    @staticmethod
+    def after_turn(turns: list[dict[str, Any]] | None) -> tuple:
+        """After each answer (and Clear chat): (live region, Markdown download, JSON download).
+
+        The live region says the latest answer (or error) once it is complete; the downloads
+        hold the whole conversation, and are disabled while there is no answer to export.
+        """
+        turns = turns or []
+        live = rendering.live_html(turns[-1].get("live", "") if turns else "")
+        files = export_files(turns)
+        buttons = tuple(
+            gr.DownloadButton(value=str(path) if files else None, interactive=files is not None)
+            for path in (files or (None, None))
+        )
+        return (live, *buttons)
 
     def pick_example(self, data: gr.SelectData) -> str:
         """The text of a clicked example question, put in the box (the page then submits it)."""
@@ -187,10 +240,10 @@ class ChatApp:
         """The page: a Chat tab (chat, question box with its character counter, sources) and a
         Documents tab (the table; upload, remove and rebuild unless the service is read-only)."""
         with gr.Blocks(title="qa · ask your documents", analytics_enabled=False) as demo:
-            with gr.Row(equal_height=True):
+            with gr.Row(equal_height=True, elem_id="qa-top"):
                 gr.HTML(
-                    '<div class="qa-header"><b>qa</b> · answers quoted from your documents, '
-                    "with exact sources</div>",
+                    '<div class="qa-header"><h1><b>qa</b> · answers quoted from your documents, '
+                    "with exact sources</h1></div>",
                     js_on_load=None,
                 )
                 status = gr.HTML(self.documents.status(), elem_id="qa-status", js_on_load=None)
@@ -199,13 +252,19 @@ class ChatApp:
                     self._chat_tab()
                 with gr.Tab("Documents", id="documents"):
                     self.documents.layout(demo, status)
+            gr.HTML(API_NOTE, elem_id="qa-api", js_on_load=None)
+            demo.load(None, None, None, js=PAGE_JS, api_visibility="private")  # focus, live region, names
             gr.api(self.api_ask, api_name="ask")
         return demo
 
     def _chat_tab(self) -> None:
         turns = gr.State([])
         with gr.Row():
-            with gr.Column(scale=3):
+            # The question row comes first in the page, so Tab from the box reaches Ask and then
+            # the answers' [n] links; CSS (`qa.serving.page_assets`) shows it under the chat.
+            with gr.Column(scale=3, elem_id="qa-chat-column"):
+                question, ask = self._question_row()
+                count = gr.HTML(rendering.question_count_html(0), elem_id="qa-count", js_on_load=None)
                 chatbot = gr.Chatbot(
                     label="Chat",
                     show_label=False,  # a floating label would sit on top of messages once they scroll
@@ -219,38 +278,52 @@ class ChatApp:
                     placeholder="Ask a question: the answer quotes the documents, "
                     "and every [n] links to its source.",
                     feedback_options=("Like", "Dislike"),
-                    buttons=["copy_all"],
+                    buttons=[],  # the downloads below export the conversation (copy_all copied HTML)
                 )
-                with gr.Row():
-                    # No max_length: the browser would cut a long paste mid-word, silently.
-                    # The counter shows the limit; `respond` refuses what is over it.
-                    question = gr.Textbox(
-                        show_label=False,
-                        placeholder="Ask a question about the documents…",
-                        elem_id="qa-question",
-                        max_lines=6,  # a long paste scrolls inside the box; the counter stays in view
-                        scale=6,
-                        autofocus=True,
-                    )
-                    ask = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80)
-                count = gr.HTML(rendering.question_count_html(0), elem_id="qa-count", js_on_load=None)
-                clear = gr.Button("Clear chat", elem_id="qa-clear", size="sm")
+                with gr.Row(elem_id="qa-chat-tools"):
+                    clear = gr.Button("Clear chat", elem_id="qa-clear", size="sm", min_width=80)
+                    downloads = [
+                        gr.DownloadButton(label, elem_id=f"qa-download-{name.rsplit('.', 1)[1]}", size="sm",
+                                          interactive=False, min_width=80)
+                        for label, name in EXPORTS
+                    ]
+                gr.HTML(f'<p class="qa-legend">{rendering.text_html(rendering.CONFIDENCE_LEGEND)}</p>',
+                        elem_id="qa-legend", js_on_load=None)
             with gr.Column(scale=2):
                 sources = gr.HTML(
                     rendering.sources_panel([]), label="Sources", elem_id="qa-sources", js_on_load=None
                 )
+        live = gr.HTML("", elem_id="qa-live", js_on_load=None)  # what PAGE_JS's live region says
 
         private = {"api_visibility": "private"}
         chat_io = dict(inputs=[question, turns], outputs=[question, chatbot, sources, turns, count], **private)
-        question.submit(self.respond, show_progress="hidden", **chat_io)
-        ask.click(self.respond, show_progress="hidden", **chat_io)
+        after = dict(fn=self.after_turn, inputs=[turns], outputs=[live, *downloads], show_progress="hidden", **private)
+        question.submit(self.respond, show_progress="hidden", **chat_io).then(**after)
+        ask.click(self.respond, show_progress="hidden", **chat_io).then(**after)
         question.change(None, [question], [count], js=rendering.COUNTER_JS, **private)  # browser only
         chatbot.example_select(self.pick_example, None, question, **private).then(
             self.respond, show_progress="hidden", **chat_io
-        )
-        clear.click(self.clear, None, [question, chatbot, sources, turns], **private)
-        chatbot.clear(self.clear, None, [question, chatbot, sources, turns], **private)
+        ).then(**after)
+        clear.click(self.clear, None, [question, chatbot, sources, turns], **private).then(**after)
+        chatbot.clear(self.clear, None, [question, chatbot, sources, turns], **private).then(**after)  # CSS hides its icon
         chatbot.like(self.on_like, [turns], None, **private)
+
+    @staticmethod
+    def _question_row() -> tuple[gr.Textbox, gr.Button]:
+        with gr.Row(elem_id="qa-ask-row"):
+            # No max_length: the browser would cut a long paste mid-word, silently.
+            # The counter shows the limit; `respond` refuses what is over it.
+            question = gr.Textbox(
+                label="Question",
+                show_label=False,
+                placeholder="Ask a question about the documents…",
+                elem_id="qa-question",
+                max_lines=6,  # a long paste scrolls inside the box; the counter stays in view
+                scale=6,
+                autofocus=True,
+            )
+            ask = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80)
+        return question, ask
 
 
 def build_app(service: QaService, examples: Sequence[str] = EXAMPLES) -> gr.Blocks:
@@ -261,7 +334,15 @@ def build_app(service: QaService, examples: Sequence[str] = EXAMPLES) -> gr.Bloc
 def theme() -> gr.themes.Base:
     """Gradio's Soft theme with system fonts, so the page loads nothing from the internet."""
     # System fonts only: the default theme would fetch Google Fonts, and qa runs offline.
+    # A shade darker than Soft's accents where text sits on them, for 4.5:1 contrast (axe-core).
     return gr.themes.Soft(
         font=["ui-sans-serif", "system-ui", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
+    ).set(
+        button_primary_background_fill="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        color_accent="*primary_600",
+        block_label_text_color="*primary_700",
+        block_title_text_color="*primary_700",
+        body_text_color_subdued="*neutral_600",
     )
