@@ -109,7 +109,7 @@ def make_server(
         ssr_mode=False,
         theme=theme(),
         css=rendering.CSS,
-        footer_links=["api"],
+        footer_links=[],  # no Gradio "Use via API": the page names /api/ask and /v1 (web.API_NOTE)
         app_kwargs=dict(NO_GENERATED_DOCS),  # Gradio's /openapi.json would be open without login
     )
     announce = on_started or (lambda: _announce(index, listener.address, auth, read_only, share))
