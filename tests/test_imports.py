@@ -22,7 +22,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qa"
 STAGES = (
     ("base", "qa.paths qa.checksums qa.errors qa.loading.file_limits "
              "qa.loading qa.text qa.models qa.index qa.answering qa.serving qa.eval"),
-    ("loading", "qa.loading.plain_text qa.loading.formats qa.loading.documents"),
+    ("loading", "qa.loading.plain_text qa.loading.formats qa.loading.regular_files qa.loading.parser_child "
+                "qa.loading.parsing qa.loading.documents"),
     ("text", "qa.text.chunking"),
     ("models", "qa.models.precision qa.models.slicing qa.models.pooling qa.models.query_encoding qa.models.packaged "
                "qa.models.torch_model qa.models.model_passes qa.models.embedding qa.models.reading"),

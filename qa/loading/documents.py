@@ -18,11 +18,12 @@ Where a reader finds a paragraph in the original: `Document.pages` (PDF: the 1-b
 paragraph was read from; a paragraph never spans pages) and `Document.sections` (the heading
 each paragraph comes under: Markdown `#` lines, HTML h1-h6, DOCX "Heading"/"Title" styles).
 
-Per-file limits (`qa.loading.file_limits.FileLimits`): a PDF of more than `MAX_PDF_PAGES` pages is
-refused whole; parsing that runs past `PARSE_SECONDS` is abandoned with a reason, checked by
-the extractors as they go (`qa.loading.file_limits.Deadline`). One parser call that never returns to the loop (lxml parsing one huge
-HTML page, pypdf reading one page) is bounded by the size limits instead: `MAX_FILE_BYTES`,
-`qa.loading.formats.MAX_DOCX_UNCOMPRESSED`, and pypdf's own caps on decompressed streams.
+Only regular files are read (`qa.loading.regular_files`): a FIFO, socket or device, or a link to
+one, is skipped with its reason, never opened for reading (an open FIFO blocks). Per-file limits
+(`qa.loading.file_limits.FileLimits`): `MAX_FILE_BYTES` per file; a PDF of more than
+`MAX_PDF_PAGES` pages is refused whole; HTML, PDF and DOCX are parsed in a child process
+(`qa.loading.parsing`) killed past `PARSE_SECONDS` and limited to `PARSE_MEMORY_MB`, so even a
+parser call that never returns costs one skipped file and at most the time limit.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from qa.loading.file_limits import (  # noqa: F401  (FileLimits, UnreadableFile:
     Deadline,
     FileLimits,
     UnreadableFile,
+    error_line,
 )
-from qa.loading.formats import extract_docx, extract_html, extract_pdf
+from qa.loading.formats import Extracted
+from qa.loading.parsing import parse_file
 from qa.loading.plain_text import (
     MAX_SECTION_CHARS,
     bom_decoded,
@@ -50,6 +53,7 @@ from qa.loading.plain_text import (
     text_paragraphs,
     text_title,
 )
+from qa.loading.regular_files import file_problem, hash_regular_file, read_regular_file
 
 Span = tuple[int, int]
 
@@ -137,15 +141,17 @@ class _Metadata:
     source: str | None = None
 
 
-def load_documents(paths: list[str | Path] | str | Path, limits: FileLimits = FileLimits()) -> LoadResult:
+def load_documents(paths: list[str | Path] | str | Path, limits: FileLimits | None = None) -> LoadResult:
     """Load files and directories (walked recursively, in sorted order).
 
     Unsupported, unreadable, binary or empty files are reported in `LoadResult.skipped`
     with a one-line reason; nothing raises for a bad file. Side-car `*.meta.json` files are
-    read as metadata of the file with the same stem, never as documents.
+    read as metadata of the file with the same stem, never as documents. FIFOs, sockets and
+    devices are skipped with their reason; `limits` (default `FileLimits()`) bound each file.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    limits = limits or FileLimits()
     result = LoadResult()
     used_ids: set[str] = set()
     for file in find_files(paths, result.skipped):
@@ -155,7 +161,7 @@ def load_documents(paths: list[str | Path] | str | Path, limits: FileLimits = Fi
             result.skipped.append(SkippedFile(str(file), str(error)))
             continue
         except Exception as error:  # noqa: BLE001 - parsers raise anything; one bad file is one skipped file
-            result.skipped.append(SkippedFile(str(file), f"could not be read ({_one_line(error)})"))
+            result.skipped.append(SkippedFile(str(file), f"could not be read ({error_line(error)})"))
             continue
         doc_id = unique_doc_id(document.doc_id, used_ids)
         used_ids.add(doc_id)
@@ -165,23 +171,19 @@ def load_documents(paths: list[str | Path] | str | Path, limits: FileLimits = Fi
     return result
 
 
-def _one_line(error: Exception, limit: int = 200) -> str:
-    text = " ".join(str(error).split()) or "no detail"
-    return f"{type(error).__name__}: {text[:limit]}"
-
-
-def load_file(path: str | Path, doc_id: str | None = None, limits: FileLimits = FileLimits()) -> Document:
+def load_file(path: str | Path, doc_id: str | None = None, limits: FileLimits | None = None) -> Document:
     """Load one file; raises `UnreadableFile` with a one-line reason, whatever the parser
-    raised (lxml's XMLSyntaxError for a damaged .docx, say): uploads call this directly."""
+    raised (lxml's XMLSyntaxError for a damaged .docx, say), and when it is not a regular file
+    or its parse passed a limit of `limits` (default `FileLimits()`): uploads call this directly."""
     try:
-        return _load_file(path, doc_id, limits)
+        return _load_file(path, doc_id, limits or FileLimits())
     except UnreadableFile as error:
         reason = _short_reason(str(error))
         if reason == str(error):
             raise
         raise UnreadableFile(reason) from None  # a parser's message quoted whole (raw bytes, lines)
     except Exception as error:  # noqa: BLE001 - parsers raise anything; one bad file is one reason
-        raise UnreadableFile(f"could not be read ({_one_line(error)})") from None
+        raise UnreadableFile(f"could not be read ({error_line(error)})") from None
 
 
 # The longest reason a skipped file is given (a parser's message can quote kilobytes of bytes).
@@ -199,13 +201,7 @@ def _load_file(path: str | Path, doc_id: str | None, limits: FileLimits) -> Docu
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableFile(f"unsupported file type {suffix or '(none)'!r}")
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UnreadableFile(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-        raw = path.read_bytes()
-    except OSError as error:
-        raise UnreadableFile(f"cannot read: {error.strerror or error}") from None
+    raw = read_regular_file(path, MAX_FILE_BYTES)
     if not raw.strip():
         raise UnreadableFile("file is empty")
     meta_raw, meta = _read_sidecar(path)
@@ -224,12 +220,7 @@ def _load_file(path: str | Path, doc_id: str | None, limits: FileLimits) -> Docu
             sections = markdown_sections(text, paragraphs)
     else:
         encoding = "utf-8"
-        if suffix in HTML_SUFFIXES:
-            extracted = extract_html(decode_text(raw)[0], deadline)
-        elif suffix == ".pdf":
-            extracted = extract_pdf(raw, deadline, limits.pdf_pages)
-        else:
-            extracted = extract_docx(raw, deadline)
+        extracted: Extracted = parse_file(suffix, raw, limits)  # in a child process, killed at the limits
         text, paragraphs = join_paragraphs(extracted.paragraphs)
         title = meta.title or extracted.title or text_title(text, paragraphs, markdown=False)
         source = meta.source or extracted.source or path.name
@@ -288,41 +279,62 @@ def _with_id(document: Document, doc_id: str) -> Document:
 
 
 def find_files(paths: list[str | Path], skipped: list[SkippedFile] | None = None) -> list[Path]:
-    """The files `load_documents` would try, in its order; missing paths go to `skipped`."""
+    """The files `load_documents` would try, in its order: regular files and links to them.
+    Missing paths, hidden files, FIFOs, sockets, devices and broken links go to `skipped`
+    with their reason (nothing is opened to find out)."""
     files: list[Path] = []
+    reasons = skipped if skipped is not None else []
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                if file.name.endswith(SIDECAR_SUFFIX):
-                    continue
-                if any(part.startswith(".") for part in file.relative_to(path).parts):
-                    if skipped is not None:
-                        skipped.append(SkippedFile(str(file), "hidden (its name or folder starts with a dot)"))
-                    continue
-                files.append(file)
-        elif path.is_file():
+            files.extend(_folder_files(path, reasons))
+            continue
+        problem = file_problem(path)
+        if problem is None:
             files.append(path)
-        elif skipped is not None:
-            skipped.append(SkippedFile(str(path), "no such file or directory"))
+        else:
+            reasons.append(SkippedFile(str(path), problem))
+    return files
+
+
+def _folder_files(folder: Path, skipped: list[SkippedFile]) -> list[Path]:
+    """The regular files under `folder`, sorted; the rest that is not a folder to `skipped`."""
+    files: list[Path] = []
+    for file in sorted(folder.rglob("*")):
+        if file.name.endswith(SIDECAR_SUFFIX):
+            continue
+        if file.is_dir():
+            continue  # rglob walks it
+        problem = file_problem(file)
+        if any(part.startswith(".") for part in file.relative_to(folder).parts):
+            skipped.append(SkippedFile(str(file), "hidden (its name or folder starts with a dot)"))
+            continue
+        if problem is None:
+            files.append(file)
+        else:
+            skipped.append(SkippedFile(str(file), problem))
     return files
 
 
 def file_fingerprint(path: Path) -> str:
-    """The `content_hash` a `Document` loaded from `path` would get (file plus side-car)."""
+    """The `content_hash` a `Document` loaded from `path` would get (file plus side-car);
+    "unreadable" for a file that is not a regular one or cannot be read."""
+    digest = hashlib.sha256()
     try:
-        raw = path.read_bytes()
-    except OSError:
+        hash_regular_file(path, digest)
+    except UnreadableFile:
         return "unreadable"
-    return hashlib.sha256(raw + _read_sidecar(path)[0]).hexdigest()
+    digest.update(_read_sidecar(path)[0])
+    return digest.hexdigest()
 
 
 def _read_sidecar(path: Path) -> tuple[bytes, _Metadata]:
     """Optional `<stem>.meta.json` beside the file: {"title": ..., "source": ...}."""
     sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
-    if not sidecar.is_file():
+    try:
+        raw = read_regular_file(sidecar, MAX_FILE_BYTES)  # never a FIFO named like a side-car
+    except UnreadableFile:
         return b"", _Metadata()
-    raw = sidecar.read_bytes()
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):

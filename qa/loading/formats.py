@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qa.loading.file_limits import NO_DEADLINE, Deadline, FileLimits, UnreadableFile
+from qa.loading.file_limits import MAX_PDF_PAGES, NO_DEADLINE, Deadline, UnreadableFile
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup, Tag
@@ -190,7 +190,7 @@ def _own_text(block: Tag) -> str:
     )
 
 
-def extract_pdf(raw: bytes, deadline: Deadline = NO_DEADLINE, max_pages: int = FileLimits().pdf_pages) -> Extracted:
+def extract_pdf(raw: bytes, deadline: Deadline = NO_DEADLINE, max_pages: int = MAX_PDF_PAGES) -> Extracted:
     """Paragraphs of a PDF's text layer (pypdf), each with its 1-based page number; a
     paragraph never spans pages. Scanned PDFs without text, and PDFs of more than
     `max_pages` pages, are refused."""
