@@ -87,6 +87,10 @@ PAGE_JS = """
             list.setAttribute("role", "group");
             name(list, "Example questions");
         }
+        for (const header of document.querySelectorAll('.toast-header[role="button"]')) {
+            header.removeAttribute("role");  // a button holding the Close button; Close stays
+            header.removeAttribute("tabindex");
+        }
         for (const drop of document.querySelectorAll("#qa-upload .upload-container")) {
             const shown = (drop.innerText || "").replace(/\\s+/g, " ").trim();
             const label = document.querySelector("#qa-upload [data-testid=block-label]");

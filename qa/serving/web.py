@@ -3,8 +3,10 @@
     python app.py                      # or: qa serve [--host 127.0.0.1] [--port 7860] [--index DIR] [--share] [--read-only]
 
 Presentation lives in `qa.serving.rendering` (everything from documents is escaped there), the
-Documents tab in `qa.serving.documents_events`, feedback in `qa.serving.feedback`; this module
-adds no answering logic of its own.
+page's CSS and its keyboard and screen-reader script in `qa.serving.page_assets`, the Documents
+tab in `qa.serving.documents_events`, feedback in `qa.serving.feedback`, the conversation's
+downloads in `qa.serving.markdown` (`export_files` writes them); this module adds no answering
+logic of its own.
 
 Environment:
     QA_HOST, QA_PORT                       where to listen when not given (127.0.0.1, 7860)
