@@ -69,7 +69,7 @@ def composer_abstains(config: AnswerConfig, scorer: SentenceScorer, relevance: f
 @dataclass(frozen=True)
 class CandidateRows:
     """Every candidate sentence of a search and its row of `qa.answering.sentence_scoring.FEATURE_NAMES`
-    (what benchmarks/train_scorer.py learns from)."""
+    (what scripts/train_scorer.py learns from)."""
 
     sentences: list[Sentence]
     vectors: list[np.ndarray]

@@ -22,7 +22,7 @@ neighbours — then a calibration over the quoted sentences). With `scorer="lear
 its answers cite the seed's expected paragraph less often) that model also ranks, keeps a 2nd
 or 3rd sentence only when its own probability reaches `keep_probability`, and abstains below
 its operating point. Model, settings and the split they were picked on:
-benchmarks/train_scorer.py.
+scripts/train_scorer.py.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def compose_from_search(
 ) -> Answer:
     """The composition step alone, for a search already made (benchmarks sweep settings with it).
 
-    `scorer` defaults to the packaged one; benchmarks/train_scorer.py passes the one it fits.
+    `scorer` defaults to the packaged one; scripts/train_scorer.py passes the one it fits.
     `reader` defaults to the shipped one (`qa.models.reading.load_reader`).
     """
     scorer = scorer or load_scorer()

@@ -24,7 +24,7 @@ HAND_TUNED_ABSTAIN = 0.45  # the relevance rule's threshold (benchmarks/README.m
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    """Knobs of the composer; defaults follow benchmarks/train_scorer.py and benchmarks/answers.py.
+    """Knobs of the composer; defaults follow scripts/train_scorer.py and benchmarks/answers.py.
 
     With `scorer="learned"` (opt-in for now) ranking and abstention come from the packaged
     scorer; `keep_probability` and `abstain_below` left at None take the operating points

@@ -11,9 +11,9 @@ contains the answer), calibrated on held-out SQuAD (benchmarks/README.md, "Sente
 Why a learned model: the hand-tuned sum it replaces (cosine + overlap + 0.2 x passage score,
 threshold 0.6) was tuned and measured on the same questions, and its score was not a
 probability, so abstention could not be set as an operating point. The weights are data
-(`sentence_scorer.json`, written by benchmarks/train_scorer.py from the even-position SQuAD
-v1.1 dev articles and the first half of the SQuAD 2.0 sample), loaded with importlib.resources;
-inference is numpy only.
+(`sentence_scorer.json`, written by the script now at scripts/train_scorer.py, when it read the
+even-position SQuAD v1.1 dev articles and the first half of the SQuAD 2.0 sample), loaded with
+importlib.resources; inference is numpy only.
 
     >>> scorer = load_scorer()
     >>> rows = sentence_features(cues, candidates)       # one row per candidate sentence
@@ -335,7 +335,7 @@ class SentenceScorer:
 
     keep_probability: a 2nd or 3rd sentence is quoted only when its probability of containing
     the answer is at least this. abstain_below: the confidence under which the answer is "The
-    documents don't say." Both were picked on the training split (benchmarks/train_scorer.py).
+    documents don't say." Both were picked on the training split (scripts/train_scorer.py).
     """
 
     sentence: LogisticModel
@@ -357,7 +357,7 @@ class SentenceScorer:
         return float(self.answer.probabilities(answer_features(chosen, every, best_relevance))[0])
 
     def to_json(self) -> dict:
-        """The scorer as `sentence_scorer.json` holds it (written by benchmarks/train_scorer.py)."""
+        """The scorer as `sentence_scorer.json` holds it (written by scripts/train_scorer.py)."""
         return {
             "format": WEIGHTS_FORMAT,
             "trained_on": self.trained_on,
