@@ -1,6 +1,8 @@
 """The `qa` command: index documents, search them, ask questions, serve the web chat.
 
-    qa index seeds/ more/ [--index DIR]        (re)build an index
+    qa index seeds/ more/ [--index DIR]        bring an index in step with these paths (built if none)
+    qa index seeds/ --rebuild                  start over: a new index of exactly these paths
+    qa add notes.md [--index DIR]              add or update files; qa remove DOC_ID... removes documents
     qa index --compact [--index DIR]           merge the index's segments into one
     qa index docs/ --sentence-vectors separate encode passages too (two model passes)
     qa index docs/ --ray [ADDRESS]             embed on a Ray cluster (the index folder shared)
@@ -11,8 +13,9 @@
     qa eval squad|squad2|hotpot [--sample N] [--single-article] [--json] [--rescore]
     qa eval --questions my.jsonl --docs DIR    measure on your own questions
     qa serve [--host 127.0.0.1] [--port 7860] [--read-only]   the web chat and JSON API
+    qa serve --watch ~/notes [--poll]          ... following a folder: changes indexed within seconds
 
-Without --index, search/ask/chat/docs use the default corpus (seeds/ -> index/, built on first use).
+Without --index, search/ask/chat/docs/add/remove use the default corpus (seeds/ -> index/, built on first use).
 Exit codes: 0 success (an abstained answer included), 1 index or model problem, 2 bad input.
 Errors are one line on stderr, never a traceback.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -31,10 +35,12 @@ from qa.loading.documents import printable
 from qa.errors import describe_os_error, record_internal_error
 from qa.models.reading import ReaderProblem
 from qa.errors import IndexProblem, ModelUnavailable
+from qa.index.planning import UpdateReport
 from qa.index.settings import VECTOR_METHODS
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.answering.compose import Answer, Citation
+    from qa.index.coordinator import Index
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
 LOCAL_RAY = "local"  # `--ray` without an address: start a local Ray for the job
@@ -59,15 +65,17 @@ def _index(args: argparse.Namespace):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    """`qa index`: (re)build the index at --index (default index/) from the given paths, or
-    merge its segments with --compact; files that cannot be read are listed on stderr."""
+    """`qa index PATHS`: bring the index at --index (default index/) in step with exactly those
+    paths (new files added, changed ones read again, files gone from them removed; documents
+    from other paths and uploads left alone), building it when there is none; `--rebuild`
+    starts over; `--compact` merges its segments. One summary line; each skipped file on stderr."""
     from qa.paths import index_dir
     from qa.index.coordinator import Index
 
     path = Path(args.index) if args.index else index_dir()
     if args.compact:
-        if args.paths:
-            raise ValueError("--compact merges an existing index; give no paths with it")
+        if args.paths or args.rebuild:
+            raise ValueError("--compact merges an existing index; give no paths (nor --rebuild) with it")
         index = Index.open(path)
         merged = index.compact()
         documents, chunks = index.size
@@ -76,13 +84,83 @@ def cmd_index(args: argparse.Namespace) -> int:
     ray = _ray_options(args)  # first: `--ray PATH` took the path as an address
     if not args.paths:
         raise ValueError("give the files or folders to index (or --compact)")
-    index = Index.build(
-        args.paths, path, progress=True if args.progress else None, sentence_vectors=args.sentence_vectors, **ray
-    )
-    for skipped in index.skipped:
-        print(f"qa: {skipped}", file=sys.stderr)
+    index = None if args.rebuild else _usable_index(path)
+    progress = True if args.progress else None
+    if index is None:
+        index = Index.build(args.paths, path, progress=progress, sentence_vectors=args.sentence_vectors, **ray)
+        report = UpdateReport(added=[d.doc_id for d in index.documents()], skipped=index.skipped)
+    elif ray or args.sentence_vectors:
+        raise ValueError(f"--ray and --sentence-vectors choose how a new index is built; add --rebuild to rebuild {path}")
+    else:
+        report = index.sync(args.paths, progress=progress)
     documents, chunks = index.size
-    print(f"indexed {documents} document(s), {chunks} passage(s) into {path}")
+    _print_report(f"indexed {documents} document(s), {chunks} passage(s) into {path}", report)
+    return EXIT_OK
+
+
+def _usable_index(path: Path) -> "Index | None":
+    """The index at `path` to sync; None when there is none or it cannot be used as it is (damaged,
+    another model version), said in one line: then `qa index` builds it anew."""
+    from qa.errors import IndexCorrupted, IndexMismatch, IndexNotFound
+    from qa.index.coordinator import Index
+
+    try:
+        return Index.open(path)
+    except IndexNotFound:
+        return None
+    except (IndexCorrupted, IndexMismatch) as problem:
+        print(f"qa: rebuilding the index: {problem}", file=sys.stderr)
+        return None
+
+
+SKIPS_NAMED = 3  # skipped files the summary line names; stderr lists every one
+
+
+def _print_report(head: str, report: "UpdateReport") -> None:
+    """Each skipped file on stderr (`qa: skipped PATH: reason`), then one summary line on stdout:
+    `HEAD: 1 added, 1 updated, 1 removed, 5 unchanged, 1 skipped (PATH: reason)`."""
+    for skipped in report.skipped:
+        print(f"qa: {skipped}", file=sys.stderr)
+    counts = [f"{len(report.added)} added", f"{len(report.updated)} updated", f"{len(report.removed)} removed"]
+    counts += [f"{len(report.unchanged)} unchanged", f"{len(report.skipped)} skipped"]
+    reasons = "; ".join(f"{printable(s.path)}: {s.reason}" for s in report.skipped[:SKIPS_NAMED])
+    more = len(report.skipped) - SKIPS_NAMED
+    if more > 0:
+        reasons += f"; {more} more listed above"
+    print(f"{head}: {', '.join(counts)}" + (f" ({reasons})" if reasons else ""))
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """`qa add PATH...`: add or update those files and folders (their unchanged files cost
+    nothing); exit 2 when a path is missing or nothing under them could be read."""
+    index = _index(args)
+    for given in args.paths:
+        if not os.path.lexists(given):
+            raise ValueError(f"no such file or folder: {printable(str(given))}")
+    report = index.add(args.paths)
+    documents, chunks = index.size
+    _print_report(f"{documents} document(s), {chunks} passage(s) in {index.path}", report)
+    readable = report.added or report.updated or report.unchanged
+    return EXIT_OK if readable else EXIT_BAD_INPUT
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """`qa remove DOC_ID...`: remove those documents in one commit (an unknown id is exit 2,
+    before anything is removed); an upload's stored file is deleted too, as the chat does."""
+    from qa.serving.uploads import is_upload
+
+    index = _index(args)
+    known = {entry.doc_id: entry.path for entry in index.documents()}
+    for doc_id in args.doc_ids:
+        if doc_id not in known:
+            raise ValueError(f"no document {printable(doc_id)!r} in the index at {index.path}; qa docs lists them")
+    ids = list(dict.fromkeys(args.doc_ids))
+    index.remove(ids)
+    for doc_id in ids:
+        if is_upload(known[doc_id]):
+            Path(known[doc_id]).resolve().unlink(missing_ok=True)
+    documents, chunks = index.size
+    print(f"removed {', '.join(ids)}: {documents} document(s), {chunks} passage(s) left in {index.path}")
     return EXIT_OK
 
 
@@ -269,9 +347,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """`qa serve`: bind the port first, so a busy one fails at once (exit 1), then serve until Ctrl-C."""
+    """`qa serve`: bind the port first, so a busy one fails at once (exit 1), then serve until
+    Ctrl-C; `--watch FOLDER...` follows those folders into the served index."""
     from qa.serving.listening import ListenError, open_listener
 
+    for given in args.watch:
+        if not os.path.isdir(given):
+            raise ValueError(f"--watch takes folders: {printable(str(given))} is not one")
+    if args.poll and not args.watch:
+        raise ValueError("--poll goes with --watch FOLDER")
     try:  # the port first: a busy one fails in a blink, not after Gradio's import and a traceback
         listener = open_listener(args.host, args.port, share=args.share)
     except ListenError as error:
@@ -279,19 +363,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_PROBLEM
     from qa.serving.server import serve
 
-    serve(index_path=args.index, share=args.share, read_only=args.read_only, listener=listener)
+    watching = {"watch": args.watch, "force_polling": True if args.poll else None}
+    serve(index_path=args.index, share=args.share, read_only=args.read_only, listener=listener, **watching)
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `qa` argument parser: each subcommand sets `run` to its `cmd_*` function; bad
-    arguments exit 2 with one line."""
-    parser = _Parser(prog="qa", description="Question answering over your documents, with citations.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    p = sub.add_parser("index", help="build an index from files and folders")
+def _add_index_commands(sub: argparse._SubParsersAction) -> None:
+    """`qa index`, `qa add` and `qa remove`: the commands that write an index."""
+    p = sub.add_parser("index", help="bring an index in step with files and folders (built when there is none)")
     p.add_argument("paths", nargs="*", help=".txt, .md, .html, .pdf, .docx files or folders")
     p.add_argument("--index", help="index folder (default: the project's index/)")
+    p.add_argument("--rebuild", action="store_true", help="start over: a new index of exactly these paths")
     p.add_argument("--progress", action="store_true", help="always show the embedding progress bar")
     p.add_argument("--compact", action="store_true", help="merge the existing index's segments into one")
     p.add_argument(
@@ -310,6 +392,44 @@ def build_parser() -> argparse.ArgumentParser:
         "the index folder must be shared with every worker; needs pip install -e \".[ray]\"",
     )
     p.set_defaults(run=cmd_index)
+
+    p = sub.add_parser("add", help="add or update files and folders in the index")
+    p.add_argument("paths", nargs="+", help=".txt, .md, .html, .pdf, .docx files or folders")
+    p.add_argument("--index", help="index folder (default: the default corpus)")
+    p.set_defaults(run=cmd_add)
+
+    p = sub.add_parser("remove", help="remove documents from the index (qa docs lists their ids)")
+    p.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+    p.add_argument("--index", help="index folder (default: the default corpus)")
+    p.set_defaults(run=cmd_remove)
+
+
+def _add_serve_command(sub: argparse._SubParsersAction) -> None:
+    """`qa serve` and its options."""
+    p = sub.add_parser("serve", help="start the web chat")
+    p.add_argument("--host", help="interface to listen on (default: $QA_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: $QA_PORT or 7860)")
+    p.add_argument("--index", help="index folder (default: the default corpus)")
+    p.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    p.add_argument("--read-only", action="store_true", help="refuse uploads, removals and rebuilds (UI and API)")
+    p.add_argument(
+        "--watch", nargs="+", action="extend", default=[], metavar="PATH",
+        help="follow these folders: files added, changed or deleted there reach the index within seconds",
+    )
+    p.add_argument(
+        "--poll", action="store_true",
+        help="with --watch: list the folders twice a second instead of waiting for change events (network file systems)",
+    )
+    p.set_defaults(run=cmd_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `qa` argument parser: each subcommand sets `run` to its `cmd_*` function; bad
+    arguments exit 2 with one line."""
+    parser = _Parser(prog="qa", description="Question answering over your documents, with citations.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    _add_index_commands(sub)
 
     for name, run, text in (
         ("search", cmd_search, "the passages that best match a question"),
@@ -346,13 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rescore", action="store_true", help=RESCORE_HELP)
     p.set_defaults(run=cmd_eval)
 
-    p = sub.add_parser("serve", help="start the web chat")
-    p.add_argument("--host", help="interface to listen on (default: $QA_HOST or 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default: $QA_PORT or 7860)")
-    p.add_argument("--index", help="index folder (default: the default corpus)")
-    p.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
-    p.add_argument("--read-only", action="store_true", help="refuse uploads, removals and rebuilds (UI and API)")
-    p.set_defaults(run=cmd_serve)
+    _add_serve_command(sub)
     return parser
 
 

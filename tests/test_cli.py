@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,118 @@ def test_ask_markdown_is_the_chats_export_of_one_answer(seed_index, capsys):
     out = capsys.readouterr().out
     assert out == conversation_markdown([seed_index.answer("What is the US backstop position?")])
     assert out.startswith("# Conversation with qa\n\n## 1. What is the US backstop position?") and "\n  > " in out
+
+
+# --- qa index PATHS in step with them, qa add, qa remove -------------------------------------
+
+NO_OP_SECONDS = 5  # the issue's bar for a second `qa index DIR` with nothing changed
+CHANGED_SECONDS = 60  # ... and for one after a file deleted, one changed, one added and a FIFO
+
+
+def _qa(*argv: str) -> tuple[subprocess.CompletedProcess, float]:
+    """The installed `qa` in a real process, and the seconds it took."""
+    qa_bin = shutil.which("qa") or pytest.fail("the qa console script is not installed")
+    start = time.perf_counter()
+    result = subprocess.run([qa_bin, *argv], capture_output=True, text=True, timeout=300)
+    return result, time.perf_counter() - start
+
+
+def _notes(folder: Path) -> Path:
+    shutil.copytree(SEEDS, folder)
+    (folder / "harbour.txt").write_text("The harbour of Lindenhof reopened in March after the storm.\n")
+    (folder / "ferry.txt").write_text("The ferry to Vel crosses the bay twice a day.\n")
+    (folder / "mill.md").write_text("# Mill\n\nThe old mill at Lindenhof grinds rye on Saturdays.\n")
+    return folder
+
+
+def test_qa_index_twice_then_after_changes_holds_exactly_the_folder(tmp_path: Path, embedder, capsys):
+    """The issue's bars, timed on the installed command in real processes (start-up included)."""
+    from qa.index.coordinator import Index
+
+    folder, index = _notes(tmp_path / "docs"), str(tmp_path / "index")
+    assert main(["index", str(folder), "--index", index]) == 0  # built in this process (the model is loaded)
+    assert "4 added, 0 updated, 0 removed, 0 unchanged, 0 skipped" in capsys.readouterr().out
+    again, seconds = _qa("index", str(folder), "--index", index)
+    assert again.returncode == 0 and seconds <= NO_OP_SECONDS, (again.stderr, seconds)
+    assert again.stdout.endswith(": 0 added, 0 updated, 0 removed, 4 unchanged, 0 skipped\n")
+
+    (folder / "ferry.txt").unlink()
+    (folder / "harbour.txt").write_text("The harbour of Lindenhof closed in April for repairs.\n")
+    (folder / "volcano.txt").write_text("Mount Etna erupted on Tuesday, sending ash over Catania.\n")
+    os.mkfifo(folder / "pipe.txt")
+    changed, seconds = _qa("index", str(folder), "--index", index)
+    assert changed.returncode == 0 and seconds <= CHANGED_SECONDS, (changed.stderr, seconds)
+    summary = changed.stdout
+    assert summary.count("\n") == 1 and ": 1 added, 1 updated, 1 removed, 2 unchanged, 1 skipped (" in summary
+    assert f"{folder / 'pipe.txt'}: " in summary and changed.stderr.startswith(f"qa: skipped {folder / 'pipe.txt'}: ")
+    reopened = Index.open(index)
+    indexed = {Path(d.path).resolve(): d.doc_id for d in reopened.documents()}
+    documents = {f.resolve() for f in folder.iterdir() if f.is_file() and not f.name.endswith(".meta.json")}
+    assert set(indexed) == documents  # a FIFO is no regular file; a side-car is metadata
+    assert "April" in reopened.document(indexed[(folder / "harbour.txt").resolve()]).text
+    assert "Etna" in reopened.answer("Which volcano erupted on Tuesday?").text
+
+
+def test_add_and_remove_change_single_documents(tmp_path: Path, embedder, capsys):
+    folder, index = _notes(tmp_path / "docs"), str(tmp_path / "index")
+    assert main(["index", str(folder), "--index", index]) == 0
+    note = tmp_path / "volcano.txt"
+    note.write_text("Mount Etna erupted on Tuesday, sending ash over Catania.\n")
+    capsys.readouterr()
+    assert main(["add", str(note), "--index", index]) == 0
+    assert capsys.readouterr().out.endswith(": 1 added, 0 updated, 0 removed, 0 unchanged, 0 skipped\n")
+    assert main(["remove", "volcano", "ferry", "--index", index]) == 0
+    assert capsys.readouterr().out.startswith("removed volcano, ferry: 3 document(s)")
+    assert main(["index", str(folder), "--index", index]) == 0  # a removed file stays out, said so
+    assert "ferry.txt: removed from the index earlier" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["remove", "nothing-such"], 2, "no document 'nothing-such' in the index at"),
+        (["add", "{tmp}/missing.txt"], 2, "no such file or folder: {tmp}/missing.txt"),
+        (["index", "{tmp}/missing"], 2, "no such file or folder: {tmp}/missing"),
+        (["index", "{tmp}/docs", "--sentence-vectors", "late"], 2, "add --rebuild to rebuild"),
+        (["add", "{tmp}/docs", "--index", "{tmp}/none"], 1, "no index at {tmp}/none"),
+        (["remove", "ferry", "--index", "{tmp}/none"], 1, "no index at {tmp}/none"),
+        (["serve", "--watch", "{tmp}/missing"], 2, "--watch takes folders: {tmp}/missing is not one"),
+    ],
+)
+def test_a_bad_path_or_id_is_one_line_and_changes_nothing(tmp_path: Path, embedder, capsys, argv, code, message):
+    from qa.index.coordinator import Index
+
+    folder, index = _notes(tmp_path / "docs"), str(tmp_path / "index")
+    assert main(["index", str(folder), "--index", index]) == 0
+    before = Index.open(index).documents()
+    capsys.readouterr()
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    assert main(argv if "--index" in argv else [*argv, "--index", index]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("qa: error: ") and message.format(tmp=tmp_path) in err and err.count("\n") == 1
+    assert Index.open(index).documents() == before
+
+
+def test_add_of_nothing_readable_exits_2_naming_the_file(tmp_path: Path, embedder, capsys):
+    folder, index = _notes(tmp_path / "docs"), str(tmp_path / "index")
+    assert main(["index", str(folder), "--index", index]) == 0
+    (tmp_path / "empty.txt").write_text("")
+    capsys.readouterr()
+    assert main(["add", str(tmp_path / "empty.txt"), "--index", index]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"qa: skipped {tmp_path / 'empty.txt'}: file is empty\n" and "0 added" in captured.out
+
+
+def test_index_rebuild_starts_over_with_exactly_the_paths(tmp_path: Path, embedder, capsys):
+    from qa.index.coordinator import Index
+
+    folder, index = _notes(tmp_path / "docs"), str(tmp_path / "index")
+    note = tmp_path / "volcano.txt"
+    note.write_text("Mount Etna erupted on Tuesday, sending ash over Catania.\n")
+    assert main(["index", str(folder), "--index", index]) == 0
+    assert main(["add", str(note), "--index", index]) == 0
+    assert main(["index", str(folder), "--index", index]) == 0  # a sync leaves the other path's document
+    assert "volcano" in [d.doc_id for d in Index.open(index).documents()]
+    assert main(["index", str(folder), "--index", index, "--rebuild", "--sentence-vectors", "late"]) == 0
+    rebuilt = Index.open(index)
+    assert "volcano" not in [d.doc_id for d in rebuilt.documents()] and rebuilt.settings.sentence_vectors == "late"

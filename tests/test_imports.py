@@ -29,7 +29,7 @@ STAGES = (
                "qa.models.torch_model qa.models.model_passes qa.models.embedding qa.models.reading"),
     ("index", "qa.index.lexical qa.index.ann qa.index.document_table qa.index.segments qa.index.settings "
               "qa.index.store qa.index.segment_commits qa.index.view qa.index.merging qa.index.ingest "
-              "qa.index.retrieval qa.index.search qa.index.planning qa.index.writer qa.index.ray_worker qa.index.distributed"),
+              "qa.index.retrieval qa.index.search qa.index.planning qa.index.writer qa.index.watching qa.index.ray_worker qa.index.distributed"),
     ("answering", "qa.answering.config qa.answering.sentence_scoring qa.answering.candidates qa.answering.windows "
                   "qa.answering.bridging qa.answering.hops qa.answering.compose"),
     ("library", "qa.index.coordinator qa.answering.rescoring qa.defaults"),

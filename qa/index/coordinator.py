@@ -4,13 +4,15 @@
     >>> index.retrieve("what is the US backstop position?", k=3)[0].paragraph
     6
     >>> index.add(["new.html"]); index.remove("new"); index.documents()
+    >>> index.sync(["seeds/", "notes/"])       # in step with those paths: added, updated, removed
+    >>> with index.watch(["notes/"]): ...       # follow a folder: changes indexed within seconds
 
 Reading: every question runs on an `IndexView` (one committed generation, `qa.index.view`) through
 the pure functions of `qa.index.search`; before each question the index checks CURRENT (one small
 read) and switches to a newer generation committed by any process, reusing the segments it has
 already opened.
 
-Writing: `add`, `remove`, `refresh` and `compact` go to the index's `IndexWriter`
+Writing: `add`, `remove`, `refresh`, `sync` and `compact` go to the index's `IndexWriter`
 (`qa.index.writer`), which plans each change against the live view, embeds without any lock and
 commits by compare-and-set, re-planning when another writer (a thread, `qa serve`, `qa index`)
 committed first. Nobody's acknowledged change is undone.
@@ -27,13 +29,14 @@ from qa.errors import IndexCorrupted
 from qa.index import store
 from qa.index.lexical import BM25Config
 from qa.index.planning import BUILD_BATCH_CHARS, PathsLike, UpdateReport, as_list, check_embedder, fingerprints
-from qa.index.planning import resolved_paths, settings_for, stale_reason
+from qa.index.planning import resolved_paths, scan_paths, settings_for, stale_reason
 from qa.index.retrieval import FusionConfig, Passage
 from qa.index.search import Searcher, SearchResult
 from qa.index.settings import IndexSettings
 from qa.index.store import Bookkeeping, Manifest, SegmentEntry
 from qa.index.view import DocumentEntry, IndexView
-from qa.index.writer import IndexWriter, create_index, plan_add, plan_refresh, plan_remove
+from qa.index.watching import FolderWatcher
+from qa.index.writer import IndexWriter, create_index, plan_add, plan_refresh, plan_remove, plan_sync
 from qa.loading.documents import Document, LoadResult, SkippedFile, load_documents
 from qa.models.embedding import load_embedder
 from qa.models.packaged import DEFAULT_MODEL, TextEmbedder
@@ -45,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # A reader that finds a segment collected under it re-reads the newest manifest this often.
 RELOAD_ATTEMPTS = 3
 
-__all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike"]
+__all__ = ["Index", "UpdateReport", "SearchResult", "DocumentEntry", "PathsLike", "FolderWatcher"]
 
 
 class Index:
@@ -91,11 +94,9 @@ class Index:
         Raises `ValueError` when no file could be loaded (the message lists why).
         """
         if executor != "local":
-            return cls._build_distributed(
-                paths, Path(path), executor, ray_address, workers, model, embedder,
-                settings_for(embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors),
-                fusion, progress,
-            )
+            settings = settings_for(embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
+            options = (executor, ray_address, workers, model, embedder)
+            return _built_distributed(cls, paths, Path(path), options, settings, fusion, progress)
         loaded = load_documents(as_list(paths))
         if not loaded.documents:
             reasons = "; ".join(str(s) for s in loaded.skipped) or "no files found"
@@ -105,33 +106,6 @@ class Index:
         bookkeeping = Bookkeeping(inputs, (), fingerprints(inputs, set()), tuple(loaded.skipped))
         settings = settings_for(embedder := embedder or load_embedder(model), chunking, bm25, embed_titles, sentence_vectors)
         return cls._create(loaded.documents, Path(path), bookkeeping, embedder, settings, fusion, progress)
-
-    @classmethod
-    def _build_distributed(
-        cls,
-        paths: PathsLike,
-        root: Path,
-        executor: str,
-        address: str | None,
-        workers: int | None,
-        model: str,
-        embedder: TextEmbedder | None,
-        settings: IndexSettings,
-        fusion: FusionConfig,
-        progress: bool | None,
-    ) -> "Index":
-        """`build` with another executor: only "ray" (qa.index.distributed, imported only now)."""
-        from qa.index import distributed
-
-        if executor not in distributed.EXECUTORS:
-            raise ValueError(f"executor must be one of {distributed.EXECUTORS}, not {executor!r}")
-        if embedder is not None:
-            raise ValueError("executor='ray' embeds on the workers with a packaged model (model=...), not an embedder object")
-        options = distributed.RayOptions(address, workers, progress is not False)
-        built = distributed.build_with_ray(as_list(paths), root, settings, options)
-        index = cls(IndexView.open(root, built.manifest, {}), load_embedder(model), fusion)
-        index.merge_batches()
-        return index
 
     @classmethod
     def from_documents(
@@ -318,11 +292,36 @@ class Index:
         change = self._writer.write(plan_add(loaded, resolved_paths(paths)), progress)
         return replace(change.report, skipped=list(loaded.skipped))
 
-    def remove(self, doc_id: str) -> None:
-        """Remove a document (at once, as a tombstone). Its file stays on disk but is not
-        indexed again by `refresh`. Raises `KeyError` for an unknown id."""
-        self.document(doc_id)  # KeyError with a message before any work
-        self._writer.write(plan_remove(doc_id), progress=False)
+    def remove(self, doc_ids: str | Sequence[str]) -> None:
+        """Remove a document, or several in one commit (at once, as tombstones). Their files
+        stay on disk but are not indexed again by `refresh` or `sync` (`add` brings one back).
+        Raises `KeyError` for an unknown id, before removing any."""
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+        for doc_id in ids:
+            self.document(doc_id)  # KeyError with a message before any work
+        self._writer.write(plan_remove(*ids), progress=False)
+
+    def sync(self, paths: PathsLike, *, missing_ok: bool = False, progress: bool | None = None) -> UpdateReport:
+        """Bring the index in step with exactly the files under `paths` (files and folders): new
+        files added, changed ones (by content hash) read again, documents whose file is gone from
+        those paths removed. Unchanged files are only hashed: a sync with nothing to do loads no
+        model and commits nothing. Documents from other paths and uploads are left alone, and
+        files removed with `remove` stay out (reported as skipped). A path that does not exist is
+        a `ValueError`; with `missing_ok` (a watcher's deleted file) whatever was indexed at or
+        under it is removed."""
+        skipped: list[SkippedFile] = []
+        change = self._writer.write(plan_sync(scan_paths(paths, missing_ok=missing_ok), skipped), progress)
+        return replace(change.report, skipped=list(skipped))
+
+    def watch(self, paths: PathsLike, *, force_polling: bool | None = None) -> FolderWatcher:
+        """Follow the folders (or files) `paths`: a started `FolderWatcher` (`qa.index.watching`)
+        that syncs each burst of changes under them into this index as one commit, in its own
+        thread, after first catching up with them. `stop()` it, or use it in a `with`.
+        `force_polling`: for network file systems, which send no change events."""
+        def apply(changed: list[Path]) -> None:
+            self.sync(changed, missing_ok=True)
+
+        return FolderWatcher(as_list(paths), apply, force_polling=force_polling, ignore=[self.path]).start()
 
     def refresh(self, *, progress: bool | None = None) -> UpdateReport:
         """Bring the index in line with its input paths: new, changed and deleted files."""
@@ -344,3 +343,27 @@ class Index:
     def wait_for_merges(self) -> None:
         """Block until background merges started by this index's writes have finished."""
         self._writer.wait_for_merges()
+
+
+def _built_distributed(
+    cls: type[Index],
+    paths: PathsLike,
+    root: Path,
+    options: tuple[str, str | None, int | None, str, TextEmbedder | None],
+    settings: IndexSettings,
+    fusion: FusionConfig,
+    progress: bool | None,
+) -> Index:
+    """`Index.build` with another executor, (executor, address, workers, model, embedder) in
+    `options`: only "ray" (qa.index.distributed, imported only now)."""
+    from qa.index import distributed
+
+    executor, address, workers, model, embedder = options
+    if executor not in distributed.EXECUTORS:
+        raise ValueError(f"executor must be one of {distributed.EXECUTORS}, not {executor!r}")
+    if embedder is not None:
+        raise ValueError("executor='ray' embeds on the workers with a packaged model (model=...), not an embedder object")
+    built = distributed.build_with_ray(as_list(paths), root, settings, distributed.RayOptions(address, workers, progress is not False))
+    index = cls(IndexView.open(root, built.manifest, {}), load_embedder(model), fusion)
+    index.merge_batches()
+    return index

@@ -7,6 +7,7 @@ these, then embeds and commits (`qa.index.segment_commits`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +18,7 @@ from qa.index.lexical import BM25Config
 from qa.index.settings import LATE, SENTENCE_PASS, SENTENCE_VECTORS, SEPARATE, VECTOR_METHODS, IndexSettings
 from qa.index.store import Bookkeeping
 from qa.index.view import IndexView
-from qa.loading.documents import Document, SkippedFile, file_fingerprint, find_files, unique_doc_id
+from qa.loading.documents import Document, SkippedFile, file_fingerprint, find_files, printable, unique_doc_id
 from qa.models.packaged import MODELS, TextEmbedder
 from qa.text.chunking import ChunkingConfig
 
@@ -67,6 +68,70 @@ def fingerprints(inputs: Sequence[str], excluded: set[str]) -> dict[str, str]:
         for f in find_files(list(inputs))
         if str(f.resolve()) not in excluded
     }
+
+
+def under(path: str, roots: Sequence[str]) -> bool:
+    """Whether the absolute `path` is one of `roots` or lies inside one of them."""
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The files under the paths a sync was given, listed and hashed once before planning.
+
+    roots: the paths given (absolute); present: those that exist; files: each file found
+    (absolute path -> the path as found); fingerprints: its `file_fingerprint`; skipped:
+    what the listing left out (hidden files, ...)."""
+
+    roots: tuple[str, ...]
+    present: tuple[str, ...]
+    files: dict[str, Path]
+    fingerprints: dict[str, str]
+    skipped: tuple[SkippedFile, ...]
+
+
+def scan_paths(paths: PathsLike, *, missing_ok: bool = False) -> Scan:
+    """List and fingerprint the files under `paths` (files or folders). A path that does not
+    exist is a `ValueError` naming it, unless `missing_ok` (a watcher's deleted file: whatever
+    was indexed there is to be removed)."""
+    given = as_list(paths)
+    missing = [p for p in given if not os.path.lexists(p)]
+    if missing and not missing_ok:
+        raise ValueError(f"no such file or folder: {printable(str(missing[0]))}")
+    present = [p for p in given if p not in missing]
+    skipped: list[SkippedFile] = []
+    files = {str(f.resolve()): f for f in find_files(present, skipped)}
+    return Scan(
+        tuple(resolved_paths(given)),
+        tuple(resolved_paths(present)),
+        files,
+        {path: file_fingerprint(file) for path, file in files.items()},
+        tuple(skipped),
+    )
+
+
+def live_files(view: IndexView) -> dict[str, tuple[str, str]]:
+    """Resolved file path -> (doc id, content hash) of every live document of `view`."""
+    found = {}
+    for doc_id, (position, row) in view.locations.items():
+        record = view.segments[position].documents[row]
+        found[record.resolved_path] = (doc_id, record.content_hash)
+    return found
+
+
+def resolved(skip: SkippedFile) -> str:
+    """The absolute path of a skipped file (recorded as it was given, maybe relative)."""
+    return str(Path(skip.path).resolve())
+
+
+def same_skips(a: Sequence[SkippedFile], b: Sequence[SkippedFile]) -> bool:
+    """Whether two lists name the same files (wherever their paths were relative to) for the
+    same reasons, in any order: a sync that skips what the last write skipped commits nothing."""
+
+    def key(skips: Sequence[SkippedFile]) -> set[tuple[str, str]]:
+        return {(resolved(s), s.reason) for s in skips}
+
+    return key(a) == key(b)
 
 
 def settings_for(

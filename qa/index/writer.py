@@ -1,5 +1,5 @@
-"""How an index folder changes: a new index's first commit, then every add, remove, refresh and
-merge, each planned against the live view and committed by compare-and-set.
+"""How an index folder changes: a new index's first commit, then every add, remove, refresh,
+sync and merge, each planned against the live view and committed by compare-and-set.
 
 An `IndexWriter` belongs to one `Index` (`qa.index.coordinator`), which gives it the live view
 and installs what it commits. The slow part of a write (loading, embedding, writing a segment)
@@ -7,7 +7,7 @@ runs with no lock held, so writers in other processes are not kept waiting; if a
 committed first, the change is planned again on the new view, reusing the vectors already
 computed. Nobody's acknowledged change is undone.
 
-The plans (`plan_add`, `plan_remove`, `plan_refresh`) are functions of the live view that
+The plans (`plan_add`, `plan_remove`, `plan_refresh`, `plan_sync`) are functions of the live view that
 say what a write changes, so a re-plan after a lost race sees the other writer's commit.
 """
 
@@ -22,7 +22,8 @@ from pathlib import Path
 from qa.errors import IndexProblem, now
 from qa.index import merging, store
 from qa.index.ingest import embed_documents
-from qa.index.planning import Change, UpdateReport, build_batches, fingerprints, plan_documents
+from qa.index.planning import Change, Scan, UpdateReport, build_batches, fingerprints, live_files, plan_documents
+from qa.index.planning import resolved, same_skips, under
 from qa.index.segment_commits import commit_change, commit_merge, commit_segments, write_staged
 from qa.index.segments import SegmentData
 from qa.index.settings import IndexSettings
@@ -79,16 +80,17 @@ def plan_add(loaded: LoadResult, requested: list[str]) -> Plan:
     return plan
 
 
-def plan_remove(doc_id: str) -> Plan:
-    """Tombstone `doc_id`; its file is excluded, so a refresh does not index it again."""
+def plan_remove(*doc_ids: str) -> Plan:
+    """Tombstone `doc_ids` (one commit); their files are excluded, so a refresh or a sync does
+    not index them again. `KeyError` for an id that is not live."""
 
     def plan(view: IndexView) -> Change:
-        document = view.document(doc_id)
+        gone = {str(Path(view.document(doc_id).path).resolve()) for doc_id in doc_ids}
         book = view.manifest.bookkeeping
-        gone = str(Path(document.path).resolve())
-        sources = {p: f for p, f in book.sources.items() if p != gone}
-        bookkeeping = Bookkeeping(book.inputs, book.excluded + (gone,), sources, ())
-        return Change([], {doc_id}, bookkeeping, UpdateReport(removed=[doc_id]))
+        sources = {p: f for p, f in book.sources.items() if p not in gone}
+        excluded = book.excluded + tuple(sorted(gone - set(book.excluded)))
+        bookkeeping = Bookkeeping(book.inputs, excluded, sources, ())
+        return Change([], set(doc_ids), bookkeeping, UpdateReport(removed=list(dict.fromkeys(doc_ids))))
 
     return plan
 
@@ -110,6 +112,61 @@ def plan_refresh(skipped: list[SkippedFile]) -> Plan:
         return replace(change, report=replace(change.report, removed=sorted(gone)))
 
     return plan
+
+
+EXCLUDED_REASON = "removed from the index earlier; add it again to index it"
+
+
+def plan_sync(scan: Scan, skipped: list[SkippedFile]) -> Plan:
+    """Bring the index in step with the files under `scan.roots`: a file that is new or changed
+    since its document was indexed (by content hash) is read, a document whose file is gone
+    from those paths (or can no longer be read) is removed, and an unchanged file costs
+    nothing, nor does one skipped last time and unchanged since. Documents elsewhere (other
+    paths, uploads) are left alone; files removed by the user stay out. What was skipped, and
+    why, is put in `skipped` (the last plan's, after a re-plan)."""
+    read: dict[str, Document | SkippedFile] = {}  # kept across re-plans: each file is read once
+
+    def plan(view: IndexView) -> Change:
+        book = view.manifest.bookkeeping
+        wanted = {p: f for p, f in scan.fingerprints.items() if p not in book.excluded}
+        live = live_files(view)
+        stale = [p for p, f in wanted.items() if p not in live or live[p][1] != f]
+        before = {resolved(s): s for s in book.skipped}
+        for path in stale:
+            if path not in live and path in before and book.sources.get(path) == wanted[path]:
+                read.setdefault(path, before[path])
+        _read_into(read, {p: scan.files[p] for p in stale if p not in read})
+        documents = [d for p in stale if isinstance(d := read[p], Document)]
+        failed = [s for p in stale if isinstance(s := read[p], SkippedFile)]
+        kept = set(wanted) - {resolved(s) for s in failed}
+        gone = {doc_id for path, (doc_id, _) in live.items() if under(path, scan.roots) and path not in kept}
+        inputs = list(book.inputs)
+        for root in scan.present:
+            if not under(root, inputs):
+                inputs.append(root)
+        sources = {p: f for p, f in book.sources.items() if not under(p, scan.roots)} | wanted
+        skips = tuple(s for s in book.skipped if not under(resolved(s), scan.roots)) + scan.skipped + tuple(failed)
+        bookkeeping = Bookkeeping(tuple(inputs), book.excluded, sources, book.skipped if same_skips(skips, book.skipped) else skips)
+        change = plan_documents(view, documents, gone, bookkeeping)
+        excluded = [SkippedFile(str(scan.files[p]), EXCLUDED_REASON) for p in scan.files if p in book.excluded]
+        skipped[:] = [*scan.skipped, *failed, *excluded]
+        unchanged = [live[p][0] for p in wanted if p in live and p not in stale]
+        return replace(change, report=replace(change.report, unchanged=unchanged + change.report.unchanged, removed=sorted(gone)))
+
+    return plan
+
+
+def _read_into(read: dict[str, Document | SkippedFile], files: dict[str, Path]) -> None:
+    """Load `files` (absolute path -> path as found) into `read`: each its document or its skip."""
+    if not files:
+        return
+    loaded = load_documents(list(files.values()))
+    for document in loaded.documents:
+        read[str(Path(document.path).resolve())] = document
+    for skip in loaded.skipped:
+        read[resolved(skip)] = skip
+    for path, file in files.items():
+        read.setdefault(path, SkippedFile(str(file), "could not be read"))
 
 
 class IndexWriter:

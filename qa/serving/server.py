@@ -1,7 +1,7 @@
 """`qa serve`: the web chat (`qa.serving.web`) and the JSON API (`qa.serving.api`) on one uvicorn
 server, on a socket bound before the slow start, with a login when one is set.
 
-    qa serve [--host 127.0.0.1] [--port 7860] [--index DIR] [--share] [--read-only]
+    qa serve [--host 127.0.0.1] [--port 7860] [--index DIR] [--share] [--read-only] [--watch FOLDER...]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 
 from qa.index.coordinator import Index  # noqa: E402
+from qa.index.planning import UpdateReport  # noqa: E402
 from qa.serving import rendering  # noqa: E402
 from qa.serving.api import NO_GENERATED_DOCS, JsonApi, create_app  # noqa: E402
 from qa.serving.openai_api import OpenAiApi, api_key_from_env  # noqa: E402
@@ -41,13 +42,16 @@ def serve(
     share: bool = False,
     read_only: bool = False,
     listener: Listener | None = None,
+    watch: Sequence[str | Path] = (),
+    force_polling: bool | None = None,
 ) -> None:
     """Start the web chat and the JSON API (`qa.serving.api`) on one server; block until Ctrl-C.
 
     host/port default to $QA_HOST/$QA_PORT, else 127.0.0.1:7860; `listener`: a socket already
     bound by `qa.serving.listening.open_listener` (what `qa serve` passes, so a busy port fails before the
     slow start). `index_path`: serve that index (`Index.open`); default: the default corpus.
-    `read_only`: uploads, removals and rebuilds are refused (UI and API).
+    `read_only`: uploads, removals and rebuilds are refused (UI and API). `watch`: folders
+    followed into the index (`QaService.watch`; `force_polling` for network file systems).
     """
     from qa.defaults import default_index
 
@@ -56,7 +60,7 @@ def serve(
     index.answer(EXAMPLES[0])  # load the model now, so the first question is answered at once
     server = make_server(
         index, listener, auth=auth_from_env(), read_only=read_only, share=share,
-        examples=EXAMPLES if not index_path else (),
+        examples=EXAMPLES if not index_path else (), watch=watch, force_polling=force_polling,
     )
     server.run(sockets=[listener.socket])
 
@@ -86,13 +90,19 @@ def make_server(
     share: bool = False,
     examples: Sequence[str] = EXAMPLES,
     on_started: Callable[[], None] | None = None,
+    watch: Sequence[str | Path] = (),
+    force_polling: bool | None = None,
 ) -> QaServer:
     """The server over `index`: the JSON API's routes first, the Gradio chat mounted at /.
 
     Run it with `server.run(sockets=[listener.socket])` (any thread); `on_started` defaults to
     printing where it serves. Both share `auth`: Gradio's login page, HTTP Basic for the API.
+    `watch`: folders whose changes reach the index within seconds, through the
+    service's writer thread (`QaService.watch`), the first sync catching up with them.
     """
-    service = QaService(index, read_only=read_only)  # one writer thread for the chat and the API
+    service = QaService(index, read_only=read_only)  # one writer thread for the chat, the API and watching
+    if watch:
+        service.watch(watch, force_polling=force_polling, on_report=_say_synced, on_error=_say_watch_failed)
     api = JsonApi(service, auth=auth)
     app = create_app(api, OpenAiApi(api, api_key_from_env()).routes())
     blocks = build_app(service, examples)
@@ -115,6 +125,18 @@ def make_server(
     announce = on_started or (lambda: _announce(index, listener.address, auth, read_only, share))
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     return QaServer(config, announce)
+
+
+def _say_synced(report: UpdateReport) -> None:
+    """One line on stderr for a watched change that changed the index."""
+    if report.added or report.updated or report.removed:
+        changed = [f"{len(report.added)} added", f"{len(report.updated)} updated", f"{len(report.removed)} removed"]
+        print(f"qa: watched folders: {', '.join(changed)}", file=sys.stderr, flush=True)
+
+
+def _say_watch_failed(error: Exception) -> None:
+    """One line on stderr for a watched change that failed (the watcher tries it again)."""
+    print(f"qa: warning: watched folders: {error}", file=sys.stderr, flush=True)
 
 
 def _announce(index: Index, address: Address, auth: tuple[str, str] | None, read_only: bool, share: bool) -> None:

@@ -1,4 +1,5 @@
-"""The operations every front end offers over one `Index`: ask, list, upload, remove, rebuild.
+"""The operations every front end offers over one `Index`: ask, list, upload, remove, rebuild,
+and following watched folders.
 
 The web chat (`qa.serving.web`) and the JSON API (`qa.serving.api`) both call a `QaService`, so
 an upload, a removal or a read-only refusal behaves the same whichever page or client asked,
@@ -26,6 +27,7 @@ from qa.errors import describe_failure
 from qa.index.planning import UpdateReport
 from qa.index.retrieval import QuestionTooLong, check_question
 from qa.index.view import DocumentEntry
+from qa.index.watching import FolderWatcher
 from qa.loading.documents import Document
 from qa.serving.uploads import UploadOutcome, add_uploads, is_upload, remove_document
 
@@ -98,9 +100,12 @@ class QaService:
         # the questions (p95 x2.4 in benchmarks/load.py); torch's worker threads, started from
         # this thread, inherit its lower priority.
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="qa-write", initializer=_lower_priority)
+        self._watchers: list[FolderWatcher] = []
 
     def close(self) -> None:
-        """Stop the writer thread without waiting (the server's shutdown calls it)."""
+        """Stop watching and the writer thread without waiting (the server's shutdown calls it)."""
+        for watcher in self._watchers:
+            watcher.stop(timeout=0)
         self._writer.shutdown(wait=False, cancel_futures=True)
 
     # --- reading ---------------------------------------------------------------------------
@@ -173,11 +178,42 @@ class QaService:
         """Re-read every indexed file (`Index.refresh`); `progress` as there."""
         return self._write("a rebuild", self.index.refresh, progress=progress)
 
+    def watch(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        force_polling: bool | None = None,
+        on_report: Callable[[UpdateReport], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> FolderWatcher:
+        """Follow the folders `paths` (`qa.index.watching.FolderWatcher`): each burst of changes
+        under them is one `Index.sync` of the changed paths, run on the writer thread like an
+        upload (so writes never race) while questions go on; the first catches up with the
+        folders. Also on a read-only server: the operator chose the folders, visitors cannot
+        write. `on_report(report)` hears each sync, `on_error(error)` each failed one (it is
+        tried again). `close()` stops it."""
+
+        def apply(changed: list[Path]) -> None:
+            report = self._on_writer("following a watched folder", self.index.sync, changed, missing_ok=True)
+            if on_report is not None:
+                on_report(report)
+
+        watcher = FolderWatcher(
+            paths, apply, force_polling=force_polling, on_error=on_error or (lambda error: None), ignore=[self.index.path]
+        )
+        self._watchers.append(watcher)
+        return watcher.start()
+
     def _write(self, what: str, operation: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """Run `operation` on the writer thread and wait for it. The caller's context goes with
-        it, so a page's progress bar still follows the work."""
+        """Run a visitor's write `operation` on the writer thread (`ReadOnlyIndex` on a read-only
+        server) and wait for it."""
         if self.read_only:
             raise ReadOnlyIndex(READ_ONLY_TEXT)
+        return self._on_writer(what, operation, *args, **kwargs)
+
+    def _on_writer(self, what: str, operation: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run `operation` on the writer thread and wait for it. The caller's context goes with
+        it, so a page's progress bar still follows the work."""
         context = contextvars.copy_context()
         future = self._writer.submit(context.run, operation, *args, **kwargs)
         try:

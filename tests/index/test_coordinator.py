@@ -338,3 +338,89 @@ def test_each_vector_method_is_recorded_as_built(tmp_path: Path, embedder, asked
     assert index.settings.sentence_vectors == recorded
     assert Index.open(tmp_path / "index").settings.sentence_vectors == recorded
     assert "backstop" in index.retrieve("what is the US backstop position?", k=1)[0].text
+
+
+# --- sync: the index in step with exactly some paths -----------------------------------------
+
+
+def _notes(folder: Path) -> Path:
+    folder.mkdir()
+    _write(folder / "harbour.txt", "The harbour of Lindenhof reopened in March after the storm.")
+    _write(folder / "otters.md", "# Otters\n\nThe otters of Lindenhof fish at dusk near the old mill.")
+    _write(folder / "ferry.txt", "The ferry to Vel crosses the bay twice a day.")
+    return folder
+
+
+def test_sync_with_nothing_changed_loads_no_model_and_commits_nothing(tmp_path: Path, embedder, monkeypatch):
+    from qa.index import coordinator
+
+    notes = _notes(tmp_path / "notes")
+    Index.build([notes], tmp_path / "index").wait_for_merges()
+    index = Index.open(tmp_path / "index")  # no embedder yet: the packaged one loads when first needed
+
+    def no_model(*args: object) -> None:
+        raise AssertionError("a sync with nothing to do loaded the model")
+
+    monkeypatch.setattr(coordinator, "load_embedder", no_model)
+    generation = index.generation
+    report = index.sync([notes])
+    assert sorted(report.unchanged) == ["ferry", "harbour", "otters"] and not (report.added or report.updated or report.removed)
+    assert index.generation == generation == store.live_generation(index.path)
+
+
+def test_sync_adds_rereads_and_removes_and_names_a_fifo(tmp_path: Path, embedder):
+    notes = _notes(tmp_path / "notes")
+    elsewhere = _write(tmp_path / "volcano.txt", "Mount Etna erupted on Tuesday, sending ash over Catania.")
+    index = Index.build([notes], tmp_path / "index")
+    index.add([elsewhere])  # another path: a sync of notes/ leaves it alone
+    (notes / "ferry.txt").unlink()
+    _write(notes / "harbour.txt", "The harbour of Lindenhof closed in April for repairs.")
+    _write(notes / "mill.txt", "The old mill at Lindenhof grinds rye on Saturdays.")
+    os.mkfifo(notes / "pipe.txt")
+    report = index.sync([notes])
+    assert (report.added, report.updated, report.removed, report.unchanged) == (["mill"], ["harbour"], ["ferry"], ["otters"])
+    assert [(Path(s.path).name, "FIFO" in s.reason) for s in report.skipped] == [("pipe.txt", True)]
+    assert sorted(d.doc_id for d in index.documents()) == ["harbour", "mill", "otters", "volcano"]
+    assert "April" in index.document("harbour").text and "repairs" in index.retrieve("When did the harbour close?", k=1)[0].text
+    assert index.stale_reason() is None
+    assert [p.doc_id for p in index.retrieve("Which volcano erupted?", k=1)] == ["volcano"]
+
+
+def test_sync_keeps_removed_files_out_and_reports_them(tmp_path: Path, embedder):
+    notes = _notes(tmp_path / "notes")
+    index = Index.build([notes], tmp_path / "index")
+    index.remove(["ferry", "otters"])  # several in one commit
+    report = index.sync([notes])
+    assert not report.added and sorted(Path(s.path).name for s in report.skipped) == ["ferry.txt", "otters.md"]
+    assert [d.doc_id for d in index.documents()] == ["harbour"]
+    assert index.add([notes / "ferry.txt"]).added == ["ferry"]  # an add brings one back
+    with pytest.raises(KeyError, match="nothing"):
+        index.remove(["harbour", "nothing"])
+    assert "harbour" in [d.doc_id for d in index.documents()]  # nothing removed before the check
+
+
+def test_sync_of_a_missing_path_is_refused_unless_missing_is_meant(tmp_path: Path, embedder):
+    notes = _notes(tmp_path / "notes")
+    index = Index.build([notes], tmp_path / "index")
+    with pytest.raises(ValueError, match="no such file or folder: .*gone.txt"):
+        index.sync([notes / "gone.txt"])
+    (notes / "ferry.txt").unlink()
+    assert index.sync([notes / "ferry.txt"], missing_ok=True).removed == ["ferry"]  # a watcher's deleted file
+    shutil.rmtree(notes)
+    assert sorted(index.sync([notes], missing_ok=True).removed) == ["harbour", "otters"]
+    assert index.documents() == []
+
+
+def test_sync_does_not_read_an_unchanged_file_again(tmp_path: Path, embedder, monkeypatch):
+    from qa.index import writer
+
+    notes = _notes(tmp_path / "notes")
+    _write(notes / "empty.txt", "")
+    index = Index.build([notes], tmp_path / "index")
+    read: list[str] = []
+    real = writer.load_documents
+    monkeypatch.setattr(writer, "load_documents", lambda paths: read.extend(Path(p).name for p in paths) or real(paths))
+    assert [s.reason for s in index.sync([notes]).skipped] == ["file is empty"]  # skipped at the build, unchanged since
+    _write(notes / "otters.md", "# Otters\n\nThe otters of Lindenhof sleep in the reeds.")
+    assert index.sync([notes]).updated == ["otters"]
+    assert read == ["otters.md"]

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,47 @@ def test_upload_ask_and_remove_through_the_api(running_server, tmp_path: Path) -
     assert status == 400
 
 
+# --- qa serve --watch: a followed folder ------------------------------------------------------
+
+WATCH_DEADLINE_S = 10.0  # the issue's bar: written -> answerable, deleted -> forgotten
+SLEDGES = "How many sledges does the research hut store?"
+
+
+def wait_for(condition, deadline_s: float = WATCH_DEADLINE_S) -> float:
+    """Poll `condition` until it is true; the seconds it took, or a failure at the deadline."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > deadline_s:
+            pytest.fail(f"not within {deadline_s} s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def _cites(server: Running, doc_id: str) -> bool:
+    status, data = server.ask({"question": SLEDGES})
+    assert status == 200, data
+    return any(c["doc_id"] == doc_id for c in data["citations"])
+
+
+def test_a_watched_folder_reaches_the_served_index_within_seconds(running_server, tmp_path: Path) -> None:
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text("The harbour of Lindenhof reopened in March after the storm.\n")
+    index = Index.build([SEED_FILE, folder], tmp_path / "index")
+    served = running_server(index, watch=[folder])
+    glacier = folder / "glacier.txt"
+    glacier.write_text(GLACIER_TXT)
+    wait_for(lambda: _cites(served, "glacier"))  # questions are answered all along
+    body, headers = _multipart("sledges.txt", b"The sledges were repainted red in May.\n")
+    status, data, _ = served.request("POST", "/api/documents", body, headers)  # the same writer thread
+    assert status == 200 and data["outcomes"][0]["ok"], data
+    glacier.unlink()
+    wait_for(lambda: not _cites(served, "glacier"))
+    status, data, _ = served.request("GET", "/api/documents")
+    doc_ids = {d["doc_id"] for d in data["documents"]}
+    assert "glacier" not in doc_ids and {"harbour", "sledges"} <= doc_ids  # the upload kept
+
+
 # --- start-up: busy port, warnings ---------------------------------------------------------
 
 
@@ -219,6 +261,44 @@ def test_listening_beyond_loopback_without_login_warns(tmp_path: Path) -> None:
         process.kill()
         process.wait(timeout=30)
     assert first.startswith("qa: warning: serving on 0.0.0.0") and "QA_AUTH_USER" in first
+
+
+def test_qa_serve_watch_follows_a_folder_in_a_real_process(tmp_path: Path) -> None:
+    """`qa serve --watch DIR` itself: written -> cited, deleted -> forgotten, each within the bar."""
+    import queue
+    import shutil
+    import threading
+
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    index = Index.build([SEED_FILE], tmp_path / "index")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    qa_bin = shutil.which("qa") or pytest.fail("the qa console script is not installed")
+    command = [qa_bin, "serve", "--index", str(index.path), "--port", str(port), "--watch", str(folder)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=_environment())
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
+    said: list[str] = []
+
+    def serving_or_ended() -> bool:
+        while not lines.empty():
+            said.append(lines.get())
+        return any(line.startswith("qa: serving") for line in said) or process.poll() is not None
+
+    try:
+        wait_for(serving_or_ended, deadline_s=180)
+        assert process.poll() is None, said
+        served = Running(port, index)
+        glacier = folder / "glacier.txt"
+        glacier.write_text(GLACIER_TXT)
+        wait_for(lambda: _cites(served, "glacier"))
+        glacier.unlink()
+        wait_for(lambda: not _cites(served, "glacier"))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def test_exposure_warning_rules() -> None:
