@@ -21,8 +21,8 @@ IDF-weighted overlap, BM25, the passage's score and rank, position, length, answ
 neighbours — then a calibration over the quoted sentences). With `scorer="learned"` (opt-in:
 its answers cite the seed's expected paragraph less often) that model also ranks, keeps a 2nd
 or 3rd sentence only when its own probability reaches `keep_probability`, and abstains below
-its operating point. Model, settings and the split they were picked on:
-scripts/train_scorer.py.
+its operating point. Model, settings and the SQuAD v1.1 train articles they were picked on:
+scripts/train_scorer.py (card: docs/sentence_scorer.md).
 """
 
 from __future__ import annotations

@@ -6,14 +6,14 @@ IDF-weighted overlap, a BM25 of the sentence, the passage's fused score and rank
 length, answer-type cues, the neighbours' scores) and a logistic regression turns each row into
 P(the sentence contains the answer). A second, smaller logistic regression over the chosen
 sentences' probabilities (`ANSWER_FEATURE_NAMES`) gives `Answer.confidence`: P(the answer
-contains the answer), calibrated on held-out SQuAD (benchmarks/README.md, "Sentence scorer").
+contains the answer), calibrated on SQuAD v1.1 train (docs/sentence_scorer.md).
 
 Why a learned model: the hand-tuned sum it replaces (cosine + overlap + 0.2 x passage score,
 threshold 0.6) was tuned and measured on the same questions, and its score was not a
 probability, so abstention could not be set as an operating point. The weights are data
-(`sentence_scorer.json`, written by the script now at scripts/train_scorer.py, when it read the
-even-position SQuAD v1.1 dev articles and the first half of the SQuAD 2.0 sample), loaded with
-importlib.resources; inference is numpy only.
+(`sentence_scorer.json`, written by scripts/train_scorer.py from a seeded sample of SQuAD v1.1
+train articles; nothing of SQuAD dev, SQuAD 2.0 or HotpotQA, which are evaluation only; model
+card docs/sentence_scorer.md), loaded with importlib.resources; inference is numpy only.
 
     >>> scorer = load_scorer()
     >>> rows = sentence_features(cues, candidates)       # one row per candidate sentence
@@ -335,7 +335,7 @@ class SentenceScorer:
 
     keep_probability: a 2nd or 3rd sentence is quoted only when its probability of containing
     the answer is at least this. abstain_below: the confidence under which the answer is "The
-    documents don't say." Both were picked on the training split (scripts/train_scorer.py).
+    documents don't say." Both were picked on SQuAD v1.1 train (scripts/train_scorer.py).
     """
 
     sentence: LogisticModel
