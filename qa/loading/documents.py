@@ -222,7 +222,9 @@ def _load_file(path: str | Path, doc_id: str | None, limits: FileLimits) -> Docu
         encoding = "utf-8"
         extracted: Extracted = parse_file(suffix, raw, limits)  # in a child process, killed at the limits
         text, paragraphs = join_paragraphs(extracted.paragraphs)
-        title = meta.title or extracted.title or text_title(text, paragraphs, markdown=False)
+        # A PDF without a real title (qa.loading.formats.is_placeholder_title) and without a
+        # heading is titled by its file name: its first sentence makes a poor title.
+        title = meta.title or extracted.title or ("" if suffix == ".pdf" else text_title(text, paragraphs, markdown=False))
         source = meta.source or extracted.source or path.name
         pages, sections = extracted.pages, extracted.sections
     deadline.check()

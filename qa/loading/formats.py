@@ -10,7 +10,10 @@ one-line reason, and check the file's `Deadline` between pages, blocks and parag
 from __future__ import annotations
 
 import io
+import math
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -205,9 +208,11 @@ def extract_pdf(raw: bytes, deadline: Deadline = NO_DEADLINE, max_pages: int = M
         if count > max_pages:
             raise UnreadableFile(f"PDF has {count:,} pages; the limit is {max_pages:,} per file")
         pages = []
-        for page in reader.pages:
+        first_page_runs: list[tuple[str, float]] = []  # (text, font size) as drawn on page 1
+        for number, page in enumerate(reader.pages):
             deadline.check()
-            pages.append(page.extract_text() or "")
+            visitor = _run_collector(first_page_runs) if number == 0 else None
+            pages.append(page.extract_text(visitor_text=visitor) or "")
         title = reader.metadata.title if reader.metadata else None
     except (PdfReadError, ValueError, KeyError, TypeError) as error:
         raise UnreadableFile(f"not a readable PDF: {error}") from None
@@ -223,7 +228,68 @@ def extract_pdf(raw: bytes, deadline: Deadline = NO_DEADLINE, max_pages: int = M
                 numbers.append(number)
     if not paragraphs:
         raise UnreadableFile("PDF has no text layer (scanned image?)")
-    return Extracted(paragraphs=paragraphs, title=_clean(title) if title else None, pages=tuple(numbers))
+    title = _clean(title) if isinstance(title, str) else ""
+    if is_placeholder_title(title):
+        title = first_heading(first_page_runs) or ""
+    return Extracted(paragraphs=paragraphs, title=title or None, pages=tuple(numbers))
+
+
+# Titles that PDF writers put in the metadata when the author gave none: the title then comes from
+# the first heading, else the file name (not the first sentence, which reads as a title badly).
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(|untitled([\s-]*(document|\d+))?|\(?anonymous\)?|\(?unspecified\)?|document\s*\d*"
+    r"|microsoft (office )?(word|powerpoint|excel) - .*)$",
+    re.IGNORECASE,
+)
+# A heading is drawn this much larger than the page's body text (most of its characters' size).
+HEADING_SCALE = 1.15
+# Longer "headings" are paragraphs in a large font, not titles.
+MAX_HEADING_CHARS = 200
+
+
+def is_placeholder_title(title: str) -> bool:
+    """Whether a PDF's metadata title is a writer's placeholder ("untitled", "Microsoft Word -
+    report.doc", empty) rather than the document's title.
+
+    >>> is_placeholder_title("Microsoft Word - minutes_final.docx"), is_placeholder_title("Minutes")
+    (True, False)
+    """
+    return bool(_PLACEHOLDER_TITLE.match(title.strip()))
+
+
+def _run_collector(runs: list[tuple[str, float]]) -> Callable[..., None]:
+    """A pypdf `visitor_text` that appends each drawn text with its font size as seen."""
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]) if tm and cm else 1.0
+        runs.append((text, float(size or 0) * (scale or 1.0)))
+
+    return visit
+
+
+def first_heading(runs: list[tuple[str, float]]) -> str | None:
+    """The first text drawn larger than the body text (the size most characters have), as
+    drawn in `runs` of (text, font size); None when nothing is larger.
+
+    >>> first_heading([("Harvest", 18.0), ("The barley came in.", 12.0), ("It rained.", 12.0)])
+    'Harvest'
+    """
+    sizes: Counter[float] = Counter()
+    for text, size in runs:
+        sizes[round(size, 1)] += len(text.strip())
+    if not sizes or not any(sizes.values()):
+        return None
+    body = sizes.most_common(1)[0][0]
+    heading: list[str] = []
+    for text, size in runs:
+        if not text.strip():
+            continue
+        if size > body * HEADING_SCALE:
+            heading.append(text)
+        elif heading:
+            break
+    found = _clean(" ".join(heading))
+    return found if 0 < len(found) <= MAX_HEADING_CHARS else None
 
 
 # A .docx is a zip: its XML may inflate far beyond the file's size. Refuse more than this much
