@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from qa.answering.compose import ABSTAIN_TEXT, Answer, answer_json, followup_queries
-from qa.answering.config import ABSTAIN_ON_CONFIDENCE, HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, AnswerConfig
+from qa.answering.config import HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, AnswerConfig
 from qa.cli import main
 from qa.loading.documents import Document
 from qa.models.precision import INT8
@@ -262,16 +262,21 @@ def test_chat_shows_a_quiet_escaped_confidence_tag(seed_index: Index):
 def test_an_unanswerable_question_on_the_seed_article_abstains(seed_index: Index, embedder, question: str):
     """On the article's topic, but the article does not say: the reader's no-answer score
     abstains (the default); without the reader, abstaining on relevance answers these with a
-    sentence that does not answer, and abstaining on the calibrated confidence does not."""
+    sentence that does not answer, and the composer's calibrated confidence ranks them under
+    most answered seed questions."""
     assert seed_index.answer(question).abstained
     assert not seed_index.answer(question, config=AnswerConfig(reader=False)).abstained
     if embedder.precision == INT8:
-        # The composer's confidence was fitted on fp32 vectors (qa/answering/sentence_scorer.json); from
-        # int8 document vectors "When did Trump meet Putin?" scores .183 against its .18 threshold.
-        pytest.skip("the composer's calibrated abstention is checked on fp32/bf16 vectors only")
-    for config in (AnswerConfig(reader=False, abstain_on=ABSTAIN_ON_CONFIDENCE), replace(LEARNED_CONFIG, reader=False)):
-        answer = seed_index.answer(question, config=config)
-        assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == []
+        # The composer's confidence was fitted on fp32 vectors (qa/answering/sentence_scorer.json);
+        # int8 document vectors shift every score it is fed.
+        pytest.skip("the composer's calibrated confidence is checked on fp32/bf16 vectors only")
+    # The composer's confidence (qa/answering/sentence_scorer.json, trained on SQuAD v1.1 train)
+    # puts it under most answered seed questions but not all: its operating point, capped under the
+    # weakest answered one, does not abstain on it; the reader does.
+    learned = replace(LEARNED_CONFIG, reader=False, abstain_below=0.0)
+    confidence = seed_index.answer(question, config=learned).confidence
+    answered = [seed_index.answer(q, config=learned).confidence for q, _ in SEED_QUESTIONS]
+    assert confidence < sorted(answered)[len(answered) // 2]
 
 
 @pytest.mark.parametrize(
