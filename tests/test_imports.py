@@ -33,7 +33,7 @@ STAGES = (
     ("answering", "qa.answering.config qa.answering.sentence_scoring qa.answering.candidates qa.answering.windows "
                   "qa.answering.bridging qa.answering.hops qa.answering.compose"),
     ("library", "qa.index.coordinator qa.answering.rescoring qa.defaults"),
-    ("serving and evaluation", "qa.serving.rendering qa.serving.documents_tab qa.serving.uploads qa.serving.feedback qa.serving.listening "
+    ("serving and evaluation", "qa.serving.page_assets qa.serving.rendering qa.serving.documents_tab qa.serving.uploads qa.serving.feedback qa.serving.listening "
                                "qa.serving.service qa.serving.api qa.serving.markdown qa.serving.openai_api qa.serving.documents_events qa.serving.web qa.serving.server qa.eval.evaluation qa.eval.answer_evaluation qa.eval.eval_runs"),
     ("command line", "qa.cli"),
 )

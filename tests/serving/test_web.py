@@ -212,6 +212,7 @@ def test_chat_streams_a_cited_answer_and_shows_its_sources(page, server, tmp_pat
     quoted = card.locator("mark").inner_text()
     assert quoted == SEED_FILE.read_text(encoding="utf-8")[start:end]
     assert quoted.startswith("When asked about crucial US military support") and "backstop" in quoted
+    page.wait_for_function(SETTLED_JS)  # the download buttons done fading in
     page.screenshot(path=str(tmp_path / "chat.png"))
     if os.environ.get("QA_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(tmp_path / "chat.png", PROJECT / "docs" / "screenshot.png")
