@@ -280,7 +280,7 @@ class ChatApp:
                     placeholder="Ask a question: the answer quotes the documents, "
                     "and every [n] links to its source.",
                     feedback_options=("Like", "Dislike"),
-                    buttons=[],  # the downloads below export the conversation (copy_all copied HTML)
+                    buttons=[],  # no copy-all: the downloads below export the conversation
                 )
                 with gr.Row(elem_id="qa-chat-tools"):
                     clear = gr.Button("Clear chat", elem_id="qa-clear", size="sm", min_width=80)
