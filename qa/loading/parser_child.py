@@ -46,7 +46,7 @@ except ImportError:  # not on Windows
 Converter = Callable[[bytes, Deadline, FileLimits], Extracted]
 FRAME_HEADER = struct.Struct(">Q")
 # A child that holds more than this after a file exits and a fresh one takes the next file, so
-# one big file does not keep its memory for good (a child with every parser loaded is ~80 MB).
+# one big file does not keep its memory for good (a child with every parser loaded holds ~60 MB).
 RETIRE_RSS_MB = 256
 # The child's own alarm rings this long after the parent's limit, in case the parent is gone.
 ALARM_GRACE_SECONDS = 2

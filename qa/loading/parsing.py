@@ -87,7 +87,12 @@ class ParserProcess:
         )
         self.usable = True
         self.busy = False  # a request is out and its answer not read: never reused then
-        if self._read_answer(time.monotonic() + STARTUP_SECONDS) is None:
+        try:
+            ready = self._read_answer(time.monotonic() + STARTUP_SECONDS)
+        except (OSError, EOFError, ValueError):
+            self.close()
+            raise RuntimeError(f"the parser process did not start ({self._how_it_ended()})") from None
+        if ready is None:
             self.close()
             raise RuntimeError(f"the parser process did not start within {STARTUP_SECONDS:g} s")
 

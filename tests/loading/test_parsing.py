@@ -185,6 +185,14 @@ def test_a_zero_second_limit_starts_no_process(monkeypatch: pytest.MonkeyPatch):
         parse_file(".pdf", b"%PDF", FileLimits(parse_seconds=0))
 
 
+def test_a_parser_process_that_cannot_start_is_a_reason_not_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    parsing._POOL.close_all()
+    monkeypatch.setattr(parsing, "_BOOTSTRAP", "import sys; sys.exit(3)")
+    (tmp_path / "page.html").write_text("<p>The ferry runs twice a day.</p>")
+    with pytest.raises(UnreadableFile, match=r"RuntimeError: the parser process did not start \(exit status 3\)"):
+        load_file(tmp_path / "page.html")
+
+
 def test_limits_come_from_the_environment_when_set(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("QA_PARSE_SECONDS", "7.5")
     monkeypatch.setenv("QA_PARSE_MEMORY_MB", "300")
