@@ -148,7 +148,7 @@ def test_docs_counts_passages_in_words_that_agree(tmp_path: Path, embedder, caps
 def test_chat_carries_the_conversation_and_goes_on_after_a_refused_question(seed_index, capsys, monkeypatch):
     import io
 
-    lines = "Who is Jonathan Powell?\nWho is he?\n" + "x" * 2500 + "\nWhat is happening in Kursk?\nexit\nnever asked\n"
+    lines = "Who is Jonathan Powell?\nWho is he?\n" + "x" * 2500 + "\nWhy did Ukrainian soldiers keep territory in Kursk?\nexit\nnever asked\n"
     monkeypatch.setattr("sys.stdin", io.StringIO(lines))
     assert main(["chat", "--index", str(seed_index.path)]) == 0
     captured = capsys.readouterr()

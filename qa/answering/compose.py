@@ -49,6 +49,17 @@ EMPTY_TEXT = "Nothing is indexed yet: add documents first."
 # earlier answer again ("When will military leaders meet?" -> the backstop sentence).
 FOLLOWUP_CONTEXT_CHARS = 100
 _FIRST_SENTENCE = re.compile(r"^.*?[?!](?=\s|$)", re.DOTALL)  # not ".": "Mr. Powell who?"
+# A question that points back into the conversation: it holds one of these words, opens like
+# "And what about Kursk?", or is too short to stand alone. Any other question is
+# searched and judged alone, so an off-topic question asked after an on-topic one still gets
+# "The documents don't say." instead of a quote about the earlier subject.
+REFERRING_WORDS = frozenset(
+    "he him his himself she her hers herself it its itself they them their theirs themselves "
+    "this that these those there then one ones".split()
+)
+FOLLOWUP_OPENINGS = ("and ", "but ", "so ", "also ", "what about ", "how about ", "what else")
+SHORT_FOLLOWUP_WORDS = 2  # "Since when?", "Why not?"
+_WORDS = re.compile(r"[a-z0-9']+")
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,21 @@ def check_history(history: object) -> list[Turn]:
     return turns
 
 
+def refers_back(question: str) -> bool:
+    """Whether `question` leans on the conversation (see `REFERRING_WORDS`).
+
+        >>> refers_back("Has he changed his mind?"), refers_back("When did Trump meet Putin?")
+        (True, False)
+    """
+    words = _WORDS.findall(question.lower())
+    opening = " ".join(words) + " "
+    return (
+        len(words) <= SHORT_FOLLOWUP_WORDS
+        or any(word in REFERRING_WORDS for word in words)
+        or opening.startswith(FOLLOWUP_OPENINGS)
+    )
+
+
 def followup_queries(question: str, history: Sequence[Turn], turns: int) -> list[str]:
     """Extra retrieval queries that carry the conversation: earlier question(s) + this one.
 
@@ -210,7 +236,7 @@ def compose_answer(
     """Answer `question` from `index` (see the module docstring)."""
     question = check_question(question)
     turns = check_history(history)
-    extra = followup_queries(question, turns, config.history_turns)
+    extra = followup_queries(question, turns, config.history_turns) if refers_back(question) else []
     result = index.search(question, config.passages, extra_queries=extra)
     return compose_from_search(index, result, extra, config)
 

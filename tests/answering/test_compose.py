@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answering.compose import ABSTAIN_TEXT, Answer, answer_json, followup_queries
+from qa.answering.compose import ABSTAIN_TEXT, Answer, answer_json, followup_queries, refers_back
 from qa.answering.config import HAND_TUNED, HAND_TUNED_ABSTAIN, LEARNED, AnswerConfig
 from qa.cli import main
 from qa.loading.documents import Document
@@ -190,6 +190,17 @@ def test_a_long_earlier_question_never_breaks_a_short_followup(seed_index: Index
     (query,) = followup_queries("Has he changed his mind?", [(long_question, first.text)], 1)
     assert len(query) <= 2000 and query.startswith("What is the US backstop position?")
     assert query.endswith(" Has he changed his mind?")
+
+
+@pytest.mark.parametrize("question", [*UNANSWERABLE_ON_SEED, "What is the boiling point of tungsten?"])
+def test_a_question_that_stands_alone_is_not_answered_from_the_conversation(seed_index: Index, question: str):
+    """Only a question that points back ("he", "that", "And what about …?") is searched with
+    the earlier one: an unanswerable question asked after an answered one still abstains."""
+    first = seed_index.answer("Who is Jonathan Powell?")
+    assert not first.abstained and not refers_back(question)
+    assert seed_index.answer(question, history=[("Who is Jonathan Powell?", first.text)]).abstained
+    follow = seed_index.answer("Where was he on Friday?", history=[("Who is Jonathan Powell?", first.text)])
+    assert refers_back("Where was he on Friday?") and _quotes(follow, "Powell")
 
 
 def test_a_lone_surrogate_in_a_question_is_answered(seed_index: Index):
