@@ -50,11 +50,12 @@ from qa.serving.feedback import rating_of, record_feedback  # noqa: E402
 from qa.serving.service import QaService, QuestionRefused, ServiceError  # noqa: E402
 
 log = logging.getLogger("qa.serving.web")
-# Questions offered on first load (they fit the default corpus, seeds/).
+# Questions offered on first load (they fit the default corpus, seeds/, and each is answered:
+# tests/serving/test_web.py asks them all).
 EXAMPLES = (
     "What is the US backstop position?",
     "When will military leaders meet?",
-    "What is happening in Kursk?",
+    "Why did Ukrainian soldiers keep territory in Kursk?",
     "Who is Jonathan Powell?",
 )
 # Pause between streamed sentences: enough to see the answer grow, small next to the 1 s bar.

@@ -396,6 +396,15 @@ LABELS_OVER_MESSAGES_JS = """() => {
 }"""
 
 
+def test_every_example_question_is_answered(seed_index):
+    """The questions the empty chat offers are answered from the seed, each with a quote."""
+    from qa.serving.web import EXAMPLES
+
+    for question in EXAMPLES:
+        answer = seed_index.answer(question)
+        assert not answer.abstained and answer.citations, question
+
+
 def test_no_label_sits_over_messages_once_the_chat_scrolls(page):
     for question in (BACKSTOP, "What is happening in Kursk?", "When will military leaders meet?"):
         ask(page, question)
