@@ -202,10 +202,12 @@ class Index:
         opened = {s.name: s for s in self._view.segments}
         self._view = IndexView.open(self.path, manifest, opened)
 
-    def pinned(self) -> Searcher:
+    def pinned(self, documents: Sequence[str] | None = None) -> Searcher:
         """Questions answered on the view live now, whatever commits meanwhile (for a
-        multi-step read such as an answer: search, then read the found chunks' sentences)."""
-        return Searcher(self.view(), self.embedder(), self.fusion)
+        multi-step read such as an answer: search, then read the found chunks' sentences);
+        within `documents` (doc ids) only when given (`IndexView.within`)."""
+        view = self.view()
+        return Searcher(view.within(documents) if documents is not None else view, self.embedder(), self.fusion)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -260,21 +262,24 @@ class Index:
             self._embedder = load_embedder(self.view().settings.model)
         return self._embedder
 
-    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
-        """The `k` passages that best match `question`, best first.
-
-        Raises `ValueError` for an empty or over-long question or `k` outside 1..100. For the
-        query vectors too, or the other reads an answer makes, use `pinned()` (a `Searcher`).
-        """
-        return self.pinned().search(question, k).passages
+    def retrieve(self, question: str, k: int = 5, documents: Sequence[str] | None = None) -> list[Passage]:
+        """The `k` passages that best match `question`, best first; searched within `documents`
+        (doc ids) when given. `ValueError` for an empty or over-long question, `k` outside
+        1..100 or an unknown doc id. For the query vectors too, use `pinned()` (a `Searcher`)."""
+        return self.pinned(documents).search(question, k).passages
 
     def answer(
-        self, question: str, history: Sequence[tuple[str, str]] | None = None, config: "AnswerConfig | None" = None
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] | None = None,
+        config: "AnswerConfig | None" = None,
+        documents: Sequence[str] | None = None,
     ) -> "Answer":
-        """A cited, extractive answer; see `qa.answering.compose`."""
+        """A cited, extractive answer (see `qa.answering.compose`); quoting `documents` (doc ids)
+        alone when given, "The documents don't say." when they don't."""
         from qa.answering.compose import AnswerConfig, compose_answer, nothing_indexed
 
-        searcher = self.pinned()
+        searcher = self.pinned(documents)
         if not searcher.view.live_documents:
             return nothing_indexed(question)
         return compose_answer(searcher, question, history, config or AnswerConfig())

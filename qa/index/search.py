@@ -50,9 +50,18 @@ class Signals:
 
 
 def dense_candidates(view: IndexView, vector: np.ndarray, depth: int) -> set[tuple[int, int]]:
-    """The `depth` live chunks nearest to `vector`, over all segments."""
+    """The `depth` live chunks nearest to `vector`, over all segments. A segment with more
+    deleted chunks than live ones (merges pending, or a search within some documents:
+    `IndexView.within`) is scanned exactly over its live rows, so the cost follows what is
+    live rather than what is hidden."""
     found: list[tuple[float, int, int]] = []
     for position, segment in enumerate(view.segments):
+        if view.deleted_chunks[position] > len(segment.chunks) - view.deleted_chunks[position]:
+            rows = np.flatnonzero(view.live_chunks[position])
+            scores = np.asarray(segment.chunk_vectors[rows], dtype=np.float32) @ vector
+            best = np.argsort(-scores, kind="stable")[:depth]
+            found.extend((float(scores[i]), position, int(rows[i])) for i in best)
+            continue
         scores, rows = segment.vectors.top(vector, depth + view.deleted_chunks[position])
         live = view.live_chunks[position][rows]
         found.extend((float(s), position, int(r)) for s, r in zip(scores[live][:depth], rows[live][:depth]))

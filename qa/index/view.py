@@ -13,8 +13,9 @@ immutable), so a question that started on one view finishes on it.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -92,6 +93,31 @@ class IndexView:
             if row is not None and row not in self.manifest.segments[position].deleted:
                 return segment.documents[row].doc_id
         return None
+
+    def within(self, doc_ids: Sequence[str]) -> IndexView:
+        """This view with only the chunks of `doc_ids` live for searching: a question asked
+        within some documents searches, fuses, reads and hops inside them alone, as if the rest
+        were deleted (no top-k filtered afterwards, which could come back empty).
+
+        `ValueError` naming the ids that are not live documents, or for an empty list.
+
+            >>> view.within(["report"]).size[1]   # the report's chunks
+            3
+        """
+        wanted = list(dict.fromkeys(doc_ids))
+        if not wanted:
+            raise ValueError("documents is empty: name at least one document id, or leave the filter out")
+        missing = [doc_id for doc_id in wanted if not isinstance(doc_id, str) or self.locate(doc_id) is None]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise ValueError(f"no such document in the index: {shown}; `qa docs` lists the ids")
+        masks = [np.zeros_like(mask) for mask in self.live_chunks]
+        for doc_id in wanted:
+            position, row = self.locate(doc_id)
+            record = self.segments[position].documents[row]
+            masks[position][record.first_chunk : record.first_chunk + record.chunks] = True
+        live = tuple(mask & keep for mask, keep in zip(self.live_chunks, masks))
+        return replace(self, live_chunks=live, deleted_chunks=tuple(int(len(m) - m.sum()) for m in live))
 
     @property
     def live_documents(self) -> int:

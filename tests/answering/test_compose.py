@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from qa.index.coordinator import Index
 from qa.serving.rendering import LIKELY_CONFIDENCE, answer_html
 from qa.answering.sentence_scoring import load_scorer
 
-from conftest import OFF_TOPIC_QUESTIONS, SEED_QUESTIONS
+from conftest import OFF_TOPIC_QUESTIONS, SEED_QUESTIONS, SEEDS
 
 # On the seed article's topic, not answered by it (issue 12: "documents on the right topic that
 # lack the answer").
@@ -476,3 +477,20 @@ def test_a_short_upload_is_confident_in_its_right_answers(note_index: Index):
     assert right.confidence >= LIKELY_CONFIDENCE
     learned = note_index.answer("How many engineers will Skyward hire?", config=LEARNED_CONFIG)
     assert not learned.abstained and _quotes(learned, "engineers")
+
+
+def test_an_answer_within_documents_cites_only_them_and_abstains_when_they_dont_say(tmp_path: Path, embedder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "hut.txt").write_text(
+        "The Vatnajökull research hut stores exactly forty-two sledges for the winter season.\n", encoding="utf-8"
+    )
+    index = Index.build([corpus], tmp_path / "index")
+    hut = next(e.doc_id for e in index.documents() if e.path.endswith("hut.txt"))
+    seed = next(e.doc_id for e in index.documents() if e.doc_id != hut)
+    sledges = "How many sledges does the research hut store?"
+    within = index.answer(sledges, documents=[hut])
+    assert not within.abstained and {c.doc_id for c in within.citations} == {hut}
+    assert index.answer(sledges, documents=[seed]).abstained  # the seed doesn't say
+    backstop = index.answer("What is the US backstop position?", documents=[seed, hut])
+    assert _quotes(backstop, "backstop") and {c.doc_id for c in backstop.citations} <= {seed, hut}

@@ -179,3 +179,38 @@ def test_titles_mention_looks_in_every_segments_titles(tmp_path: Path):
     extra.write_text("The Thames\n\nThe Thames floods the tidal flats below London twice a day.")
     index.add([extra])
     assert len(index.segments()) == 2 and index.pinned().titles_mention("thames")
+
+
+def test_a_search_within_documents_returns_and_ranks_only_them(tmp_path: Path):
+    index = Index.from_documents(RIVERS, tmp_path / "index", embedder=WordHashEmbedder())
+    assert index.retrieve("Rhine barges Basel Rotterdam", k=1)[0].doc_id == "rhine"
+    within = index.retrieve("Rhine barges Basel Rotterdam", k=3, documents=["danube", "thames"])
+    assert {p.doc_id for p in within} == {"danube", "thames"}  # found, though the Rhine ranks first overall
+    assert [p.doc_id for p in index.retrieve("Black Sea", k=5, documents=["thames"])] == ["thames"]
+    assert index.pinned(["danube"]).view.size[1] == 1 and index.pinned().view.size[1] == 3
+
+
+def test_a_filter_naming_an_unknown_or_no_document_is_a_clear_error(tmp_path: Path):
+    index = Index.from_documents(RIVERS, tmp_path / "index", embedder=WordHashEmbedder())
+    with pytest.raises(ValueError, match=r"no such document in the index: 'volga', 'seine'; `qa docs` lists the ids"):
+        index.retrieve("river", documents=["danube", "volga", "seine"])
+    with pytest.raises(ValueError, match="documents is empty"):
+        index.retrieve("river", documents=[])
+    index.remove("rhine")
+    with pytest.raises(ValueError, match="'rhine'"):
+        index.answer("Which river carries barges?", documents=["rhine"])
+
+
+def test_a_filter_inside_a_graph_segment_searches_its_live_rows_exactly(tmp_path: Path, monkeypatch):
+    """Within one document of a 120-chunk HNSW segment: the exact scan over the document's own
+    rows, the same passages as a plain index of that document alone."""
+    documents = [
+        _document(f"d{n}", [f"Report {n} on the {w} harvest in the valley of {v}." for w, v in [("wheat", n), ("barley", n + 1)]])
+        for n in range(60)
+    ]
+    monkeypatch.setattr(ann, "ANN_MIN_CHUNKS", 10)
+    graph = Index.from_documents(documents, tmp_path / "graph", embedder=WordHashEmbedder())
+    alone = Index.from_documents(documents[17:18], tmp_path / "alone", embedder=WordHashEmbedder())
+    found = graph.retrieve("wheat harvest", k=5, documents=["d17"])
+    assert [p.chunk_id for p in found] == [p.chunk_id for p in alone.retrieve("wheat harvest", k=5)]
+    assert {p.doc_id for p in found} == {"d17"}
