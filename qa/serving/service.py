@@ -202,7 +202,18 @@ class QaService:
             paths, apply, force_polling=force_polling, on_error=on_error or (lambda error: None), ignore=[self.index.path]
         )
         self._watchers.append(watcher)
+        self._writer.submit(self._load_document_model)  # so the first change costs no model load
         return watcher.start()
+
+    def _load_document_model(self) -> None:
+        """Load the model that embeds documents (the packaged embedder loads it lazily, which
+        would add seconds to the first watched change); a failure shows at the first write."""
+        load = getattr(self.index.embedder(), "loaded", None)
+        try:
+            if callable(load):
+                load()
+        except Exception:  # noqa: BLE001 - the first write that needs the model reports it
+            pass
 
     def _write(self, what: str, operation: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run a visitor's write `operation` on the writer thread (`ReadOnlyIndex` on a read-only

@@ -424,3 +424,26 @@ def test_sync_does_not_read_an_unchanged_file_again(tmp_path: Path, embedder, mo
     _write(notes / "otters.md", "# Otters\n\nThe otters of Lindenhof sleep in the reeds.")
     assert index.sync([notes]).updated == ["otters"]
     assert read == ["otters.md"]
+
+
+def test_a_sync_that_loses_the_race_replans_and_undoes_no_other_write(tmp_path: Path, embedder, monkeypatch):
+    from qa.index import writer
+
+    notes = _notes(tmp_path / "notes")
+    index = Index.build([notes], tmp_path / "index")
+    other = Index.open(tmp_path / "index")  # another writer on the folder (qa serve, say)
+    upload = _write(tmp_path / "upload.txt", "The museum of Vel opens on Sundays only.")
+    _write(notes / "mill.txt", "The old mill at Lindenhof grinds rye on Saturdays.")
+    (notes / "ferry.txt").unlink()
+    real, raced = writer.embed_documents, []
+
+    def embed_then_lose_the_race(*args, **kwargs):
+        if not raced:  # while the sync embeds, the other writer commits first
+            raced.append("racing")
+            raced.append(other.add([upload]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "embed_documents", embed_then_lose_the_race)
+    report = index.sync([notes])
+    assert report.added == ["mill"] and report.removed == ["ferry"] and raced[1].added == ["upload"]
+    assert sorted(d.doc_id for d in Index.open(tmp_path / "index").documents()) == ["harbour", "mill", "otters", "upload"]

@@ -264,7 +264,8 @@ def test_listening_beyond_loopback_without_login_warns(tmp_path: Path) -> None:
 
 
 def test_qa_serve_watch_follows_a_folder_in_a_real_process(tmp_path: Path) -> None:
-    """`qa serve --watch DIR` itself: written -> cited, deleted -> forgotten, each within the bar."""
+    """`qa serve --read-only --watch DIR` itself: written -> cited, deleted -> forgotten, each
+    within the bar."""
     import queue
     import shutil
     import threading
@@ -276,7 +277,8 @@ def test_qa_serve_watch_follows_a_folder_in_a_real_process(tmp_path: Path) -> No
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     qa_bin = shutil.which("qa") or pytest.fail("the qa console script is not installed")
-    command = [qa_bin, "serve", "--index", str(index.path), "--port", str(port), "--watch", str(folder)]
+    # --read-only: visitors cannot write, but the folders the operator chose are still followed
+    command = [qa_bin, "serve", "--index", str(index.path), "--port", str(port), "--read-only", "--watch", str(folder)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=_environment())
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
