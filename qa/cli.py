@@ -7,7 +7,7 @@
     qa index docs/ --sentence-vectors separate encode passages too (two model passes)
     qa index docs/ --ray [ADDRESS]             embed on a Ray cluster (the index folder shared)
     qa search "what is the US backstop position?" -k 3 [--json] [--rescore]
-    qa ask "What is the US backstop position?" [--json | --markdown]
+    qa ask "What is the US backstop position?" [--json | --markdown] [--doc ID ...]
     qa chat                                    a conversation in the terminal, with follow-ups
     qa docs                                    list indexed documents
     qa eval squad|squad2|hotpot [--sample N] [--single-article] [--json] [--rescore]
@@ -39,7 +39,6 @@ from qa.index.planning import UpdateReport
 from qa.index.settings import VECTOR_METHODS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qa.answering.compose import Answer, Citation
     from qa.index.coordinator import Index
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
@@ -178,7 +177,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """`qa search`: the top -k passages with their scores and where each comes from, or --json."""
     from qa.answering.rescoring import retriever_for
 
-    passages = retriever_for(_index(args), args.rescore).retrieve(args.question, k=args.k)
+    passages = retriever_for(_index(args), args.rescore).retrieve(args.question, k=args.k, documents=args.doc)
     if args.json:
         print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=1))
         return EXIT_OK
@@ -191,7 +190,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     """`qa ask`: the cited answer, then its numbered sources, or --json or --markdown (the chat's
     export of one answer); an abstention is exit 0 too."""
-    answer = _index(args).answer(args.question)
+    answer = _index(args).answer(args.question, documents=args.doc)
     if args.json:
         from qa.answering.compose import answer_json
 
@@ -202,75 +201,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
         print(conversation_markdown([answer]), end="")
     else:
-        _print_answer(answer)
+        from qa.terminal import print_answer
+
+        print_answer(answer)
     return EXIT_OK
 
 
-def _print_answer(answer: "Answer") -> None:
-    """The answer (its short answer marked), then its numbered sources with their quotes."""
-    print(_with_short_answer(answer, sys.stdout.isatty()))
-    if answer.citations:
-        print("\nSources:")
-    for c in answer.citations:
-        print(f"[{c.number}] {c.title} — {c.source}, {_place(c)}paragraph {c.paragraph}, chars {c.start}-{c.end}")
-        print(f"    “{c.quote}”")
-
-
-CHAT_PROMPT = "you> "
-CHAT_QUIT = ("exit", "quit", ":q")
-CHAT_TURNS_KEPT = 4  # earlier (question, answer) pairs a follow-up is resolved against
-
-
 def cmd_chat(args: argparse.Namespace) -> int:
-    """`qa chat`: a conversation in the terminal; each line a question, follow-ups resolved
-    against the earlier turns, the sources after each answer. A refused question is one line
-    on stderr and the conversation goes on; an empty line, "exit" or end of input ends it."""
-    index = _index(args)
-    history: list[tuple[str, str]] = []
-    prompt = CHAT_PROMPT if sys.stdin.isatty() else ""
-    while True:
-        try:
-            question = input(prompt)
-        except EOFError:
-            return EXIT_OK
-        if not question.strip() or question.strip().lower() in CHAT_QUIT:
-            return EXIT_OK
-        try:
-            answer = index.answer(question, history[-CHAT_TURNS_KEPT:])
-        except (ValueError, TypeError) as error:
-            print(f"qa: error: {error}", file=sys.stderr, flush=True)
-            continue
-        _print_answer(answer)
-        print(flush=True)
-        history.append((answer.question, answer.text))
+    """`qa chat`: a conversation in the terminal (`qa.terminal.chat`)."""
+    from qa.terminal import chat
 
-
-BOLD, PLAIN = "\033[1m", "\033[0m"
-PIPED_MARKS = "«", "»"  # the short answer's marks when the output is not a terminal
-
-
-def _with_short_answer(answer: "Answer", terminal: bool) -> str:
-    """The answer text with its short answer in bold (a terminal) or between « » (piped)."""
-    short = answer.short_answer
-    if short is None:
-        return answer.text
-    for sentence in answer.sentences:
-        if sentence.doc_id == short.doc_id and sentence.start <= short.start and short.end <= sentence.end:
-            at = answer.text.find(f"{sentence.text} [{sentence.citation}]")
-            if at < 0:
-                break
-            begin = at + short.start - sentence.start
-            end = begin + len(short.text)
-            opening, closing = (BOLD, PLAIN) if terminal else PIPED_MARKS
-            return f"{answer.text[:begin]}{opening}{answer.text[begin:end]}{closing}{answer.text[end:]}"
-    return answer.text
-
-
-def _place(citation: Citation) -> str:
-    """'page 3, section “Results”, ' — where the quote is in the original, as far as known."""
-    page = f"page {citation.page}, " if citation.page else ""
-    section = f"section “{printable(citation.section)}”, " if citation.section else ""
-    return page + section
+    chat(_index(args))
+    return EXIT_OK
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -439,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("question")
         p.add_argument("--index", help="index folder (default: the default corpus)")
         p.add_argument("--json", action="store_true", help="print JSON")
+        p.add_argument(
+            "--doc", action="append", metavar="ID", help="only from this document (repeatable; `qa docs` lists the ids)"
+        )
         if name == "ask":
             p.add_argument("--markdown", action="store_true", help="print the answer as Markdown, as the chat exports it")
         if name == "search":

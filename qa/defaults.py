@@ -71,19 +71,23 @@ def default_index() -> Index:
         return _default
 
 
-def retrieve(question: str, k: int = 5) -> list[Passage]:
-    """The `k` passages of the default corpus that best match `question`, best first.
+def retrieve(question: str, k: int = 5, documents: Sequence[str] | None = None) -> list[Passage]:
+    """The `k` passages of the default corpus that best match `question`, best first (from
+    `documents`, doc ids, alone when given).
 
     >>> [p.paragraph for p in retrieve("what is the US backstop position?", k=1)]
     [6]
     """
-    return default_index().retrieve(question, k)
+    return default_index().retrieve(question, k, documents)
 
 
-def answer(question: str, history: Sequence[tuple[str, str]] | None = None) -> Answer:
-    """A cited answer from the default corpus; `history` is earlier (question, answer) pairs.
+def answer(
+    question: str, history: Sequence[tuple[str, str]] | None = None, documents: Sequence[str] | None = None
+) -> Answer:
+    """A cited answer from the default corpus; `history` is earlier (question, answer) pairs,
+    `documents` the doc ids to answer from (all when None).
 
     >>> answer("Who won the 2022 World Cup?").abstained
     True
     """
-    return default_index().answer(question, history)
+    return default_index().answer(question, history, documents=documents)

@@ -280,3 +280,19 @@ def test_index_rebuild_starts_over_with_exactly_the_paths(tmp_path: Path, embedd
     assert main(["index", str(folder), "--index", index, "--rebuild", "--sentence-vectors", "late"]) == 0
     rebuilt = Index.open(index)
     assert "volcano" not in [d.doc_id for d in rebuilt.documents()] and rebuilt.settings.sentence_vectors == "late"
+
+
+def test_ask_and_search_within_a_document_and_an_unknown_id_is_exit_2(tmp_path: Path, embedder, capsys):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "hut.txt").write_text("The research hut stores exactly forty-two sledges for the winter.\n", encoding="utf-8")
+    index = str(tmp_path / "index")
+    assert main(["index", str(corpus), "--index", index]) == 0
+    capsys.readouterr()
+    assert main(["ask", "How many sledges does the hut store?", "--doc", "hut", "--json", "--index", index]) == 0
+    cited = json.loads(capsys.readouterr().out)["citations"]
+    assert cited and {c["doc_id"] for c in cited} == {"hut"}
+    assert main(["search", "sledges", "--doc", "hut", "--json", "--index", index]) == 0
+    assert {p["doc_id"] for p in json.loads(capsys.readouterr().out)} == {"hut"}
+    assert main(["ask", "How many sledges does the hut store?", "--doc", "nowhere", "--index", index]) == 2
+    assert capsys.readouterr().err.strip() == "qa: error: no such document in the index: 'nowhere'; `qa docs` lists the ids"

@@ -35,7 +35,7 @@ STAGES = (
     ("library", "qa.index.coordinator qa.answering.rescoring qa.defaults"),
     ("serving and evaluation", "qa.serving.page_assets qa.serving.rendering qa.serving.documents_tab qa.serving.uploads qa.serving.feedback qa.serving.listening "
                                "qa.serving.service qa.serving.api qa.serving.markdown qa.serving.openai_api qa.serving.documents_events qa.serving.web qa.serving.server qa.eval.evaluation qa.eval.answer_evaluation qa.eval.eval_runs"),
-    ("command line", "qa.cli"),
+    ("command line", "qa.terminal qa.cli"),
 )
 STAGE_OF = {module: number for number, (_, modules) in enumerate(STAGES) for module in modules.split()}
 

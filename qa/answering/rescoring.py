@@ -178,11 +178,11 @@ class RescoredRetriever:
     index: Index
     rescorer: Rescorer
 
-    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
-        """The `k` best passages after re-scoring, like `Index.retrieve`; at least
-        `config.candidates` first-stage passages are re-scored whatever `k` is."""
+    def retrieve(self, question: str, k: int = 5, documents: Sequence[str] | None = None) -> list[Passage]:
+        """The `k` best passages after re-scoring, like `Index.retrieve` (`documents` as there);
+        at least `config.candidates` first-stage passages are re-scored whatever `k` is."""
         k = check_k(k)
-        candidates = self.index.retrieve(question, k=max(k, self.rescorer.config.candidates))
+        candidates = self.index.retrieve(question, k=max(k, self.rescorer.config.candidates), documents=documents)
         return self.rescorer.rescore(question, candidates)[:k]
 
 
