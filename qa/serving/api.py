@@ -4,7 +4,7 @@
          -d '{"question": "What is the US backstop position?"}'
 
 Routes (all refuse without the login when QA_AUTH_USER/QA_AUTH_PASSWORD are set: HTTP Basic):
-    POST   /api/ask               {"question": str, "history": [[question, answer], ...]?}
+    POST   /api/ask               {"question": str, "history": [[question, answer], ...]?, "documents": [doc_id, ...]?}
                                   -> {"question", "text", "abstained", "citations": [Citation...]}
     GET    /api/documents         -> {"documents": [DocumentEntry...]}
     POST   /api/documents         multipart "files" -> {"outcomes": [{"name", "ok", "message", "doc_id"}]}
@@ -35,7 +35,7 @@ import os
 import tempfile
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
@@ -119,11 +119,21 @@ def original_response(path: Path, encoding: str) -> Response:
     )
 
 
-def parse_ask(body: bytes) -> tuple[str, list[tuple[str, str]]]:
-    """(question, history) from a request body, or `BadRequest` saying what is wrong.
+@dataclass(frozen=True)
+class AskRequest:
+    """What a POST /api/ask asks: the question, the earlier turns, the documents to answer from."""
 
-    Types and shapes are checked here; the question's length and content are checked by the
-    library (`qa.index.retrieval.check_question`), which also trims the history it prepends.
+    question: str
+    history: list[tuple[str, str]]
+    documents: list[str] | None = None  # doc ids; None: every document
+
+
+def parse_ask(body: bytes) -> AskRequest:
+    """The request in `body`, or `BadRequest` saying what is wrong.
+
+    Types and shapes are checked here; the question's length and content, and whether the
+    documents exist, are checked by the library (`qa.index.retrieval.check_question`,
+    `IndexView.within`), which also trims the history it prepends.
     """
     try:
         data = json.loads(body)
@@ -141,7 +151,10 @@ def parse_ask(body: bytes) -> tuple[str, list[tuple[str, str]]]:
         isinstance(turn, list) and len(turn) == 2 and all(isinstance(part, str) for part in turn) for turn in history
     ):
         raise BadRequest('"history" must be a list of [question, answer] string pairs')
-    return question, [(q, a) for q, a in history]
+    documents = data.get("documents")
+    if documents is not None and (not isinstance(documents, list) or not all(isinstance(d, str) for d in documents)):
+        raise BadRequest('"documents" must be a list of document ids (GET /api/documents lists them)')
+    return AskRequest(question, [(q, a) for q, a in history], documents)
 
 
 def _json_type(value: object) -> str:
@@ -240,8 +253,8 @@ class JsonApi:
 
     async def ask(self, request: Request) -> Response:
         """POST /api/ask: the answer as `answer_json` gives it; a question the library refuses is a 400."""
-        question, history = parse_ask(await read_body(request, MAX_BODY_BYTES))
-        answer = await self.run(self.service.ask, question, history)
+        asked = parse_ask(await read_body(request, MAX_BODY_BYTES))
+        answer = await self.run(self.service.ask, asked.question, asked.history, asked.documents)
         return JSONResponse(answer_json(answer))
 
     async def documents(self, request: Request) -> Response:

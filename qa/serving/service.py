@@ -51,7 +51,8 @@ class ServiceError(Exception):
 
 
 class QuestionRefused(ServiceError):
-    """The library refused the question (empty, too long, not text); the message says why.
+    """The library refused the question (empty, too long, not text) or its document filter (an
+    unknown id); the message says why.
     `length` is the question's length when that was the reason, else None."""
 
     status = 400
@@ -118,10 +119,11 @@ class QaService:
         except (ValueError, TypeError) as error:
             raise _refused(error) from None
 
-    def ask(self, question: str, history: History = ()) -> Answer:
-        """The answer to `question` (after the `history` of earlier (question, answer) turns)."""
+    def ask(self, question: str, history: History = (), documents: Sequence[str] | None = None) -> Answer:
+        """The answer to `question` (after the `history` of earlier (question, answer) turns),
+        from `documents` (doc ids) alone when given; an unknown id is a `QuestionRefused`."""
         try:
-            return self.index.answer(question, list(history))
+            return self.index.answer(question, list(history), documents=documents)
         except (ValueError, TypeError) as error:  # the library's refusal, with its reason
             raise _refused(error) from None
         except Exception as error:  # noqa: BLE001 - the user gets one line, the log the traceback

@@ -98,6 +98,16 @@ def test_a_wrong_method_is_a_405_naming_the_right_one(server: Running) -> None:
         assert status == 405 and allowed in headers["allow"] and allowed in data["error"], (method, path)
 
 
+def test_ask_within_documents_and_an_unknown_id_is_a_400(server: Running, seed_index: Index) -> None:
+    seed = seed_index.documents()[0].doc_id
+    status, data = server.ask({"question": BACKSTOP, "documents": [seed]})
+    assert status == 200 and {c["doc_id"] for c in data["citations"]} == {seed}
+    status, data = server.ask({"question": BACKSTOP, "documents": ["nowhere"]})
+    assert status == 400 and data["error"] == "no such document in the index: 'nowhere'; `qa docs` lists the ids"
+    status, data = server.ask({"question": BACKSTOP, "documents": "all"})
+    assert status == 400 and '"documents" must be a list' in data["error"]
+
+
 def test_no_generated_docs_routes(server: Running) -> None:
     for path in ("/docs", "/openapi.json", "/redoc"):
         status, _, _ = server.request("GET", path)
