@@ -41,7 +41,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr  # noqa: E402
 
 from qa.answering.compose import Answer, answer_json  # noqa: E402
-from qa.serving import rendering  # noqa: E402
+from qa.serving import documents_tab, rendering  # noqa: E402
 from qa.serving.api import original_url  # noqa: E402
 from qa.serving.markdown import conversation_json, conversation_markdown  # noqa: E402
 from qa.serving.page_assets import PAGE_JS  # noqa: E402
@@ -116,8 +116,11 @@ class ChatApp:
 
     # --- chat ----------------------------------------------------------------------------
 
-    def respond(self, question: str, turns: list[dict[str, Any]] | None) -> Iterator[tuple]:
-        """Submit handler: show the question, then stream the answer sentence by sentence.
+    def respond(
+        self, question: str, turns: list[dict[str, Any]] | None, search_in: list[str] | None = None
+    ) -> Iterator[tuple]:
+        """Submit handler: show the question, then stream the answer sentence by sentence, from
+        the documents picked in "Search in" (all when none is picked).
 
         Outputs: (textbox, chatbot, sources panel, turns state, character counter). An empty
         box does nothing. A question the library refuses as too long (`QaService.check_question`)
@@ -143,7 +146,7 @@ class ChatApp:
         yield "", list(shown), skip, skip, skip
         record: dict[str, Any] = {"id": uuid4().hex, "question": question.strip()}
         try:
-            answer = self.service.ask(question, _pairs(turns))
+            answer = self.service.ask(question, _pairs(turns), search_in or None)
         except ServiceError as error:  # one plain sentence, whatever went wrong
             record.update(
                 text=str(error), html=rendering.message_html(str(error)), live=f"Answer {number}: not answered: {error}", error=True
@@ -193,6 +196,13 @@ class ChatApp:
             for path in (files or (None, None))
         )
         return (live, *buttons)
+
+    def search_in_choices(self) -> gr.Dropdown:
+        """The "Search in" picker's choices: every indexed document, redrawn when the page loads
+        or the Chat tab is opened (documents may have been added or removed meanwhile); a
+        picked document that is gone is dropped."""
+        entries = self.service.documents()
+        return gr.Dropdown(choices=documents_tab.document_choices(entries))
 
     def pick_example(self, data: gr.SelectData) -> str:
         """The text of a clicked example question, put in the box (the page then submits it)."""
@@ -251,8 +261,10 @@ class ChatApp:
                 )
                 status = gr.HTML(self.documents.status(), elem_id="qa-status", js_on_load=None)
             with gr.Tabs():
-                with gr.Tab("Chat", id="chat"):
-                    self._chat_tab()
+                with gr.Tab("Chat", id="chat") as chat_tab:
+                    search_in = self._chat_tab()
+                chat_tab.select(self.search_in_choices, None, search_in, api_visibility="private")
+                demo.load(self.search_in_choices, None, search_in, api_visibility="private")
                 with gr.Tab("Documents", id="documents"):
                     self.documents.layout(demo, status)
             gr.HTML(API_NOTE, elem_id="qa-api", js_on_load=None)
@@ -260,7 +272,8 @@ class ChatApp:
             gr.api(self.api_ask, api_name="ask")
         return demo
 
-    def _chat_tab(self) -> None:
+    def _chat_tab(self) -> gr.Dropdown:
+        """The Chat tab's components and events; returns the "Search in" picker."""
         turns = gr.State([])
         with gr.Row():
             # The question row comes first in the page, so Tab from the box reaches Ask and then
@@ -292,6 +305,10 @@ class ChatApp:
                     ]
                 gr.HTML(f'<p class="qa-legend">{rendering.text_html(rendering.CONFIDENCE_LEGEND)}</p>',
                         elem_id="qa-legend", js_on_load=None)
+                search_in = gr.Dropdown(
+                    label="Search in (all documents when none is picked)", choices=[], value=[],
+                    multiselect=True, elem_id="qa-search-in",
+                )
             with gr.Column(scale=2):
                 sources = gr.HTML(
                     rendering.sources_panel([]), label="Sources", elem_id="qa-sources", js_on_load=None
@@ -299,7 +316,7 @@ class ChatApp:
         live = gr.HTML("", elem_id="qa-live", js_on_load=None)  # what PAGE_JS's live region says
 
         private = {"api_visibility": "private"}
-        chat_io = dict(inputs=[question, turns], outputs=[question, chatbot, sources, turns, count], **private)
+        chat_io = dict(inputs=[question, turns, search_in], outputs=[question, chatbot, sources, turns, count], **private)
         after = dict(fn=self.after_turn, inputs=[turns], outputs=[live, *downloads], show_progress="hidden", **private)
         question.submit(self.respond, show_progress="hidden", **chat_io).then(**after)
         ask.click(self.respond, show_progress="hidden", **chat_io).then(**after)
@@ -310,6 +327,7 @@ class ChatApp:
         clear.click(self.clear, None, [question, chatbot, sources, turns], **private).then(**after)
         chatbot.clear(self.clear, None, [question, chatbot, sources, turns], **private).then(**after)  # CSS hides its icon
         chatbot.like(self.on_like, [turns], None, **private)
+        return search_in
 
     @staticmethod
     def _question_row() -> tuple[gr.Textbox, gr.Button]:

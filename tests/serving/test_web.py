@@ -963,3 +963,19 @@ def test_exports_hold_the_answers_in_order_and_leave_errors_out(seed_index, tmp_
     assert "Answer 3: " in live and "Jonathan Powell" in live and "[1]" not in live
     assert markdown_button.interactive and json_button.interactive
     assert "Answer 2: not answered: question is empty" in app.after_turn(turns[:2])[0]
+
+
+def test_respond_answers_from_the_documents_picked_in_search_in(app):
+    from qa.serving.web import ChatApp
+
+    chat = ChatApp(app.service)
+    hut = next(e.doc_id for e in app.service.documents() if e.path.endswith("extra.txt"))
+    seed = next(e.doc_id for e in app.service.documents() if e.doc_id != hut)
+    assert {value for _, value in chat.search_in_choices().choices} == {hut, seed}
+    sledges = "How many sledges does the research hut store?"
+    (turn,) = list(chat.respond(sledges, [], [hut]))[-1][3]
+    assert not turn["abstained"] and {c["doc_id"] for c in turn["citations"]} == {hut}
+    (turn,) = list(chat.respond(sledges, [], [seed]))[-1][3]
+    assert turn["abstained"] and turn["citations"] == []
+    (turn,) = list(chat.respond(sledges, [], []))[-1][3]  # nothing picked: every document
+    assert {c["doc_id"] for c in turn["citations"]} == {hut}
