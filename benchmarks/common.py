@@ -12,6 +12,8 @@ benchmarks/ is not a package: a script run as `python benchmarks/X.py` has this 
 
 from __future__ import annotations
 
+import argparse
+
 import hashlib
 import json
 import os
@@ -166,6 +168,19 @@ def print_table(header: Sequence[str], rows: Iterable[Sequence[object]], title: 
 
 
 # --- child processes and memory --------------------------------------------------------------
+
+
+def add_pooled_squad_arguments(parser: argparse.ArgumentParser, default_sample: int, default_seed: int) -> None:
+    """The options of a run over the cached pooled SQuAD index (retrieval.py, fusion.py)."""
+    from qa.index.settings import VECTOR_METHODS
+
+    parser.add_argument("--sample", type=int, default=default_sample, help=f"SQuAD questions (default {default_sample})")
+    parser.add_argument("--seed", type=int, default=default_seed, help=f"sampling seed (default {default_seed})")
+    parser.add_argument("--data", type=Path, default=None, help=f"data folder (default {data_dir()})")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="index cache (default benchmarks/.cache)")
+    parser.add_argument("--rebuild", action="store_true", help="ignore cached indexes")
+    parser.add_argument("--sentence-vectors", choices=VECTOR_METHODS, help="how indexes make vectors (default: qa's)")
+    parser.add_argument("--torch-threads", type=int, help="torch threads (default: torch's); 1 is steadier on a busy machine")
 
 
 def free_port() -> int:

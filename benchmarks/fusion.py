@@ -22,7 +22,6 @@ import itertools
 import re
 import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -43,7 +42,6 @@ from qa.eval.evaluation import (
 from qa.index.coordinator import Index
 from qa.index.lexical import BM25Config, LexicalIndex, query_terms
 from qa.index.retrieval import FusionConfig, Passage
-from qa.index.settings import VECTOR_METHODS
 from qa.text.chunking import Chunk, ChunkingConfig, Sentence
 
 GRIDS = ("weights", "rrf", "depth", "document", "hotpot", "signals")
@@ -322,13 +320,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grid", choices=GRIDS, required=True, help="which setting to vary")
-    parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="SQuAD questions (default 2000)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="sampling seed (default 0)")
-    parser.add_argument("--data", type=Path, default=None, help=f"data folder (default {common.data_dir()})")
-    parser.add_argument("--cache", type=Path, default=common.CACHE, help="index cache (default benchmarks/.cache)")
-    parser.add_argument("--rebuild", action="store_true", help="ignore cached indexes")
-    parser.add_argument("--sentence-vectors", choices=VECTOR_METHODS, help="how indexes make vectors (default: qa's)")
-    parser.add_argument("--torch-threads", type=int, help="torch threads (default: torch's)")
+    common.add_pooled_squad_arguments(parser, DEFAULT_SAMPLE, DEFAULT_SEED)
     grid = parser.add_argument_group("grid values")
     grid.add_argument("--weights", type=float, nargs="+", default=SWEEP_WEIGHTS, help="weights: dense weights")
     grid.add_argument("--max-chars", type=int, nargs="+", default=SWEEP_MAX_CHARS, help="weights: chunk sizes")

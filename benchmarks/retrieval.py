@@ -38,7 +38,6 @@ from qa.eval.evaluation import (
 )
 from qa.index.coordinator import Index
 from qa.index.retrieval import FusionConfig
-from qa.index.settings import VECTOR_METHODS
 
 # The mpnet second stage: candidates re-scored, the weights of its rows (the first is the
 # option's default, chosen by this table), and the questions timed with nothing cached.
@@ -168,13 +167,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--rescore", action="store_true", help="the optional mpnet second stage (~25 min)")
     mode.add_argument("--ann-recall", action="store_true", help="HNSW recall on the index's real vectors")
-    parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="questions (default 2000)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="sampling seed (default 0)")
-    parser.add_argument("--data", type=Path, default=None, help=f"data folder (default {common.data_dir()})")
-    parser.add_argument("--cache", type=Path, default=common.CACHE, help="index cache (default benchmarks/.cache)")
-    parser.add_argument("--rebuild", action="store_true", help="ignore the cached index")
-    parser.add_argument("--sentence-vectors", choices=VECTOR_METHODS, help="how the index makes vectors (default: qa's)")
-    parser.add_argument("--torch-threads", type=int, help="torch threads (default: torch's); 1 is steadier on a busy machine")
+    common.add_pooled_squad_arguments(parser, DEFAULT_SAMPLE, DEFAULT_SEED)
     return parser.parse_args(argv)
 
 

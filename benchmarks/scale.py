@@ -5,21 +5,15 @@
     python benchmarks/scale.py --sizes 1000000 --keep /data/scale     # keep the built indexes
     python benchmarks/scale.py --requery /data/scale/1000000          # query a kept one again
 
-Per size, in a temporary folder under /tmp (kept under `--keep DIR/<size>`): the build
-(`Index.from_documents`; wall, CPU and per step, see `BuildPhases`), the builder's peak RSS,
-disk and segments; then, in a fresh process (this script with `--query-process`): opening,
-retrieve and answer p50/p95 over 200 questions (retrieve again with BLAS/OpenMP on one thread;
-answer again with one hop), that process's peak RSS (its own memory and the mapped index pages
-apart), adding one small .txt and removing it (median of 5), and each HNSW graph's recall@10
-against exact search of its segment. `--requery` runs the query process alone on a kept size
-folder (after a change to search or opening, without the minutes of a 1M build).
+Per size (under /tmp, or `--keep DIR/<size>`): the build (wall, CPU, per step: `BuildPhases`),
+its peak RSS, disk and segments; then in a fresh process (`--query-process`): opening, retrieve
+and answer p50/p95 over 200 questions (also on one BLAS/OpenMP thread, with one hop, and within
+one document), its peak RSS, adding and removing one .txt (median of 5), each HNSW graph's
+recall@10. `--requery` runs the query process alone on a kept size folder.
 
-Why random vectors: embedding a million passages takes days on 2 cores, and the model's cost
-per text is build_cost.py's and latency.py's question; what grows with the corpus is qa's own
-work, so scale_workload.py's `RandomEmbedder` stands in for the model, on SQuAD's sentences
-recombined into a corpus of any size. Open and query times are warm-cache figures (the files
-were just written). Cost: 10k and 100k take ~15 s and 3-8 minutes here; 1M (opt-in) 10-30
-minutes and ~7 GB peak RSS in the builder.
+Random vectors stand in for the model (scale_workload.py, SQuAD's sentences recombined): what
+grows with the corpus is qa's own work; the model's cost is build_cost.py's and latency.py's.
+Warm-cache figures. 10k and 100k take ~15 s and 3-8 minutes; 1M 10-30 minutes, ~7 GB RSS.
 """
 
 from __future__ import annotations
@@ -130,16 +124,14 @@ class QueryResult:
     first_retrieve_ms: float
     retrieve_p50_ms: float
     retrieve_p95_ms: float
-    # Again with BLAS and OpenMP on one thread (threadpoolctl; None without it): on a busy
-    # machine their worker threads wait for a core on every small matrix product.
+    # Again with BLAS and OpenMP on one thread (threadpoolctl; None without it).
     retrieve_1thread_p50_ms: float | None
     retrieve_1thread_p95_ms: float | None
     answer_p50_ms: float
     answer_p95_ms: float
     answer_one_hop_p50_ms: float  # AnswerConfig(hops=1): what the second hop costs
     top1_has_question: float  # share of questions whose top passage contains them
-    # Peak RSS (VmHWM) after the questions; RSS then split into the process's own memory and
-    # mapped index pages (page cache: shared, reclaimable, growing as questions touch the index).
+    # Peak RSS (VmHWM) after the questions; RSS split into own memory and mapped index pages.
     peak_rss_mb: float
     rss_anon_mb: float | None
     rss_file_mb: float | None
@@ -148,13 +140,18 @@ class QueryResult:
     add_all_s: list[float]
     remove_all_s: list[float]
     segments_after_updates: int
-    # HNSW against exact search per segment (None: no graph): the exact top 10 in the graph's top
-    # 10 and in the `dense_depth` rows asked; the ms per question of asking every segment so.
+    # HNSW vs exact per segment (None: no graph): exact top 10 found in the graph's top 10 and
+    # in the `dense_depth` rows asked; ms per question of asking every segment so.
     recall_at_10: float | None
     recall_10_in_depth: float | None
     dense_depth: int
     dense_exact_ms: float
     dense_index_ms: float
+    # Within one document (its top passage's): retrieve p50/p95, answer p50, top-1 still its own.
+    within_p50_ms: float | None = None
+    within_p95_ms: float | None = None
+    within_answer_p50_ms: float | None = None
+    within_top1_has_question: float | None = None
 
 
 @dataclass(frozen=True)
@@ -235,12 +232,17 @@ def query_process(index_path: Path, questions_file: Path, scratch: Path, started
     index = qa.Index.open(index_path, embedder=embedder)
     open_s = time.perf_counter() - before_open
     first_ms = common.timed_ms(lambda q: index.retrieve(q, k=5), questions[:1])[0]
-    top_hits = []
+    top_hits, owners = [], {}
 
     def retrieve(question: str) -> None:
-        top_hits.append(question in index.retrieve(question, k=5)[0].text)
+        top = index.retrieve(question, k=5)[0]
+        top_hits.append(question in top.text)
+        owners[question] = top.doc_id
 
     retrieve_ms = common.timed_ms(retrieve, questions)
+    within = [index.retrieve(q, k=5, documents=[owners[q]])[0].text for q in questions]  # warms, and checks
+    within_ms = common.timed_ms(lambda q: index.retrieve(q, k=5, documents=[owners[q]]), questions)
+    within_answer_ms = common.timed_ms(lambda q: index.answer(q, documents=[owners[q]]), questions)
     answer_ms, one_hop_ms = answer_pairs_ms(index, questions)
     peak_mb, anon_mb, file_mb = common.peak_rss_mb(), common.proc_status_mb("RssAnon"), common.proc_status_mb("RssFile")
     one_thread_ms = one_thread_retrieve_ms(index, questions)
@@ -260,6 +262,9 @@ def query_process(index_path: Path, questions_file: Path, scratch: Path, started
         add_s=round(statistics.median(adds), 4), remove_s=round(statistics.median(removes), 4),
         add_all_s=[round(s, 4) for s in adds], remove_all_s=[round(s, 4) for s in removes],
         segments_after_updates=len(index.segments()), dense_depth=index.fusion.candidates, **dense,
+        within_p50_ms=ms(within_ms, 50), within_p95_ms=ms(within_ms, 95),
+        within_answer_p50_ms=ms(within_answer_ms, 50),
+        within_top1_has_question=sum(q in text for q, text in zip(questions, within)) / len(questions),
     )
 
 
@@ -397,6 +402,7 @@ BARS: tuple[tuple[int, str, float, str, Callable[[QueryResult], float]], ...] = 
     (100_000, "query process RSS", 1536, "MB", lambda q: q.peak_rss_mb),
     (1_000_000, "retrieve p50", 30, "ms", lambda q: q.retrieve_p50_ms),
     (1_000_000, "add one document", 1, "s", lambda q: q.add_s),
+    (1_000_000, "retrieve within one document p50", 30, "ms", lambda q: q.within_p50_ms),  # issue 22
 )
 QUERY_HEADER = ("open s", "retrieve p50 / p95 ms", "same, 1 BLAS thread", "answer p50 / p95 ms",
                 "query peak RSS MB (anon + file)", "add s", "remove s", "ANN recall@10")
@@ -420,7 +426,9 @@ def query_notes(q: QueryResult) -> str:
             f"answer p50 without the second hop {q.answer_one_hop_p50_ms:.1f} ms, "
             f"top passage holds the question {q.top1_has_question:.0%}; dense top-{q.dense_depth} of every segment "
             f"{q.dense_index_ms:.1f} ms as searched vs {q.dense_exact_ms:.1f} ms exact; "
-            f"add {q.add_all_s} s, remove {q.remove_all_s} s; segments after updates {q.segments_after_updates}")
+            f"add {q.add_all_s} s, remove {q.remove_all_s} s; segments after updates {q.segments_after_updates}; "
+            f"within one document: retrieve p50/p95 {q.within_p50_ms} / {q.within_p95_ms} ms, answer p50 "
+            f"{q.within_answer_p50_ms} ms, top passage holds the question {q.within_top1_has_question:.0%}")
 
 
 def print_report(results: list[SizeResult]) -> None:

@@ -75,3 +75,9 @@ def running_server() -> Iterator:
     for server, thread in stops:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(running_server, seed_index: Index) -> Running:
+    """Open (no login), writable, over the shared seed index (the tests using it only ask)."""
+    return running_server(seed_index)

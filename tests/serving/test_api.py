@@ -17,17 +17,11 @@ import pytest
 
 from conftest import PROJECT, SEED_FILE
 from qa.serving.listening import exposure_warning, is_loopback
-from servers import LOGIN, PASSWORD, USER, Running, basic_login, running_server  # noqa: F401 - the real-server fixture
+from servers import LOGIN, PASSWORD, USER, Running, basic_login, running_server, server  # noqa: F401 - the real-server fixtures
 from qa.index.coordinator import Index
 
 BACKSTOP = "What is the US backstop position?"
 GLACIER_TXT = "The Vatnajökull research hut stores exactly forty-two sledges for the winter season.\n"
-
-
-@pytest.fixture(scope="module")
-def server(running_server, seed_index: Index) -> Running:
-    """Open (no login), writable, over the shared seed index (the tests here only ask)."""
-    return running_server(seed_index)
 
 
 @pytest.fixture(scope="module")

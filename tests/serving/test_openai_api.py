@@ -9,15 +9,10 @@ import pytest
 from conftest import SEED_FILE
 from qa.index.coordinator import Index
 from qa.serving.markdown import answer_markdown, escape_markdown
-from servers import Running, running_server  # noqa: F401 - the real-server fixture
+from servers import Running, running_server, server  # noqa: F401 - the real-server fixtures
 
 BACKSTOP = "What is the US backstop position?"
 API_KEY = "sk-local-test-key"
-
-
-@pytest.fixture(scope="module")
-def server(running_server, seed_index: Index) -> Running:
-    return running_server(seed_index)
 
 
 @pytest.fixture(scope="module")
