@@ -121,7 +121,7 @@ def test_a_bug_while_answering_in_the_chat_is_an_id_and_a_logged_traceback(seed_
     monkeypatch.setenv(LOG_VARIABLE, str(log))
 
     class BrokenIndex(Index):
-        def answer(self, question, history=None, config=None):
+        def answer(self, question, history=None, config=None, documents=None):
             raise RuntimeError("a broken ranking")
 
     broken = BrokenIndex.open(seed_index.path)
