@@ -16,7 +16,9 @@ into that extracted text.
 
 Where a reader finds a paragraph in the original: `Document.pages` (PDF: the 1-based page each
 paragraph was read from; a paragraph never spans pages) and `Document.sections` (the heading
-each paragraph comes under: Markdown `#` lines, HTML h1-h6, DOCX "Heading"/"Title" styles).
+each paragraph comes under: Markdown `#` lines, HTML h1-h6, DOCX "Heading"/"Title" styles,
+PDF lines in a larger font or standing alone above a paragraph; a heading is a paragraph of
+its own, never glued to the sentence after it).
 
 Only regular files are read (`qa.loading.regular_files`): a FIFO, socket or device, or a link to
 one, is skipped with its reason, never opened for reading (an open FIFO blocks). Per-file limits

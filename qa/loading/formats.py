@@ -2,7 +2,8 @@
 
 Each extractor returns `Extracted`: the content paragraphs in reading order (whitespace
 collapsed), plus a title and source when the file states them, and per paragraph the page it
-is on (PDF) and the heading it comes under (HTML h1-h6, DOCX heading styles). `qa.loading.documents`
+is on (PDF) and the heading it comes under (HTML h1-h6, DOCX heading styles, PDF lines drawn larger than
+the body or standing alone above a paragraph: `pdf_paragraphs`). `qa.loading.documents`
 joins the paragraphs into the `Document` text. Extractors raise `UnreadableFile` with a
 one-line reason, and check the file's `Deadline` between pages, blocks and paragraphs.
 """
@@ -194,9 +195,10 @@ def _own_text(block: Tag) -> str:
 
 
 def extract_pdf(raw: bytes, deadline: Deadline = NO_DEADLINE, max_pages: int = MAX_PDF_PAGES) -> Extracted:
-    """Paragraphs of a PDF's text layer (pypdf), each with its 1-based page number; a
-    paragraph never spans pages. Scanned PDFs without text, and PDFs of more than
-    `max_pages` pages, are refused."""
+    """Paragraphs of a PDF's text layer (pypdf), each with its 1-based page number and the
+    heading it comes under; a paragraph never spans pages. A heading (`pdf_paragraphs`) is a
+    paragraph of its own. Scanned PDFs without text, and PDFs of more than `max_pages` pages,
+    are refused."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -207,31 +209,52 @@ def extract_pdf(raw: bytes, deadline: Deadline = NO_DEADLINE, max_pages: int = M
         count = len(reader.pages)
         if count > max_pages:
             raise UnreadableFile(f"PDF has {count:,} pages; the limit is {max_pages:,} per file")
-        pages = []
+        pages: list[list[tuple[str, float]]] = []  # per page: its lines, each with its font size
         first_page_runs: list[tuple[str, float]] = []  # (text, font size) as drawn on page 1
         for number, page in enumerate(reader.pages):
             deadline.check()
-            visitor = _run_collector(first_page_runs) if number == 0 else None
-            pages.append(page.extract_text(visitor_text=visitor) or "")
+            runs: list[tuple[str, float]] = []
+            text = page.extract_text(visitor_text=_run_collector(runs)) or ""
+            pages.append(_sized_lines(text, runs))
+            if number == 0:
+                first_page_runs = runs
         title = reader.metadata.title if reader.metadata else None
     except (PdfReadError, ValueError, KeyError, TypeError) as error:
         raise UnreadableFile(f"not a readable PDF: {error}") from None
-    paragraphs: list[str] = []
-    numbers: list[int] = []
-    for number, page in enumerate(pages, 1):
-        # pypdf ends lines inside a paragraph; a blank line or a line ending a sentence
-        # followed by a short line is the best paragraph signal a text layer gives.
-        for block in re.split(r"\n\s*\n", page):
-            text = _clean(block)
-            if text:
-                paragraphs.append(text)
-                numbers.append(number)
-    if not paragraphs:
+    collected, numbers, first_heading_found = pdf_paragraphs(pages, deadline)
+    if not collected.paragraphs:
         raise UnreadableFile("PDF has no text layer (scanned image?)")
     title = _clean(title) if isinstance(title, str) else ""
     if is_placeholder_title(title):
-        title = first_heading(first_page_runs) or ""
-    return Extracted(paragraphs=paragraphs, title=title or None, pages=tuple(numbers))
+        title = first_heading(first_page_runs) or first_heading_found or ""
+    return Extracted(
+        paragraphs=collected.paragraphs,
+        title=title or None,
+        pages=tuple(numbers),
+        sections=tuple(collected.sections),
+    )
+
+
+def _sized_lines(text: str, runs: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """The lines of a page's extracted `text`, each with the largest font size drawn in it
+    (from the visitor's `runs`); size 0 (unknown) for every line when the runs do not spell
+    the text (pypdf may add spacing of its own)."""
+    if "".join("".join(r for r, _ in runs).split()) != "".join(text.split()):
+        return [(line, 0.0) for line in text.split("\n")]
+    lines: list[tuple[str, float]] = []
+    parts: list[str] = []
+    size = 0.0
+    for run, run_size in runs:
+        pieces = run.split("\n")
+        for n, piece in enumerate(pieces):
+            if n:
+                lines.append(("".join(parts), size))
+                parts, size = [], 0.0
+            parts.append(piece)
+            if piece.strip():
+                size = max(size, run_size)
+    lines.append(("".join(parts), size))
+    return lines
 
 
 # Titles that PDF writers put in the metadata when the author gave none: the title then comes from
@@ -290,6 +313,94 @@ def first_heading(runs: list[tuple[str, float]]) -> str | None:
             break
     found = _clean(" ".join(heading))
     return found if 0 < len(found) <= MAX_HEADING_CHARS else None
+
+
+# A line of the body's font is a heading of its own ("Page two: Harvest" above a paragraph)
+# when it stands alone: at most this many characters and words, ...
+MAX_LINE_HEADING_CHARS = 80
+MAX_LINE_HEADING_WORDS = 12
+# ... and at most this share of the page's longest line (a paragraph's wrapped line fills its
+# column; a heading stops well short of it).
+LINE_HEADING_WIDTH_SHARE = 0.7
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
+_NO_HEADING_END = re.compile(r"[.,;:!?…\-–—]$")  # a line ending so goes on, or ends a sentence
+_STARTS_SENTENCE = re.compile(r"^[\"'“‘(\[]?[A-Z0-9À-Ý]")
+
+
+def pdf_paragraphs(
+    pages: list[list[tuple[str, float]]], deadline: Deadline = NO_DEADLINE
+) -> tuple[_Sections, list[int], str | None]:
+    """A PDF's paragraphs from its pages' lines of (text, font size): the collected paragraphs
+    with the heading each comes under, each paragraph's 1-based page, and the first heading of
+    page 1 (None without one). A blank line ends a paragraph; a heading is a paragraph of its
+    own: lines drawn `HEADING_SCALE` larger than the body (the size most characters have) and
+    at most `MAX_HEADING_CHARS` long, or a short line standing alone above a paragraph.
+
+    >>> found, pages, first = pdf_paragraphs([[("Harvest", 0.0), ("The barns filled up.", 0.0)]])
+    >>> found.paragraphs, found.sections, pages, first
+    (['Harvest', 'The barns filled up.'], ['Harvest', 'Harvest'], [1, 1], 'Harvest')
+    """
+    sizes: Counter[float] = Counter()
+    for lines in pages:
+        for text, size in lines:
+            if size > 0:
+                sizes[round(size, 1)] += len(text.strip())
+    body = sizes.most_common(1)[0][0] if sizes else 0.0
+    collected = _Sections()
+    numbers: list[int] = []
+    first: str | None = None
+    for number, lines in enumerate(pages, 1):
+        deadline.check()
+        for text, heading in _page_blocks(lines, body):
+            collected.add(text, heading=heading)
+            numbers.append(number)
+            if heading and number == 1 and first is None:
+                first = text
+    return collected, numbers, first
+
+
+def _page_blocks(lines: list[tuple[str, float]], body: float) -> list[tuple[str, bool]]:
+    """One page's paragraphs as (text, whether it is a heading); see `pdf_paragraphs`."""
+    texts = [_clean(text) for text, _ in lines]
+    large = [
+        bool(body) and size > body * HEADING_SCALE and len(text) <= MAX_HEADING_CHARS
+        for text, (_, size) in zip(texts, lines)
+    ]
+    widest = max((len(t) for t in texts), default=0)
+    blocks: list[tuple[str, bool]] = []
+    current: list[str] = []
+    current_heading = False
+    for i, text in enumerate(texts):
+        heading = large[i] or _stands_alone(texts, large, i, widest, lines[i][1] >= body)
+        if current and (not text or heading != current_heading or (heading and not large[i])):
+            blocks.append((" ".join(current), current_heading))
+            current = []
+        if text:
+            current.append(text)
+            current_heading = heading
+    if current:
+        blocks.append((" ".join(current), current_heading))
+    return blocks
+
+
+def _stands_alone(texts: list[str], large: list[bool], i: int, widest: int, body_sized: bool) -> bool:
+    """Whether line `i` of a page is a heading in the body's font: short, not ending like a
+    sentence or a line that goes on, after a blank line or a finished sentence, and followed by
+    a line that starts a sentence of a paragraph."""
+    text = texts[i]
+    if not text or not body_sized or _NO_HEADING_END.search(text) or not _STARTS_SENTENCE.match(text):
+        return False
+    if len(text) > min(MAX_LINE_HEADING_CHARS, LINE_HEADING_WIDTH_SHARE * widest):
+        return False
+    if len(text.split()) > MAX_LINE_HEADING_WORDS:
+        return False
+    if i and texts[i - 1] and not large[i - 1] and not _SENTENCE_END.search(texts[i - 1]):
+        return False
+    following = next((j for j in range(i + 1, len(texts)) if texts[j]), None)
+    if following is None or large[following] or not _STARTS_SENTENCE.match(texts[following]):
+        return False
+    after = texts[following]
+    return bool(_SENTENCE_END.search(after)) or len(after) > LINE_HEADING_WIDTH_SHARE * widest
 
 
 # A .docx is a zip: its XML may inflate far beyond the file's size. Refuse more than this much

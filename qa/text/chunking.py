@@ -2,7 +2,9 @@
 
 Chunks are what retrieval ranks; sentences are what answers quote. A chunk never cuts a
 sentence and stays inside one paragraph, except that a tiny paragraph (a heading, a one-line
-remark) is merged with its neighbour so that it is not retrieved without context.
+remark) is merged with its neighbour so that it is not retrieved without context. A chunk keeps
+within its page (`Document.pages`, PDFs): paragraphs of different pages are never merged, so
+a passage and its source card show one page; in a PDF a heading starts a chunk.
 
     >>> from qa.loading.documents import Document
     >>> text = "Dr. Smith arrived. He spoke.\\n\\nShort."
@@ -222,7 +224,7 @@ def chunk_document(
                 length(first, last) < config.min_paragraph_chars
                 or length(prev_first, prev_last) < config.min_paragraph_chars
             )
-            if tiny and length(prev_first, last) <= config.max_chars:
+            if tiny and _mergeable(sentences[prev_last], sentences[first]) and length(prev_first, last) <= config.max_chars:
                 groups[-1] = (prev_first, last)
                 continue
         groups.extend(pieces)
@@ -243,6 +245,15 @@ def chunk_document(
             )
         )
     return chunks
+
+
+def _mergeable(before: Sentence, after: Sentence) -> bool:
+    """Whether the paragraph of `after` may join the chunk ending with `before`: on the same
+    page, and in a PDF under the same heading too (a heading starts a chunk rather than ending
+    the one before it). Without pages (all but PDFs) always."""
+    if before.page is None and after.page is None:
+        return True
+    return before.page == after.page and before.section == after.section
 
 
 def _pack(

@@ -103,6 +103,35 @@ def test_tiny_paragraphs_merge_but_normal_ones_stay_apart():
     assert chunks[0].paragraph == 1 and chunks[1].paragraph == 3
 
 
+def _paged(paragraphs: list[str], pages: tuple[int, ...], sections: tuple[str, ...] = ()) -> Document:
+    text, spans = join_paragraphs(paragraphs)
+    return Document("p", "T", "s", "p.pdf", text, tuple(spans), "h", pages=pages, sections=sections)
+
+
+def test_a_chunk_keeps_within_its_pdf_page():
+    # Three tiny paragraphs would merge into one chunk; on three pages they are three chunks.
+    lines = ["Funding came in full.", "The station stores forty sledges.", "Winter was long."]
+    merged = _doc(*lines)
+    assert len(chunk_document(merged, split_sentences(merged))) == 1
+    paged = _paged(lines, (1, 2, 3))
+    chunks = chunk_document(paged, split_sentences(paged))
+    assert [c.text for c in chunks] == lines
+    assert [paged.page(c.paragraph) for c in chunks] == [1, 2, 3]
+    two = _paged([*lines, "It snowed."], (1, 2, 3, 3))  # tiny ones on one page still merge
+    assert [c.text for c in chunk_document(two, split_sentences(two))][-1] == "Winter was long.\n\nIt snowed."
+
+
+def test_a_pdf_heading_starts_a_chunk_and_stays_out_of_the_one_before():
+    paragraphs = ["Planting", "The farm planted barley.", "Harvest", "The barns filled."]
+    sections = ("Planting", "Planting", "Harvest", "Harvest")
+    paged = _paged(paragraphs, (1, 1, 1, 1), sections)
+    chunks = chunk_document(paged, split_sentences(paged))
+    assert [c.text for c in chunks] == ["Planting\n\nThe farm planted barley.", "Harvest\n\nThe barns filled."]
+    text, spans = join_paragraphs(paragraphs)  # without pages (Markdown, HTML): as before
+    plain = Document("m", "T", "s", "m.md", text, tuple(spans), "h", sections=sections)
+    assert len(chunk_document(plain, split_sentences(plain))) == 1
+
+
 def test_bad_config_is_refused():
     with pytest.raises(ValueError):
         ChunkingConfig(max_chars=10)
