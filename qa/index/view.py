@@ -107,13 +107,13 @@ class IndexView:
         wanted = list(dict.fromkeys(doc_ids))
         if not wanted:
             raise ValueError("documents is empty: name at least one document id, or leave the filter out")
-        missing = [doc_id for doc_id in wanted if not isinstance(doc_id, str) or self.locate(doc_id) is None]
+        found = {doc_id: self.locate(doc_id) if isinstance(doc_id, str) else None for doc_id in wanted}
+        missing = [doc_id for doc_id, location in found.items() if location is None]
         if missing:
             shown = ", ".join(repr(m) for m in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
             raise ValueError(f"no such document in the index: {shown}; `qa docs` lists the ids")
         masks = [np.zeros_like(mask) for mask in self.live_chunks]
-        for doc_id in wanted:
-            position, row = self.locate(doc_id)
+        for position, row in found.values():
             record = self.segments[position].documents[row]
             masks[position][record.first_chunk : record.first_chunk + record.chunks] = True
         live = tuple(mask & keep for mask, keep in zip(self.live_chunks, masks))

@@ -39,13 +39,22 @@ def escape_markdown(text: str, line_start: bool = True) -> str:
     return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped.lstrip())
 
 
+def answer_text_pieces(answer: Answer) -> list[str]:
+    """The answer's text a quoted sentence at a time, each with its `[n]` marker: the quoted
+    words escaped, the markers kept as they are (a stream sends one piece per chunk)."""
+    pieces, current = [], ""
+    for number, part in enumerate(_MARKER.split(answer.text)):
+        if _MARKER.fullmatch(part):
+            pieces.append(current + part)
+            current = ""
+        else:
+            current += escape_markdown(part, line_start=number == 0)
+    return [*pieces, current] if current else pieces
+
+
 def answer_text_markdown(answer: Answer) -> str:
     """The answer's text with the quoted words escaped and the `[n]` markers kept as they are."""
-    parts = _MARKER.split(answer.text)
-    return "".join(
-        part if _MARKER.fullmatch(part) else escape_markdown(part, line_start=number == 0)
-        for number, part in enumerate(parts)
-    )
+    return "".join(answer_text_pieces(answer))
 
 
 def source_line(citation: Citation) -> str:
@@ -58,13 +67,18 @@ def source_line(citation: Citation) -> str:
     return f"[{citation.number}] {escape_markdown(citation.title)}{source}, {', '.join(where)}"
 
 
+def answer_markdown_pieces(answer: Answer) -> list[str]:
+    """`answer_markdown` in pieces that join to it: each quoted sentence, then the sources."""
+    pieces = answer_text_pieces(answer)
+    if answer.citations:
+        lines = [f"- {source_line(c)}" for c in answer.citations]
+        pieces.append("\n".join(["", "", SOURCES_HEADING, *lines]))
+    return pieces
+
+
 def answer_markdown(answer: Answer) -> str:
     """The answer text, then a blank line and its sources as a list (none when abstained)."""
-    text = answer_text_markdown(answer)
-    if not answer.citations:
-        return text
-    lines = [f"- {source_line(c)}" for c in answer.citations]
-    return "\n".join([text, "", SOURCES_HEADING, *lines])
+    return "".join(answer_markdown_pieces(answer))
 
 
 def _marked_quote(citation: Citation, short: ShortAnswer | None) -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -40,7 +39,7 @@ from starlette.routing import Route
 
 from qa.answering.compose import Answer
 from qa.serving.api import MAX_BODY_BYTES, BadRequest, Handler, JsonApi, read_body
-from qa.serving.markdown import answer_markdown
+from qa.serving.markdown import answer_markdown, answer_markdown_pieces
 from qa.serving.service import ServiceError
 
 API_KEY_VARIABLE = "QA_API_KEY"
@@ -48,7 +47,6 @@ MODEL_PREFIX = "qa-"
 OWNER = "qa"
 # Roles a client may send besides the user's and qa's own; their content is not used.
 IGNORED_ROLES = ("system", "developer", "tool")
-_MARKER_END = re.compile(r" \[\d+\] ?")
 
 
 @dataclass(frozen=True)
@@ -219,12 +217,7 @@ class Completion:
 
     def deltas(self) -> list[str]:
         """The content in pieces: each quoted sentence with its marker, then the sources."""
-        content = answer_markdown(self.answer)
-        pieces, start = [], 0
-        for sentence_end in _piece_ends(content):
-            pieces.append(content[start:sentence_end])
-            start = sentence_end
-        return [p for p in pieces + [content[start:]] if p]
+        return answer_markdown_pieces(self.answer)
 
     async def events(self) -> AsyncIterator[str]:
         """The SSE stream: the role, the content deltas, the last chunk (finish_reason and the
@@ -235,13 +228,6 @@ class Completion:
             yield _event(self._envelope(chunk, {"index": 0, "delta": {"content": piece}, "finish_reason": None}))
         yield _event(self._envelope(chunk, {"index": 0, "delta": self._extras(), "finish_reason": "stop"}))
         yield "data: [DONE]\n\n"
-
-
-def _piece_ends(content: str) -> list[int]:
-    """Where each `[n]` marker of the answer's first line ends: the stream sends a quoted
-    sentence at a time (document words have their brackets escaped, so only markers match)."""
-    first_line = content.split("\n", 1)[0]
-    return [m.end() for m in _MARKER_END.finditer(first_line)]
 
 
 def _event(data: dict[str, object]) -> str:
