@@ -198,4 +198,14 @@ def open_reader(model_path: Path, settings_path: Path) -> Reader:
         raise ReaderProblem(f"reader model {model_path} is missing; reinstall qa")
     if sha256_file(model_path) != settings.sha256:
         raise ReaderProblem(f"reader model {model_path} is damaged (sha256 differs); reinstall qa")
-    return Reader(model_path, _tokenizer_json(), settings)
+    try:
+        return Reader(model_path, _tokenizer_json(), settings)
+    # onnxruntime's load errors (Fail, InvalidGraph, NotImplemented: a file it cannot parse, or
+    # an operator an older onnxruntime lacks) share no base class below Exception.
+    except Exception as error:
+        import onnxruntime
+
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ReaderProblem(
+            f"reader model {model_path} cannot be run by this onnxruntime ({onnxruntime.__version__}): {first_line}"
+        ) from None

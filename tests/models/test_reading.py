@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from qa.answering.compose import AnswerConfig, answer_json
+from qa.checksums import sha256_file
 from qa.cli import main
 from qa.loading.documents import Document
 from qa.index.coordinator import Index
@@ -61,6 +62,17 @@ def test_a_damaged_or_missing_model_is_a_clear_problem(tmp_path: Path):
     settings.write_text("{not json", encoding="utf-8")
     with pytest.raises(ReaderProblem, match="settings"):
         open_reader(model, settings)
+
+
+def test_a_model_onnxruntime_cannot_run_is_a_clear_problem(tmp_path: Path):
+    # What an onnxruntime older than the reader's kernels meets: a file it cannot load.
+    model, settings = tmp_path / READER_FILE, tmp_path / READER_SETTINGS_FILE
+    model.write_bytes(b"not an onnx graph")
+    raw = json.loads((PACKAGE / READER_SETTINGS_FILE).read_text(encoding="utf-8"))
+    settings.write_text(json.dumps({**raw, "sha256": sha256_file(model)}), encoding="utf-8")
+    with pytest.raises(ReaderProblem, match="cannot be run by this onnxruntime") as raised:
+        open_reader(model, settings)
+    assert "\n" not in str(raised.value)
 
 
 def test_answering_never_imports_torch():
