@@ -8,6 +8,10 @@ sample or HotpotQA is read here: they are evaluation only. The model card is doc
     python scripts/train_reader.py --steps 2400                 # train, export, quantise, verify
     python scripts/train_reader.py --probe                      # time one step fp32 vs bf16
 
+The shipped file was trained in two runs, the second continuing the first's int8 file (its
+torch checkpoint was not kept; `--init` dequantises it) on a new draw of the examples, with
+entity-swapped unanswerable questions too (`--swaps`, below); docs/reader.md gives both commands.
+
 What the reader sees, in training as in qa: a question and a *window* of consecutive sentences
 of one paragraph (qa reads its candidate sentences with a neighbour each side, not whole chunks:
 reading costs ~0.2 ms a token on these CPUs). Each training question gives a positive window
@@ -16,7 +20,10 @@ an unanswerable one, labelled start = end = [CLS] as in SQuAD 2.0:
   (a) "removed": the same paragraph's sentences around the answer with the answer's own
       sentence(s) taken out, or
   (b) "sibling": a window of another paragraph of the same article (same topic, no answer).
-A window that still contains the answer's text is never used as a negative.
+A window that still contains the answer's text is never used as a negative. With `--swaps`, a
+question is also given (c) "swapped": its own answer window, with a name of the question that
+the window holds replaced by another name of the article that it lacks (SQuAD 2.0's "entity
+swap", the commonest kind of its unanswerable questions, made from train).
 
 The last articles of train (every 20th) are held out: the abstention margin and the confidence
 calibration are chosen on them, and the int8 model is checked against torch on them.
@@ -28,6 +35,7 @@ import argparse
 import json
 import math
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -41,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.checksums import sha256_file  # noqa: E402
 from qa.text.chunking import split_paragraph  # noqa: E402  (the splitter qa reads with)
-from scripts.model_export import export_onnx, quantise  # noqa: E402  (shared with the question encoder)
+from scripts.model_export import export_onnx, quantise, quantise_blockwise  # noqa: E402  (shared with the question encoder)
 
 TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad-v1.1-train" / "train-v1.1.json"
 HELD_OUT_EVERY = 20  # article i is held out when i % 20 == 19
@@ -82,7 +90,7 @@ def _window(text: str, spans, lo: int, hi: int) -> tuple[str, int]:
     return text[start:end], start
 
 
-def article_examples(article: dict, rng: random.Random, negatives: float) -> list[Example]:
+def article_examples(article: dict, rng: random.Random, negatives: float, swaps: float = 0.0) -> list[Example]:
     paragraphs = article["paragraphs"]
     spans_of = [split_paragraph(p["context"], 0, len(p["context"])) for p in paragraphs]
     out: list[Example] = []
@@ -105,7 +113,45 @@ def article_examples(article: dict, rng: random.Random, negatives: float) -> lis
                 negative = _negative(rng, paragraphs, spans_of, number, first, last, a_text)
                 if negative is not None:
                     out.append(Example(qa["question"], negative[0], -1, -1, negative[1]))
+            if swaps and rng.random() < swaps:  # drawn only when asked: --swaps 0 keeps the first run's stream
+                question = _swapped_question(rng, qa["question"], window, names_of(article))
+                if question is not None:
+                    out.append(Example(question, window, -1, -1, "swapped"))
     return out
+
+
+# A name (capitalised words, "of"/"the" allowed inside) or a year-like number. The first word
+# of a question is capitalised as a sentence start, so names are looked for after it.
+NAME = re.compile(r"\b(?:[A-Z][\w'-]+)(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'-]+)*|\b\d{3,4}\b")
+
+
+def names_of(article: dict) -> tuple[str, ...]:
+    """The article's names, leaving out those only seen opening a sentence ("Compared", "The")."""
+    found = set()
+    for paragraph in article["paragraphs"]:
+        text = paragraph["context"]
+        for m in NAME.finditer(text):
+            before = text[max(0, m.start() - 2) : m.start()]
+            if m.start() > 0 and not before.endswith((". ", "\n", '"', "(")):
+                found.add(m.group(0).removeprefix("The "))
+    return tuple(sorted(found))
+
+
+def _swapped_question(rng, question: str, window: str, names: tuple[str, ...]) -> str | None:
+    """The question with one of its names that the window holds swapped for another name of the
+    same article that the window lacks: the window then no longer answers it (SQuAD 2.0's
+    commonest kind of unanswerable question, the "entity swap", made from train)."""
+    head = question.split(" ", 1)[0]
+    present = [m for m in NAME.finditer(question, len(head)) if m.group(0).lower() in window.lower()]
+    if not present:
+        return None
+    target = rng.choice(present)
+    is_number = target.group(0).isdigit()
+    lowered = window.lower()
+    choices = [n for n in names if n.isdigit() == is_number and n.lower() not in lowered and n.lower() not in question.lower()]
+    if not choices:
+        return None
+    return question[: target.start()] + rng.choice(choices) + question[target.end() :]
 
 
 def _negative(rng, paragraphs, spans_of, number, first, last, a_text) -> tuple[str, str] | None:
@@ -128,9 +174,9 @@ def _negative(rng, paragraphs, spans_of, number, first, last, a_text) -> tuple[s
     return window, kind
 
 
-def build_examples(articles: list[dict], seed: int, negatives: float) -> list[Example]:
+def build_examples(articles: list[dict], seed: int, negatives: float, swaps: float = 0.0) -> list[Example]:
     rng = random.Random(seed)
-    examples = [e for a in articles for e in article_examples(a, rng, negatives)]
+    examples = [e for a in articles for e in article_examples(a, rng, negatives, swaps)]
     rng.shuffle(examples)
     return examples
 
@@ -209,6 +255,57 @@ def make_model():
     return SpanReader()
 
 
+def warm_start(model, shipped: Path, work: Path) -> None:
+    """Load a shipped int8 reader's weights into `model` (a fresh `make_model()`), to train on:
+    a file of `scripts.model_export.quantise`'s format (weights per output channel), as the
+    first shipped reader (2026-12-02) is.
+
+    The torch checkpoint of a shipped run is not kept, so a run that continues it starts from
+    the int8 file, dequantised. Checked on 300 held-out windows (2026-12-06): the dequantised
+    torch model takes the int8 file's decision on .933 of them, as the lost fp32 one did (.932);
+    taking within each quantisation cell the value nearest the base model instead gave .707.
+    A fresh ONNX export of the base model names the graph's initializers the way the shipped
+    file does, which maps them to the torch parameters.
+    """
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    fresh = work / "base-fp32.onnx"
+    export_onnx(model, fresh, ["start_logits", "end_logits"])
+    base = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(fresh)).graph.initializer}
+    shipped_arrays = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(shipped)).graph.initializer}
+    state = model.state_dict()
+    loaded = 0
+    for key, param in state.items():
+        value = param.detach().numpy()
+        for name, array in base.items():
+            if array.shape == value.shape and np.array_equal(array, value):
+                transposed = False
+            elif array.shape == value.T.shape and np.array_equal(array, value.T):
+                transposed = True
+            else:
+                continue
+            weight = _dequantised(shipped_arrays, name)
+            state[key] = torch.from_numpy(np.ascontiguousarray(weight.T if transposed else weight))
+            loaded += 1
+            break
+    model.load_state_dict(state)
+    print(f"warm start: {loaded} of {len(state)} tensors from {shipped}", flush=True)
+
+
+def _dequantised(shipped: dict, name: str) -> np.ndarray:
+    """A tensor of the shipped file as fp32: kept as it is, or (q - zero point) x scale."""
+    if name in shipped:
+        return shipped[name].astype(np.float32)
+    q = shipped[name + "_quantized"].astype(np.float32)
+    scale = shipped[name + "_scale"].astype(np.float32)
+    zero = shipped[name + "_zero_point"].astype(np.float32)
+    if scale.ndim == 1:  # per output channel: the last axis of a MatMul weight
+        scale, zero = scale[None, :], zero[None, :]
+    return (q - zero) * scale
+
+
 def batches(encoded: list[Encoded], rng: random.Random, size: int) -> list[list[Encoded]]:
     """Length-bucketed batches (less padding), in random order."""
     pool = encoded[:]
@@ -253,10 +350,10 @@ def loss_of(model, batch, autocast: bool):
     return (ce(start_logits, starts) + ce(end_logits, ends)) / 2
 
 
-def train(model, encoded, steps: int, lr: float, autocast: bool, log_every: int, checkpoint: Path):
+def train(model, encoded, steps: int, lr: float, autocast: bool, log_every: int, checkpoint: Path, seed: int = SEED):
     import torch
 
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -378,14 +475,19 @@ def verify(model, int8: Path, held: list[Encoded]) -> float:
     return float(np.mean(exact))
 
 
-def export_and_verify(model, work: Path, out: Path, held: list[Encoded]) -> None:
+# How the int8 file is made: "channel" (`quantise`, the shipped file's) or "block"
+# (`quantise_blockwise`, the 2026-12-06 run's: agreement .985 against .932; docs/reader.md).
+QUANTISERS = {"channel": quantise, "block": quantise_blockwise}
+
+
+def export_and_verify(model, work: Path, out: Path, held: list[Encoded], quantiser: str = "channel") -> None:
     import onnx
 
     fp32 = work / "reader-fp32.onnx"
     export_onnx(model, fp32, ["start_logits", "end_logits"])
     # The 384 x 2 head stays fp32: its int8 noise lands on the logits themselves (agreement
     # .93 -> .938 with it kept, docs/reader.md).
-    quantise(fp32, out, [n.name for n in onnx.load(str(fp32)).graph.node if n.name.startswith("/head/")])
+    QUANTISERS[quantiser](fp32, out, [n.name for n in onnx.load(str(fp32)).graph.node if n.name.startswith("/head/")])
     agreement = verify(model, out, held)
     size = out.stat().st_size / 2**20
     print(f"int8 {out} {size:.1f} MB, sha256 {sha256_file(out)}; agreement with torch {agreement:.4f}")
@@ -636,6 +738,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=2400, help="optimizer steps of 32 examples")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--negatives", type=float, default=0.5, help="share of questions also given an unanswerable window")
+    parser.add_argument("--swaps", type=float, default=0.0, help="share of questions also given an entity-swapped unanswerable copy")
+    parser.add_argument("--seed", type=int, default=SEED, help="examples and batch order (a continued run takes a new one)")
+    parser.add_argument("--init", type=Path, help="continue from this shipped int8 reader instead of the base model")
+    parser.add_argument("--quantiser", choices=tuple(QUANTISERS), default="channel", help="int8 weights per output channel (shipped) or per block of 32")
     parser.add_argument("--bf16", choices=("auto", "on", "off"), default="off")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "reader", help="checkpoints and fp32 export")
     parser.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "reader.onnx")
@@ -647,11 +753,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    torch.manual_seed(SEED)
+    torch.manual_seed(args.seed)
     torch.set_num_threads(2)
     train_articles, held_articles = split_articles(load_articles(TRAIN_JSON))
-    examples = build_examples(train_articles, SEED, args.negatives)
-    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "removed", "sibling")}
+    examples = build_examples(train_articles, args.seed, args.negatives, args.swaps)
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "removed", "sibling", "swapped")}
     print(f"{len(train_articles)} training articles, {len(examples)} examples {kinds}", flush=True)
     tok = tokenizer()
     encoded = [e for e in encode(tok, examples) if e is not None]
@@ -672,11 +778,13 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(torch.load(checkpoint))
         model.eval()
     else:
-        seconds, tokens = train(model, encoded, args.steps, args.lr, args.bf16 == "on", 50, checkpoint)
+        if args.init is not None:
+            warm_start(model, args.init, args.work)
+        seconds, tokens = train(model, encoded, args.steps, args.lr, args.bf16 == "on", 50, checkpoint, args.seed)
         print(f"trained {args.steps} steps in {seconds / 60:.1f} min, {tokens / seconds:.0f} tokens/s")
     held_examples = build_examples(held_articles, SEED + 1, args.negatives)[:VERIFY_EXAMPLES]
     held = [e for e in encode(tok, held_examples) if e is not None]
-    export_and_verify(model, args.work, args.out, held)
+    export_and_verify(model, args.work, args.out, held, args.quantiser)
     calibrate(held_articles, args.work, args.out)
     return 0
 
