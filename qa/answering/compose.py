@@ -34,7 +34,7 @@ from typing import Sequence
 
 from qa.answering.candidates import ELLIPSIS, Candidate, composer_abstains, fit_to, rank_candidates
 from qa.answering.config import HAND_TUNED, HAND_TUNED_ABSTAIN, AnswerConfig, AnswerSource, Turn
-from qa.answering.hops import compared_quotes, read_after_hop, with_second_hop
+from qa.answering.hops import compared_quotes, read_after_hop, with_bridge_before, with_second_hop
 from qa.answering.windows import Pick, covered, read_windows
 from qa.models.reading import Reader, load_reader
 from qa.index.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_question
@@ -337,9 +337,18 @@ def _answer_by_reading(
     passages = result.passages
     if config.hops > 1:
         hopped, hop_passages = with_second_hop(index, result, chosen, config, scorer)
-        if all(any(h.sentence.start == c.sentence.start and h.sentence.doc_id == c.sentence.doc_id for h in hopped) for c in best.sentences):
+        if _holds_span(hopped, best):
             chosen, passages = hopped, hop_passages
+        bridged = with_bridge_before(candidates, chosen, config.max_chars)
+        if _holds_span(bridged, best):
+            chosen = bridged
     return _assemble(result.question, chosen, passages, relevance, confidence, best)
+
+
+def _holds_span(quotes: list[Candidate], best: Pick) -> bool:
+    """Whether `quotes` still hold every sentence of the reader's best span (a hop may drop some to fit)."""
+    quoted = {(q.sentence.doc_id, q.sentence.start) for q in quotes}
+    return all((c.sentence.doc_id, c.sentence.start) in quoted for c in best.sentences)
 
 
 def _quoted_sentences(best: Pick, others: list[Pick], floor: float, config: AnswerConfig) -> list[Candidate]:

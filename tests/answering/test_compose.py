@@ -390,6 +390,20 @@ def test_when_the_first_read_finds_no_answer_the_hop_is_read_before_abstaining(t
     _check_citations(index, answer)
 
 
+def test_an_answer_found_in_the_second_document_quotes_the_sentence_that_leads_to_it(tmp_path: Path, embedder):
+    # Both documents are found at once here, and the reader's span is the institute's date:
+    # without the bridge the answer would not say why that institute.
+    index = Index.from_documents([LINDQVIST, HALVORSEN, *FILLER], tmp_path / "index", embedder=embedder)
+    one_hop = index.answer(EMPLOYER_QUESTION, config=AnswerConfig(hops=1))
+    assert [c.doc_id for c in one_hop.citations] == [HALVORSEN.doc_id]
+
+    answer = index.answer(EMPLOYER_QUESTION)
+    assert [c.doc_id for c in answer.citations] == [LINDQVIST.doc_id, HALVORSEN.doc_id]
+    assert answer.text.startswith("She works at the Halvorsen Institute. [1]")
+    assert answer.short_answer is not None and answer.short_answer.text == "1962" and answer.short_answer.number == 2
+    _check_citations(index, answer)
+
+
 MARSH = _titled("Ida Marsh", "Ida Marsh (born 3 May 1931) is a Welsh painter of harbours. She lives in Tenby.")
 BRENN = _titled("Tomas Brenn", "Tomas Brenn (born 12 October 1948) is a Danish architect. He designed the Aarhus ferry terminal.")
 COMPARISON = "Who was born first, Ida Marsh or Tomas Brenn?"
