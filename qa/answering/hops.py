@@ -152,13 +152,14 @@ def with_bridge_before(candidates: Sequence[Candidate], chosen: list[Candidate],
     first search often finds both documents, and the reader's span lies in the second (the
     director's, with the date), so without this the answer never says why that person
     (HotpotQA, benchmarks/second_hop.py). Unchanged when the quotes span documents already,
-    when no candidate names the title, or when it does not fit (`make_room`)."""
+    when the title is no name (too short, or no capitalised word), when no candidate names it,
+    or when it does not fit (`make_room`)."""
     docs = {c.sentence.doc_id for c in chosen}
     if len(docs) != 1:
         return chosen
     title = _bare_title(chosen[0].passage.title)
-    if len(title) < MIN_BRIDGE_TITLE_CHARS:
-        return chosen
+    if len(title) < MIN_BRIDGE_TITLE_CHARS or not any(word[:1].isupper() for word in title.split()):
+        return chosen  # a file name such as "notes" is a common word, not a name to follow
     named = re.compile(rf"\b{re.escape(title)}\b", re.IGNORECASE)
     bridge = next(
         (

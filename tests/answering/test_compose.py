@@ -404,6 +404,14 @@ def test_an_answer_found_in_the_second_document_quotes_the_sentence_that_leads_t
     _check_citations(index, answer)
 
 
+def test_a_title_that_is_a_common_word_leads_to_no_bridge(tmp_path: Path, embedder):
+    notes = _titled("notes", "The marine lab moved from Oslo to Bergen in 1962.")
+    diary = _titled("Diary", "I read the notes about the marine lab on the train.")
+    index = Index.from_documents([notes, diary, *FILLER], tmp_path / "index", embedder=embedder)
+    answer = index.answer("When did the marine lab move to Bergen?")
+    assert [c.doc_id for c in answer.citations] == [notes.doc_id]
+
+
 MARSH = _titled("Ida Marsh", "Ida Marsh (born 3 May 1931) is a Welsh painter of harbours. She lives in Tenby.")
 BRENN = _titled("Tomas Brenn", "Tomas Brenn (born 12 October 1948) is a Danish architect. He designed the Aarhus ferry terminal.")
 COMPARISON = "Who was born first, Ida Marsh or Tomas Brenn?"
