@@ -1,8 +1,8 @@
 """The one export pipeline for qa's shipped ONNX models: torch module -> ONNX -> int8 -> sha256.
 
-Used by scripts/train_reader.py (the reader, qa/models/reader.onnx: `quantise_blockwise`) and
-scripts/export_question_encoder.py (the question encoder, qa/models/question_encoder.onnx:
-`quantise`); each script checks its int8 file against its torch model its own way (span
+Used by scripts/train_reader.py (the reader, qa/models/reader.onnx: `quantise`, or
+`quantise_blockwise` with `--quantiser block`) and scripts/export_question_encoder.py (the
+question encoder, qa/models/question_encoder.onnx: `quantise`); each script checks its int8 file against its torch model its own way (span
 agreement, cosine) before the file is shipped. Needs the training extra: pip install -e ".[train]".
 """
 

@@ -8,9 +8,10 @@ sample or HotpotQA is read here: they are evaluation only. The model card is doc
     python scripts/train_reader.py --steps 2400                 # train, export, quantise, verify
     python scripts/train_reader.py --probe                      # time one step fp32 vs bf16
 
-The shipped file was trained in two runs, the second continuing the first's int8 file (its
-torch checkpoint was not kept; `--init` dequantises it) on a new draw of the examples, with
-entity-swapped unanswerable questions too (`--swaps`, below); docs/reader.md gives both commands.
+The shipped file is the first command's run (2026-12-02). A second run (2026-12-06, measured and
+not shipped) continued its int8 file (`--init` dequantises it: the torch checkpoint was not kept)
+on a new draw of the examples with entity-swapped unanswerable questions (`--swaps`, below) and
+block-wise int8 (`--quantiser block`); docs/reader.md gives its command and figures.
 
 What the reader sees, in training as in qa: a question and a *window* of consecutive sentences
 of one paragraph (qa reads its candidate sentences with a neighbour each side, not whole chunks:
@@ -49,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.checksums import sha256_file  # noqa: E402
 from qa.text.chunking import split_paragraph  # noqa: E402  (the splitter qa reads with)
-from scripts.model_export import export_onnx, quantise, quantise_blockwise  # noqa: E402  (shared with the question encoder)
+from scripts.model_export import export_onnx, quantise, quantise_blockwise  # noqa: E402  (export_onnx, quantise: shared with the question encoder)
 
 TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad-v1.1-train" / "train-v1.1.json"
 HELD_OUT_EVERY = 20  # article i is held out when i % 20 == 19
@@ -93,6 +94,7 @@ def _window(text: str, spans, lo: int, hi: int) -> tuple[str, int]:
 def article_examples(article: dict, rng: random.Random, negatives: float, swaps: float = 0.0) -> list[Example]:
     paragraphs = article["paragraphs"]
     spans_of = [split_paragraph(p["context"], 0, len(p["context"])) for p in paragraphs]
+    names = names_of(article) if swaps else ()
     out: list[Example] = []
     for number, paragraph in enumerate(paragraphs):
         text, spans = paragraph["context"], spans_of[number]
@@ -114,7 +116,7 @@ def article_examples(article: dict, rng: random.Random, negatives: float, swaps:
                 if negative is not None:
                     out.append(Example(qa["question"], negative[0], -1, -1, negative[1]))
             if swaps and rng.random() < swaps:  # drawn only when asked: --swaps 0 keeps the first run's stream
-                question = _swapped_question(rng, qa["question"], window, names_of(article))
+                question = _swapped_question(rng, qa["question"], window, names)
                 if question is not None:
                     out.append(Example(question, window, -1, -1, "swapped"))
     return out
@@ -142,12 +144,12 @@ def _swapped_question(rng, question: str, window: str, names: tuple[str, ...]) -
     same article that the window lacks: the window then no longer answers it (SQuAD 2.0's
     commonest kind of unanswerable question, the "entity swap", made from train)."""
     head = question.split(" ", 1)[0]
-    present = [m for m in NAME.finditer(question, len(head)) if m.group(0).lower() in window.lower()]
+    lowered = window.lower()
+    present = [m for m in NAME.finditer(question, len(head)) if m.group(0).lower() in lowered]
     if not present:
         return None
     target = rng.choice(present)
     is_number = target.group(0).isdigit()
-    lowered = window.lower()
     choices = [n for n in names if n.isdigit() == is_number and n.lower() not in lowered and n.lower() not in question.lower()]
     if not choices:
         return None
