@@ -49,8 +49,8 @@ def quantise(fp32: Path, int8: Path, keep_fp32: Sequence[str] = ()) -> None:
 # Block-wise weights for the reader: 8-bit, one scale per 32 weights of an output column,
 # activations quantised per block at run time (accuracy level 4, int8 products as in the
 # dynamic int8 of `quantise`). MatMulNBits covers MatMul only: the embedding tables are then
-# quantised as `quantise` does (one scale per table; one per row agreed no better, .990 against
-# .9925 on 400 held-out windows, 2026-12-06). A file made so needs onnxruntime >= 1.22 to run
+# quantised as `quantise` does (one scale per table; one per row agreed no better in a one-off
+# probe, .990 against .9925 on 400 held-out windows, 2026-12-06). A file made so needs onnxruntime >= 1.22 to run
 # (its x64 kernel for 8-bit MatMulNBits): raise the pin in pyproject.toml with the first one
 # shipped. Quantising needs onnx-ir (the train extra).
 BLOCK_SIZE = 32
@@ -61,8 +61,9 @@ def quantise_blockwise(fp32: Path, int8: Path, keep_fp32: Sequence[str] = ()) ->
     """Int8 weights per block of 32 (MatMulNBits), embeddings per table; `keep_fp32` nodes stay
     fp32. On the reader its decisions agree with the torch model's on .9925 of 400 held-out
     windows, against .93 with weights per output channel and one activation scale per tensor
-    (`quantise`; docs/reader.md). The cost: answers 1.7x slower on the seed (p50 39.4 against
-    22.9 ms, docs/reader.md), MatMulNBits being slower than MatMulInteger at these sizes."""
+    (`quantise`; docs/reader.md). The cost: on-topic seed answers 1.4x slower (p50 28.3 against
+    20.2 ms, `benchmarks/latency.py --reader`), MatMulNBits being slower than MatMulInteger at
+    these sizes."""
     import tempfile
 
     import onnx

@@ -18,13 +18,14 @@ it is loaded (`ReaderProblem` when it is missing or differs).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -186,6 +187,20 @@ def load_reader() -> Reader:
         if _loaded is None:
             _loaded = open_reader(_package_file(READER_FILE), _package_file(READER_SETTINGS_FILE))
         return _loaded
+
+
+@contextlib.contextmanager
+def reader_in_use(reader: Reader) -> Iterator[None]:
+    """Answer with `reader` instead of the shipped one inside the block (this process, every
+    thread): how benchmarks/latency.py --reader times a candidate file beside the shipped one."""
+    global _loaded
+    with _loading:
+        previous, _loaded = _loaded, reader
+    try:
+        yield
+    finally:
+        with _loading:
+            _loaded = previous
 
 
 def open_reader(model_path: Path, settings_path: Path) -> Reader:

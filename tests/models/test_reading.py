@@ -18,7 +18,9 @@ from qa.checksums import sha256_file
 from qa.cli import main
 from qa.loading.documents import Document
 from qa.index.coordinator import Index
-from qa.models.reading import READER_FILE, READER_SETTINGS_FILE, ReaderProblem, Window, load_reader, open_reader
+from qa.models.reading import (
+    READER_FILE, READER_SETTINGS_FILE, ReaderProblem, Window, load_reader, open_reader, reader_in_use,
+)
 from qa.serving.rendering import answer_html, sources_html
 
 from conftest import PROJECT
@@ -73,6 +75,15 @@ def test_a_model_onnxruntime_cannot_run_is_a_clear_problem(tmp_path: Path):
     with pytest.raises(ReaderProblem, match="cannot be run by this onnxruntime") as raised:
         open_reader(model, settings)
     assert "\n" not in str(raised.value)
+
+
+def test_a_reader_in_use_answers_inside_its_block_only():
+    shipped = load_reader()
+    other = open_reader(PACKAGE / READER_FILE, PACKAGE / READER_SETTINGS_FILE)
+    assert other is not shipped
+    with reader_in_use(other):
+        assert load_reader() is other
+    assert load_reader() is shipped
 
 
 def test_answering_never_imports_torch():
