@@ -57,7 +57,9 @@ BLOCK_SIZE = 32
 ACCURACY_LEVEL = 4
 
 
-def quantise_blockwise(fp32: Path, int8: Path, keep_fp32: Sequence[str] = ()) -> None:
+def quantise_blockwise(
+    fp32: Path, int8: Path, keep_fp32: Sequence[str] = (), block_size: int = BLOCK_SIZE, accuracy_level: int = ACCURACY_LEVEL
+) -> None:
     """Int8 weights per block of 32 (MatMulNBits), embeddings per table; `keep_fp32` nodes stay
     fp32. On the reader its decisions agree with the torch model's on .9925 of 400 held-out
     windows, against .93 with weights per output channel and one activation scale per tensor
@@ -71,7 +73,7 @@ def quantise_blockwise(fp32: Path, int8: Path, keep_fp32: Sequence[str] = ()) ->
     from onnxruntime.quantization import matmul_nbits_quantizer as nbits
 
     config = nbits.DefaultWeightOnlyQuantConfig(
-        block_size=BLOCK_SIZE, is_symmetric=True, accuracy_level=ACCURACY_LEVEL, bits=8,
+        block_size=block_size, is_symmetric=True, accuracy_level=accuracy_level, bits=8,
         op_types_to_quantize=("MatMul",), quant_axes={"MatMul": 0},
     )
     quantiser = nbits.MatMulNBitsQuantizer(onnx.load(str(fp32)), nodes_to_exclude=list(keep_fp32), algo_config=config)
