@@ -2,8 +2,8 @@
 
 Used by scripts/train_reader.py (the reader, qa/models/reader.onnx: `quantise`, or
 `quantise_blockwise` with `--quantiser block`) and scripts/export_question_encoder.py (the
-question encoder, qa/models/question_encoder.onnx: `quantise`); each script checks its int8 file against its torch model its own way (span
-agreement, cosine) before the file is shipped. Needs the training extra: pip install -e ".[train]".
+question encoder, qa/models/question_encoder.onnx: `quantise`); each script checks its int8
+file against its torch model its own way (span agreement, cosine) before the file is shipped. Needs the training extra: pip install -e ".[train]".
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ ACCURACY_LEVEL = 4
 def quantise_blockwise(
     fp32: Path, int8: Path, keep_fp32: Sequence[str] = (), block_size: int = BLOCK_SIZE, accuracy_level: int = ACCURACY_LEVEL
 ) -> None:
-    """Int8 weights per block of 32 (MatMulNBits), embeddings per table; `keep_fp32` nodes stay
-    fp32. On the reader its decisions agree with the torch model's on .9925 of 400 held-out
+    """Int8 weights per block of `block_size` (MatMulNBits), embeddings per table; `keep_fp32`
+    nodes stay fp32. Defaults: blocks of 32, int8 products (docs/reader.md has a probe of others). On the reader its decisions agree with the torch model's on .9925 of 400 held-out
     windows, against .93 with weights per output channel and one activation scale per tensor
     (`quantise`; docs/reader.md). The cost: on-topic seed answers 1.4x slower (p50 28.3 against
     20.2 ms, `benchmarks/latency.py --reader`), MatMulNBits being slower than MatMulInteger at

@@ -25,6 +25,7 @@ import json
 import lzma
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -93,8 +94,8 @@ def train_packed(folder: Path, out: Path, steps: int, lr: float, max_minutes: fl
     autocast = device.startswith("cuda") or device == "cpu-bf16"
     device = "cpu" if device == "cpu-bf16" else device
     max_seconds = None if max_minutes is None else max_minutes * 60
-    run = train(model, encoded, steps, lr, autocast, 200, out / "checkpoint.pt", settings["seed"], device, max_seconds)
-    (out / "checkpoint.pt").unlink()
+    with tempfile.TemporaryDirectory() as scratch:  # fp32 checkpoints (87 MB) stay out of `out`, which comes back
+        run = train(model, encoded, steps, lr, autocast, 200, Path(scratch) / "checkpoint.pt", settings["seed"], device, max_seconds)
     print(f"trained {run.steps} steps in {run.seconds / 60:.1f} min, {run.tokens / run.seconds:.0f} tokens/s", flush=True)
     write_parts(model.cpu().state_dict(), out)
 

@@ -23,7 +23,7 @@ MAX_TOKENS = 192  # question + window; a window of 3 sentences is ~90 tokens
 BATCH = 32
 CLIP_NORM = 1.0
 WEIGHT_DECAY = 0.01
-WARMUP_SHARE = 0.1  # of the steps; then linear decay to 0
+WARMUP_DIVISOR = 10  # a tenth of the steps warm up (integer division, as every run so far); then linear decay to 0
 
 
 def base_model_dir() -> Path:
@@ -177,14 +177,14 @@ def train(
     model, encoded, steps: int, lr: float, autocast: bool, log_every: int, checkpoint: Path, seed: int,
     device: str = "cpu", max_seconds: float | None = None,
 ) -> Trained:
-    """AdamW, WARMUP_SHARE warm-up then linear decay over `steps`, batches of BATCH, gradient
+    """AdamW, steps // WARMUP_DIVISOR of warm-up then linear decay over `steps`, batches of BATCH, gradient
     clipping; the state dict saved to `checkpoint` every `log_every` steps and at the end."""
     import torch
 
     rng = random.Random(seed)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
-    warmup = max(1, int(steps * WARMUP_SHARE))
+    warmup = max(1, steps // WARMUP_DIVISOR)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
     )
