@@ -14,7 +14,7 @@ the old index or the whole new one, never part of it.
 - The driver lists the files (nothing is read but the folder tree) and plans each file's doc id
   from its name, in the order `qa.loading.documents.load_documents` would give it, so ids do not depend
   on which worker loads which file.
-- An actor pool of `workers` `qa.index.ray_worker.Worker`s, one model each (bf16/fp32 as qa
+- An actor pool of `workers` `qa.index.ray_worker.Worker`s, one model each (int8 on a CPU as qa
   picks on that machine, a GPU when the cluster has one per worker), takes batches of files:
   load, split, chunk, embed, then write the batch as a segment into a staging folder the driver
   made under the index folder.

@@ -11,11 +11,11 @@ start on 2 cores; benchmarks/startup.py).
     >>> embedder.encode(["a question"]).shape
     (1, 384)
 
-Document batches run in bf16 where the CPU multiplies bf16 natively (AMX or AVX512-BF16:
-~2.2x faster, vectors within cosine 0.9999 of fp32), on a CUDA GPU in fp16/bf16 when there is
-one, and otherwise in int8 through qa's ONNX export (`qa/models/question_encoder.onnx`, the questions'
-model: each text run alone, vectors at cosine ~.993 to fp32, SQuAD R@1 .840 against .842;
-benchmarks/README.md, "int8 documents"), or fp32 where onnxruntime is missing;
+Document batches run on a CPU in int8 through qa's ONNX export (`qa/models/question_encoder.onnx`,
+the questions' model: each text run alone, vectors at cosine ~.993 to fp32, SQuAD R@1 .840 against
+.842, the same vectors on every CPU; benchmarks/README.md, "int8 documents"), on a CUDA GPU in
+fp16/bf16, and where onnxruntime is missing in bf16 if the CPU multiplies bf16 natively (AMX or
+AVX512-BF16: ~2.2x faster than fp32, cosine 0.9999), else fp32;
 `QA_EMBED_PRECISION=fp32|bf16|int8` overrides (`qa.models.precision`), `Embedder.precision`
 says which. `Embedder.encode_passages` embeds a text and spans of it (its sentences) in one
 model pass ("late chunking", `qa.models.pooling`). Any object with `name`, `dimension` and

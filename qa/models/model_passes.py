@@ -1,5 +1,5 @@
 """The model passes an `Embedder` (`qa.models.embedding`) schedules: sentence-transformers'
-torch model in fp32, bf16 or fp16, and qa's int8 ONNX export for documents on CPUs without bf16.
+torch model in fp32, bf16 or fp16, and qa's int8 ONNX export for documents on a CPU (the default there).
 
 The `Embedder` decides what runs when (slices, questions first, one lock); `ModelPasses` only
 runs the model on the texts it is given, in the precision and threads it is told. Every method

@@ -165,7 +165,7 @@ def test_int8_group_vectors_pool_the_token_vectors_of_their_texts(int8_embedder)
     np.testing.assert_allclose(groups[0], pooled / np.linalg.norm(pooled), atol=1e-5)
 
 
-def test_int8_is_detected_only_on_a_cpu_without_bf16_and_with_an_int8_export(monkeypatch):
+def test_int8_is_detected_on_every_cpu_where_the_model_has_an_int8_export(monkeypatch):
     import qa.models.precision as precision
 
     monkeypatch.delenv(PRECISION_VARIABLE, raising=False)
@@ -173,7 +173,8 @@ def test_int8_is_detected_only_on_a_cpu_without_bf16_and_with_an_int8_export(mon
     assert resolve_precision(None, "cpu", int8=True) == INT8
     assert resolve_precision(None, "cpu", int8=False) == FP32
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
-    assert resolve_precision(None, "cpu", int8=True) == BF16
+    assert resolve_precision(None, "cpu", int8=True) == INT8
+    assert resolve_precision(None, "cpu", int8=False) == BF16
     with pytest.raises(ValueError, match="on cuda, got 'int8'"):
         resolve_precision(INT8, "cuda")
 
@@ -271,7 +272,7 @@ def test_group_vectors_pool_the_token_vectors_of_their_texts(embedder):
     assert groups[1] @ vectors[1] > SAME_TEXT_MIN_COSINE
     tokens = embedder.model.encode(sentences, output_value="token_embeddings", convert_to_numpy=False)
     pooled = np.concatenate([t.float().numpy() for t in tokens]).mean(axis=0)
-    noise = INT8_MIN_COSINE if embedder.precision == INT8 else BF16_MIN_COSINE  # int8 on CPUs without bf16
+    noise = INT8_MIN_COSINE if embedder.precision == INT8 else BF16_MIN_COSINE  # int8 by default on a CPU
     assert groups[0] @ (pooled / np.linalg.norm(pooled)) > noise
     # The whole group is not any one sentence: it differs from each of them.
     assert np.max(vectors @ groups[0]) < SAME_TEXT_MIN_COSINE
