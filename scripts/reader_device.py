@@ -43,14 +43,17 @@ STATE = "state.safetensors.part"
 MODEL_FILES = ("config.json", "tokenizer.json")
 
 
-def pack(folder: Path, seed: int, negatives: float, swaps: float, retrieved: float, data: Path | None = None) -> None:
+def pack(
+    folder: Path, seed: int, negatives: float, swaps: float, retrieved: float, data: Path | None = None,
+    *, negations: float = 0.0, antonyms: float = 0.0,
+) -> None:
     """Here: the training examples (each window stored once), the base model's config and
     tokenizer, and the map from torch parameters to `START`'s initializers."""
     from scripts import train_reader as tr
     from scripts.reader_training import base_model_dir
 
     articles, _held = tr.split_articles(tr.load_articles(data or tr.TRAIN_JSON))
-    examples = tr.build_examples(articles, seed, negatives, swaps, retrieved)
+    examples = tr.build_examples(articles, seed, negatives, swaps, retrieved, negations=negations, antonyms=antonyms)
     contexts: dict[str, int] = {}
     rows = [(e.question, contexts.setdefault(e.context, len(contexts)), e.answer_start, e.answer_end) for e in examples]
     folder.mkdir(parents=True, exist_ok=True)
@@ -62,6 +65,7 @@ def pack(folder: Path, seed: int, negatives: float, swaps: float, retrieved: flo
     names = tr.int8_names(make_model(), folder)
     (folder / "base-fp32.onnx").unlink()  # 87 MB, needed only to name the parameters
     settings = {"seed": seed, "negatives": negatives, "swaps": swaps, "retrieved": retrieved,
+                "negations": negations, "antonyms": antonyms,
                 "examples": len(rows), "start": str(START.relative_to(ROOT)), "names": names}
     (folder / SETTINGS).write_text(json.dumps(settings, indent=1), encoding="utf-8")
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
@@ -146,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--negatives", type=float, default=0.5)
     p.add_argument("--swaps", type=float, default=0.25)
     p.add_argument("--retrieved", type=float, default=0.3)
+    p.add_argument("--negations", type=float, default=0.0)
+    p.add_argument("--antonyms", type=float, default=0.0)
     p.add_argument("--data", type=Path, help="SQuAD-format training JSON (default: SQuAD v1.1 train)")
     t = commands.add_parser("train", help="on the GPU machine: train and write the weights into OUT")
     t.add_argument("folder", type=Path)
@@ -160,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("checkpoint", type=Path)
     args = parser.parse_args(argv)
     if args.command == "pack":
-        pack(args.folder, args.seed, args.negatives, args.swaps, args.retrieved, args.data)
+        pack(args.folder, args.seed, args.negatives, args.swaps, args.retrieved, args.data,
+             negations=args.negations, antonyms=args.antonyms)
     elif args.command == "train":
         args.out.mkdir(parents=True, exist_ok=True)
         train_packed(args.folder, args.out, args.steps, args.lr, args.max_minutes, args.device, args.limit)

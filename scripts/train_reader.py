@@ -29,7 +29,10 @@ the window holds replaced by another name of the article that it lacks (SQuAD 2.
 swap", the commonest kind of its unanswerable questions, made from train). With `--retrieved`,
 (d) "retrieved": a window around one of the 3 sentences of the article that qa's own BM25 ranks
 highest for the question and that hold none of the answer's words (issue 19's hard negatives:
-they share the question's words, and only reading tells that they do not answer it).
+they share the question's words, and only reading tells that they do not answer it). With
+`--negations` and `--antonyms`, (e) "negated" and (f) "antonym": the answer window with the
+question edited to ask something it does not say ("What did they build?" -> "What didn't they
+build?"; "the largest" -> "the smallest"), SQuAD 2.0's second and fourth commonest kinds.
 
 The model and the training loop are in scripts/reader_training.py (no qa imports), which
 scripts/reader_device.py also runs on a lent GPU.
@@ -73,7 +76,10 @@ class Example:
     context: str
     answer_start: int  # character offsets in context; -1 for no answer
     answer_end: int
-    kind: str  # "positive", "removed", "sibling", "swapped", "retrieved"
+    kind: str  # "positive", or one of NEGATIVE_KINDS
+
+
+NEGATIVE_KINDS = ("removed", "sibling", "swapped", "retrieved", "negated", "antonym")
 
 
 def load_articles(path: Path) -> list[dict]:
@@ -99,7 +105,8 @@ def _window(text: str, spans, lo: int, hi: int) -> tuple[str, int]:
 
 
 def article_examples(
-    article: dict, rng: random.Random, negatives: float, swaps: float = 0.0, retrieved: float = 0.0
+    article: dict, rng: random.Random, negatives: float, swaps: float = 0.0, retrieved: float = 0.0,
+    *, negations: float = 0.0, antonyms: float = 0.0,
 ) -> list[Example]:
     paragraphs = article["paragraphs"]
     spans_of = [split_paragraph(p["context"], 0, len(p["context"])) for p in paragraphs]
@@ -133,6 +140,14 @@ def article_examples(
                 hard = search.negative_window(rng, qa["question"], number, first, last, a_text)
                 if hard is not None:
                     out.append(Example(qa["question"], hard, -1, -1, "retrieved"))
+            if negations and rng.random() < negations:  # drawn only when asked, as above
+                negated = _negated_question(qa["question"], window)
+                if negated is not None:
+                    out.append(Example(negated, window, -1, -1, "negated"))
+            if antonyms and rng.random() < antonyms:  # drawn only when asked, as above
+                opposite = _antonym_question(rng, qa["question"], window)
+                if opposite is not None:
+                    out.append(Example(opposite, window, -1, -1, "antonym"))
     return out
 
 
@@ -233,6 +248,73 @@ def _swapped_question(rng, question: str, window: str, names: tuple[str, ...]) -
     return question[: target.start()] + rng.choice(choices) + question[target.end() :]
 
 
+# SQuAD 2.0's unanswerable questions are mostly the crowd's small edits of an answerable one
+# (Rajpurkar et al. 2018, table 2): entity swap 21 %, antonym 20 %, negation 9 %. The last two
+# are made here from train questions by a word list: the window that answered the question no
+# longer answers the edited one. A window that itself uses a negation or the antonym gives no
+# such example: the edited question may then be answered by it.
+NEGATED = {  # an auxiliary verb and its negation: "What did they build?" -> "What didn't they build?"
+    "is": "isn't", "are": "aren't", "was": "wasn't", "were": "weren't", "did": "didn't", "does": "doesn't",
+    "do": "don't", "can": "can't", "could": "couldn't", "has": "hasn't", "have": "haven't", "had": "hadn't",
+    "will": "won't", "would": "wouldn't", "should": "shouldn't",
+}
+NEGATION_WORDS = frozenset("not no never none neither nor cannot".split())
+ANTONYM_PAIRS = (
+    ("first", "last"), ("largest", "smallest"), ("highest", "lowest"), ("most", "least"),
+    ("earliest", "latest"), ("longest", "shortest"), ("before", "after"), ("increase", "decrease"),
+    ("increased", "decreased"), ("north", "south"), ("east", "west"), ("northern", "southern"),
+    ("eastern", "western"), ("more", "less"), ("larger", "smaller"), ("higher", "lower"),
+    ("older", "younger"), ("oldest", "youngest"), ("best", "worst"), ("better", "worse"),
+    ("won", "lost"), ("win", "lose"), ("began", "ended"), ("maximum", "minimum"),
+    ("major", "minor"), ("positive", "negative"), ("internal", "external"), ("inside", "outside"),
+    ("public", "private"), ("early", "late"), ("strong", "weak"), ("rich", "poor"),
+    ("above", "below"), ("upper", "lower"), ("male", "female"), ("ancient", "modern"),
+    ("common", "rare"), ("cheap", "expensive"), ("fastest", "slowest"), ("hot", "cold"),
+    ("wet", "dry"), ("inner", "outer"), ("import", "export"), ("imports", "exports"),
+    ("imported", "exported"), ("accepted", "rejected"), ("supported", "opposed"), ("allowed", "banned"),
+)
+ANTONYMS = {a: b for a, b in ANTONYM_PAIRS} | {b: a for a, b in ANTONYM_PAIRS}
+_WORD = re.compile(r"[A-Za-z']+")
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)}
+
+
+def _negated_question(question: str, window: str) -> str | None:
+    """The question with its first auxiliary verb negated, or None when it has none, or it or
+    the window already holds a negation.
+
+        >>> _negated_question("What did the Normans conquer?", "The Normans conquered England.")
+        "What didn't the Normans conquer?"
+    """
+    if (NEGATION_WORDS & (_words(question) | _words(window))) or "n't" in question + window:
+        return None
+    for m in _WORD.finditer(question):
+        negated = NEGATED.get(m.group(0).lower())
+        if m.start() > 0 and negated is not None:
+            return question[: m.start()] + negated + question[m.end() :]
+    return None
+
+
+def _antonym_question(rng, question: str, window: str) -> str | None:
+    """The question with one word of `ANTONYM_PAIRS` turned into its opposite ("largest" ->
+    "smallest"), keeping its capital; None when it has none or the window holds the opposite.
+
+        >>> _antonym_question(random.Random(0), "What is the largest city?", "Lagos is the largest city.")
+        'What is the smallest city?'
+    """
+    in_window = _words(window)
+    found = [m for m in _WORD.finditer(question) if ANTONYMS.get(m.group(0).lower(), "") not in ("", *in_window)]
+    if not found:
+        return None
+    m = rng.choice(found)
+    opposite = ANTONYMS[m.group(0).lower()]
+    if m.group(0)[0].isupper():
+        opposite = opposite.capitalize()
+    return question[: m.start()] + opposite + question[m.end() :]
+
+
 def _negative(rng, paragraphs, spans_of, number, first, last, a_text) -> tuple[str, str] | None:
     text, spans = paragraphs[number]["context"], spans_of[number]
     if rng.random() < 0.5:
@@ -254,10 +336,14 @@ def _negative(rng, paragraphs, spans_of, number, first, last, a_text) -> tuple[s
 
 
 def build_examples(
-    articles: list[dict], seed: int, negatives: float, swaps: float = 0.0, retrieved: float = 0.0
+    articles: list[dict], seed: int, negatives: float, swaps: float = 0.0, retrieved: float = 0.0,
+    *, negations: float = 0.0, antonyms: float = 0.0,
 ) -> list[Example]:
     rng = random.Random(seed)
-    examples = [e for a in articles for e in article_examples(a, rng, negatives, swaps, retrieved)]
+    examples = [
+        e for a in articles
+        for e in article_examples(a, rng, negatives, swaps, retrieved, negations=negations, antonyms=antonyms)
+    ]
     rng.shuffle(examples)
     return examples
 
@@ -663,6 +749,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negatives", type=float, default=0.5, help="share of questions also given an unanswerable window")
     parser.add_argument("--swaps", type=float, default=0.0, help="share of questions also given an entity-swapped unanswerable copy")
     parser.add_argument("--retrieved", type=float, default=0.0, help="share of questions also given a retrieved (BM25) unanswerable window")
+    parser.add_argument("--negations", type=float, default=0.0, help="share of questions also given a negated unanswerable copy")
+    parser.add_argument("--antonyms", type=float, default=0.0, help="share of questions also given an antonym-edited unanswerable copy")
     parser.add_argument("--seed", type=int, default=SEED, help="examples and batch order (a continued run takes a new one)")
     parser.add_argument("--init", type=Path, help="continue from this torch checkpoint (.pt) or shipped int8 reader instead of the base model")
     parser.add_argument("--quantiser", choices=tuple(QUANTISERS), default="channel", help="int8 weights per output channel (shipped) or per block of 32")
@@ -680,8 +768,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
     train_articles, held_articles = split_articles(load_articles(TRAIN_JSON))
-    examples = build_examples(train_articles, args.seed, args.negatives, args.swaps, args.retrieved)
-    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "removed", "sibling", "swapped", "retrieved")}
+    examples = build_examples(
+        train_articles, args.seed, args.negatives, args.swaps, args.retrieved,
+        negations=args.negations, antonyms=args.antonyms,
+    )
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", *NEGATIVE_KINDS)}
     print(f"{len(train_articles)} training articles, {len(examples)} examples {kinds}", flush=True)
     tok = tokenizer()
     encoded = encoded_examples(tok, examples)

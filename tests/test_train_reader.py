@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import random
 
-from scripts.train_reader import SentenceSearch, _mentions_answer, _swapped_question, names_of
+from scripts.train_reader import (
+    SentenceSearch,
+    _antonym_question,
+    _mentions_answer,
+    _negated_question,
+    _swapped_question,
+    article_examples,
+    names_of,
+)
 
 WINDOW = "Beyoncé released Lemonade in 2016 through Parkwood Entertainment."
 
@@ -66,3 +74,44 @@ def test_an_answer_word_in_a_window_makes_it_no_negative():
     assert _mentions_answer("It opened in 1740.", "1740")
     assert not _mentions_answer("Sheffield grew rich.", "Benjamin Huntsman")
     assert not _mentions_answer("The mills were loud.", "the owners")  # a shared "the" is no answer word
+
+
+def test_a_negated_question_negates_its_first_auxiliary_after_the_question_word():
+    assert _negated_question("When was the castle built?", WINDOW) == "When wasn't the castle built?"
+    assert _negated_question("Who did Beyoncé marry?", WINDOW) == "Who didn't Beyoncé marry?"
+    assert _negated_question("Does it rain?", WINDOW) is None  # the opening word is no auxiliary to negate
+    assert _negated_question("Which label released Lemonade?", WINDOW) is None  # no auxiliary
+
+
+def test_no_negated_question_where_a_negation_is_already_there():
+    assert _negated_question("What was not released?", WINDOW) is None
+    assert _negated_question("What was released?", "Lemonade was never released.") is None
+    assert _negated_question("What was released?", "It wasn't released.") is None
+
+
+def test_an_antonym_question_turns_one_word_into_its_opposite():
+    edited = {_antonym_question(random.Random(seed), "What was the first and largest album?", WINDOW) for seed in range(20)}
+    assert edited == {"What was the last and largest album?", "What was the first and smallest album?"}
+    assert _antonym_question(random.Random(0), "Before what did it open?", WINDOW) == "After what did it open?"
+
+
+def test_no_antonym_question_when_the_window_holds_the_opposite_or_none_applies():
+    assert _antonym_question(random.Random(0), "What was the first album?", "Her last album was Lemonade.") is None
+    assert _antonym_question(random.Random(0), "Who released Lemonade?", WINDOW) is None
+
+
+def test_negated_and_antonym_examples_are_unanswerable_copies_of_the_answer_window():
+    context = "Beyoncé released Lemonade in 2016. It was her first visual album. She toured later."
+    article = {"paragraphs": [{"context": context, "qas": [
+        {"question": "What was her first visual album?", "answers": [{"text": "Lemonade", "answer_start": 17}]}
+    ]}]}
+    examples = article_examples(article, random.Random(0), 0.0, negations=1.0, antonyms=1.0)
+    by_kind = {e.kind: e for e in examples}
+    assert set(by_kind) == {"positive", "negated", "antonym"}
+    assert by_kind["negated"].question == "What wasn't her first visual album?"
+    assert by_kind["antonym"].question == "What was her last visual album?"
+    for kind in ("negated", "antonym"):
+        assert by_kind[kind].context == by_kind["positive"].context
+        assert (by_kind[kind].answer_start, by_kind[kind].answer_end) == (-1, -1)
+    # Not asked for: the draws are not made, so earlier runs' example streams stay as they were.
+    assert [e.kind for e in article_examples(article, random.Random(0), 0.0)] == ["positive"]
