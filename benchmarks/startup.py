@@ -1,6 +1,7 @@
-"""Cold start: a fresh `qa ask`, its imports, and `python app.py` up to its first answer.
+"""Cold start: a fresh `qa ask`, its imports, a fresh `qa index` of the default corpus, and
+`python app.py` up to its first answer.
 
-    python benchmarks/startup.py [--runs 5] [--app-runs 3] [--index DIR]
+    python benchmarks/startup.py [--runs 5] [--index-runs 3] [--app-runs 3] [--index DIR]
 
 Every figure comes from a new process, as a user starting qa gets it, with the operating
 system's file cache warm (one untimed `qa ask` first, which also builds the default index when
@@ -10,6 +11,8 @@ it is missing). Rows:
   less sensitive than wall to other work on the machine) and peak RSS of the process;
 - imports on that path (`python -X importtime`, one run): their total and the largest top-level
   packages, and whether torch, transformers, sentence-transformers or gradio were among them;
+- cold `qa index seeds/ --index NEW`: a new index of the default corpus in a new folder, what
+  the first `python app.py` on a fresh clone does before serving (wall, CPU, peak RSS);
 - `python app.py --port P`, and `bash scripts/app.sh --port P` (its install check, then the
   same): seconds until the page is served (GET / answers 200) and until the first answer through
   the real server (the `/ask` endpoint, Gradio's queue), the CPU seconds the app had used by
@@ -34,6 +37,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Callable
 
 import common
@@ -79,6 +83,20 @@ def run_child(command: list[str]) -> ProcessRun:
 def ask_command(index: str | None) -> list[str]:
     """`qa ask QUESTION`, on `index` when one is given."""
     return common.qa_command() + ["ask", QUESTION] + (["--index", index] if index else [])
+
+
+def index_command(folder: str) -> list[str]:
+    """`qa index seeds/ --index FOLDER`: a new index of the default corpus."""
+    return common.qa_command() + ["index", str(PROJECT / "seeds"), "--index", folder]
+
+
+def cold_builds(runs: int) -> list[ProcessRun]:
+    """`runs` new indexes of the default corpus, each by a new process into a new folder."""
+    builds = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as folder:
+            builds.append(run_child(index_command(str(Path(folder) / "index"))))
+    return builds
 
 
 def import_profile(index: str | None) -> tuple[float, list[tuple[str, float]], list[str]]:
@@ -199,6 +217,7 @@ def main() -> None:
     """Time the cold asks, profile their imports, start each launcher; print the tables."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="cold `qa ask` runs")
+    parser.add_argument("--index-runs", type=int, default=3, help="cold `qa index` runs of the default corpus")
     parser.add_argument("--app-runs", type=int, default=3, help="starts of each app launcher")
     parser.add_argument("--index", help="index folder (default: the default corpus)")
     args = parser.parse_args()
@@ -207,6 +226,7 @@ def main() -> None:
     run_child(ask_command(args.index))  # untimed: warms the file cache, builds a missing index
     asks = [run_child(ask_command(args.index)) for _ in range(args.runs)]
     import_s, largest, heavy = import_profile(args.index)
+    builds = cold_builds(args.index_runs)
     apps = {
         name: [app_start(launcher, args.index) for _ in range(args.app_runs)]
         for name, launcher in LAUNCHERS.items()
@@ -221,6 +241,9 @@ def main() -> None:
     print(f"| cold `qa ask`, peak RSS MB | {summary([a.peak_rss_mb for a in asks], 0)} | {args.runs} |")
     print(f"| imports on the `qa ask` path, s (`-X importtime`) | {import_s:.2f} | 1 |")
     print(f"| torch, transformers, sentence-transformers, gradio imported by `qa ask` | {', '.join(heavy) or 'none'} | 1 |")
+    for label, values, digits in (("wall s", [b.wall_s for b in builds], 2), ("CPU s (user + sys)", [b.cpu_s for b in builds], 2),
+                                  ("peak RSS MB", [b.peak_rss_mb for b in builds], 0)):
+        print(f"| cold `qa index seeds/` into a new folder, {label} | {summary(values, digits)} | {args.index_runs} |")
     for name, starts in apps.items():
         print(f"| `{name}` to the page served, wall s | {summary([a.page_s for a in starts])} | {args.app_runs} |")
         print(f"| `{name}` to the first answer (`/ask`), wall s | {summary([a.first_answer_s for a in starts])} | {args.app_runs} |")

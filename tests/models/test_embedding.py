@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import os
+
 import numpy as np
 import pytest
 
@@ -295,3 +297,27 @@ def test_a_gpu_takes_bigger_slices():
     slices = encode_slices(texts, max_chars=10**9, max_texts=GPU_ENCODE_SLICE)
     assert [len(s) for s in slices] == [256, 256, 88]
     assert sorted(i for s in slices for i in s) == list(range(600))
+
+
+def test_a_gpu_is_ruled_out_only_on_linux_without_a_gpu_driver(monkeypatch, tmp_path):
+    import qa.models.precision as precision
+
+    monkeypatch.setattr(precision, "GPU_DRIVER_PATHS", (tmp_path / "nvidia",))
+    monkeypatch.setattr(precision.sys, "platform", "linux")
+    assert precision.gpu_ruled_out() and precision.default_device() == "cpu"
+    (tmp_path / "nvidia").mkdir()
+    assert not precision.gpu_ruled_out()
+    monkeypatch.setattr(precision.sys, "platform", "darwin")
+    (tmp_path / "nvidia").rmdir()
+    assert not precision.gpu_ruled_out()  # only torch can tell there
+
+
+def test_int8_threads_follow_omp_num_threads_else_the_cpus_this_process_may_use(monkeypatch):
+    import qa.models.precision as precision
+
+    monkeypatch.setenv(precision.THREADS_VARIABLE, "3")
+    assert precision.cpu_threads() == 3
+    monkeypatch.setenv(precision.THREADS_VARIABLE, "many")
+    assert precision.cpu_threads() >= 1
+    monkeypatch.delenv(precision.THREADS_VARIABLE)
+    assert precision.cpu_threads() == len(os.sched_getaffinity(0))
