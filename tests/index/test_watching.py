@@ -1,5 +1,5 @@
 """qa/index/watching.py and Index.watch: real file events (watchfiles) on real folders, a real
-index; every wait is a condition polled up to a deadline, never a fixed sleep."""
+index; every wait is a condition polled up to a hang guard, never a fixed sleep."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import pytest
 from qa.index.coordinator import Index
 from qa.index.watching import FolderWatcher
 
-DEADLINE_S = 10.0  # the issue's bar: a change reaches the index within this long
+# A guard against a hang, not a timing bar: how fast a change reaches the index (issue 22's
+# 10 s) is measured by benchmarks/watch.py. A busy machine must not fail these tests.
+DEADLINE_S = 120.0
 POLL_S = 0.05
 
 
@@ -100,7 +102,7 @@ def test_a_missing_folder_is_refused_naming_it(tmp_path: Path):
         FolderWatcher([tmp_path / "nowhere"], Recorder())
 
 
-def test_index_watch_answers_a_new_file_and_forgets_a_deleted_one_within_seconds(tmp_path: Path, embedder):
+def test_index_watch_answers_a_new_file_and_forgets_a_deleted_one(tmp_path: Path, embedder):
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "harbour.txt").write_text("The harbour of Lindenhof reopened in March after the storm.")
