@@ -39,12 +39,10 @@ import numpy as np
 from qa.errors import ModelUnavailable
 from qa.models.packaged import DEFAULT_MODEL, MODELS, ModelSpec, model_folder, pooled_dimension
 from qa.models.pooling import check_groups, check_spans, group_means
-from qa.models.precision import (
-    CPU, FP32, INT8, check_precision_name, cpu_threads, default_device, requested_precision, resolve_precision,
-)
+from qa.models.precision import FP32, INT8, check_precision_name
 from qa.models.slicing import encode_slices, slice_chars, slice_texts
 from qa.models.model_passes import ModelPasses
-from qa.models.torch_model import LoadedModel, SliceWork, load_model, load_torch_model
+from qa.models.torch_model import LoadedModel, SliceWork, load_document_model, load_torch_model
 from qa.models.query_encoding import OnnxQueryEncoder, load_onnx_encoder, load_query_encoder
 
 PRIORITY_TEXTS = 4
@@ -104,42 +102,10 @@ class Embedder:
         return self._loaded
 
     def _load(self) -> LoadedModel:
-        """Where documents run in int8 (a CPU, by default), the int8 ONNX encoder alone: no torch.
-        Else the torch model; fp32 instead of int8 when that encoder cannot run here and int8 was
-        only detected, `ModelUnavailable` when it was asked for."""
+        """The document model (`load_document_model`), keeping its int8 encoder when it has one."""
         threads, requested = self._requested
-        device = default_device()
-        precision = resolve_precision(requested, device, int8=self.spec.quantized is not None)
-        if precision == INT8:
-            int8 = self._int8_model(threads)
-            if int8 is not None:
-                return int8
-            if requested_precision(requested)[0] is not None:
-                raise ModelUnavailable(
-                    f"int8 document batches need onnxruntime and the model's int8 export, which {self.spec.name!r} lacks here"
-                )
-            precision = FP32
-        return load_model(self._folder, threads, device, precision)
-
-    def _int8_model(self, threads: int | None) -> LoadedModel | None:
-        """Document batches through the int8 ONNX export, without the torch model; None when
-        that export cannot run here (onnxruntime missing, a file that fails its sha256)."""
-        quantized = self.spec.quantized
-        if quantized is None or self._dimension is None:
-            return None
-        threads = threads or cpu_threads()
-        self._document_encoder = load_onnx_encoder(quantized, self._folder / "tokenizer.json", threads)
-        if self._document_encoder is None:
-            return None
-        return LoadedModel(
-            model=None,
-            device=CPU,
-            precision=INT8,
-            slice_chars=slice_chars(CPU, INT8),
-            threads=threads,
-            dimension=self._dimension,
-            max_tokens=quantized.max_tokens,
-        )
+        loaded, self._document_encoder = load_document_model(self.spec, self._folder, threads, requested, self._dimension)
+        return loaded
 
     def _with_torch_model(self) -> LoadedModel:
         """`loaded()`, with the torch model loaded into it now if documents run without it: late

@@ -11,6 +11,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from qa.errors import ModelUnavailable
+from qa.models.packaged import ModelSpec
+from qa.models.precision import CPU, FP32, INT8, cpu_threads, default_device, requested_precision, resolve_precision
+from qa.models.query_encoding import OnnxQueryEncoder, load_onnx_encoder
 from qa.models.slicing import slice_chars
 
 
@@ -43,6 +47,52 @@ class LoadedModel:
     threads: int
     dimension: int
     max_tokens: int
+
+
+def load_document_model(
+    spec: ModelSpec, folder: Path, threads: int | None, requested: str | None, dimension: int | None
+) -> tuple[LoadedModel, OnnxQueryEncoder | None]:
+    """The document model of `spec` and, where documents run in int8, its int8 encoder.
+
+    Where documents run in int8 (a CPU, by default) that encoder alone: no torch. Else the
+    torch model; fp32 instead of int8 when that encoder cannot run here and int8 was only
+    detected, `ModelUnavailable` when it was asked for (`requested`, else $QA_EMBED_PRECISION).
+    """
+    device = default_device()
+    precision = resolve_precision(requested, device, int8=spec.quantized is not None)
+    if precision == INT8:
+        int8 = _int8_model(spec, folder, threads, dimension)
+        if int8 is not None:
+            return int8
+        if requested_precision(requested)[0] is not None:
+            raise ModelUnavailable(
+                f"int8 document batches need onnxruntime and the model's int8 export, which {spec.name!r} lacks here"
+            )
+        precision = FP32
+    return load_model(folder, threads, device, precision), None
+
+
+def _int8_model(
+    spec: ModelSpec, folder: Path, threads: int | None, dimension: int | None
+) -> tuple[LoadedModel, OnnxQueryEncoder] | None:
+    """Document batches through the int8 ONNX export, without the torch model; None when that
+    export cannot run here (onnxruntime missing, a file that fails its sha256)."""
+    if spec.quantized is None or dimension is None:
+        return None
+    threads = threads or cpu_threads()
+    encoder = load_onnx_encoder(spec.quantized, folder / "tokenizer.json", threads)
+    if encoder is None:
+        return None
+    settings = LoadedModel(
+        model=None,
+        device=CPU,
+        precision=INT8,
+        slice_chars=slice_chars(CPU, INT8),
+        threads=threads,
+        dimension=dimension,
+        max_tokens=spec.quantized.max_tokens,
+    )
+    return settings, encoder
 
 
 def load_model(folder: Path, threads: int | None, device: str, precision: str) -> LoadedModel:
