@@ -7,11 +7,11 @@ examples are made here and packed small (~8 MB), the run starts from the shipped
 which travels anyway (dequantised, as `train_reader.py --init` does), and the trained weights
 come back as fp16 in parts of at most 15 MiB (the tool returns files of 16 MiB at most).
 
-    python scripts/reader_device.py pack build/device --seed 20261210 --swaps 0.25 --retrieved 0.3
+    python scripts/reader_device.py pack build/device --seed 20261210 --swaps 0.25 --retrieved 0.3 --negations 0.15 --antonyms 0.6
     # device: run(command="python3 scripts/reader_device.py train build/device $OUT --steps 30000 --max-minutes 8",
     #             carry=["build/device"])
     python scripts/reader_device.py unpack FILES_AT build/reader/reader.pt
-    python scripts/train_reader.py --export-only --quantiser block --seed 20261210 --swaps 0.25 --retrieved 0.3
+    python scripts/train_reader.py --export-only --quantiser block --seed 20261210 --swaps 0.25 --retrieved 0.3 --negations 0.15 --antonyms 0.6
 
 The last command exports, quantises, verifies against the unpacked model and chooses the
 operating points on held-out train, as after a CPU run. The weights back are the GPU model's

@@ -9,6 +9,9 @@ sample or HotpotQA is read here: they are evaluation only. The model card is doc
     python scripts/train_reader.py --probe                      # time one step fp32 vs bf16
     python scripts/train_reader.py --init build/reader/second-20261206.pt --seed 20261207 \
         --swaps 0.25 --retrieved 0.3 --steps 5000 --lr 5e-5 --bf16 on   # the third run (docs/reader.md)
+    python scripts/train_reader.py --init build/reader/third-20261207.pt --seed 20261211 \
+        --swaps 0.25 --retrieved 0.3 --negations 0.15 --antonyms 0.6 --steps 3000 --lr 5e-5 \
+        --bf16 on --quantiser block --out build/reader/candidate-20261211/reader.onnx   # the fourth
 
 The shipped file is the first command's run (2026-12-02). A second run (2026-12-06, measured and
 not shipped) continued its int8 file (`--init` dequantises it: the torch checkpoint was not kept)
