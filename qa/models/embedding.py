@@ -40,10 +40,10 @@ from qa.errors import ModelUnavailable
 from qa.models.packaged import DEFAULT_MODEL, MODELS, ModelSpec, model_folder, pooled_dimension
 from qa.models.pooling import check_groups, check_spans, group_means
 from qa.models.precision import FP32, INT8, check_precision_name
-from qa.models.slicing import encode_slices, slice_chars, slice_texts
+from qa.models.slicing import encode_slices, slice_texts
 from qa.models.model_passes import ModelPasses
 from qa.models.torch_model import LoadedModel, SliceWork, load_document_model, load_torch_model
-from qa.models.query_encoding import OnnxQueryEncoder, load_onnx_encoder, load_query_encoder
+from qa.models.query_encoding import OnnxQueryEncoder, load_query_encoder
 
 PRIORITY_TEXTS = 4
 # Torch threads for a short call. One thread encodes a question about as fast as two on an

@@ -71,10 +71,10 @@ def cpu_threads() -> int:
 def default_device() -> str:
     """"cuda" when torch sees a CUDA GPU, else "cpu"; imports torch only when a GPU may be there."""
     if gpu_ruled_out():
-        return "cpu"
+        return CPU
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return CUDA if torch.cuda.is_available() else CPU
 
 
 def resolve_precision(requested: str | None, device: str, int8: bool = False) -> str:
