@@ -7,6 +7,7 @@ sample or HotpotQA is read here: they are evaluation only. The model card is doc
     pip install -e ".[train]"
     python scripts/train_reader.py --steps 2400                 # train, export, quantise, verify
     python scripts/train_reader.py --probe                      # time one step fp32 vs bf16
+    python scripts/train_reader.py --abstention-by-kind build/reader/reader.pt   # what a run learnt
     python scripts/train_reader.py --init build/reader/second-20261206.pt --seed 20261207 \
         --swaps 0.25 --retrieved 0.3 --steps 5000 --lr 5e-5 --bf16 on   # the third run (docs/reader.md)
     python scripts/train_reader.py --init build/reader/third-20261207.pt --seed 20261211 \
@@ -276,6 +277,7 @@ ANTONYM_PAIRS = (
     ("wet", "dry"), ("inner", "outer"), ("import", "export"), ("imports", "exports"),
     ("imported", "exported"), ("accepted", "rejected"), ("supported", "opposed"), ("allowed", "banned"),
 )
+# Both ways; a word in two pairs keeps its last ("lower" -> "upper", not "higher").
 ANTONYMS = {a: b for a, b in ANTONYM_PAIRS} | {b: a for a, b in ANTONYM_PAIRS}
 _WORD = re.compile(r"[A-Za-z']+")
 
@@ -745,6 +747,29 @@ def answer_agreement(asked: list[Asked], int8: Path, fp32: Path) -> float:
     return same / len(asked)
 
 
+KIND_PROBE_SEED = 7  # the held-out examples the abstention-by-kind probe reads
+KIND_PROBE_EXAMPLES = 400  # of each kind
+
+
+def abstention_by_kind(checkpoint: Path, held_articles: list[dict]) -> None:
+    """Print, for a torch checkpoint, the share of held-out train windows of each kind it
+    abstains on (no-answer above the best span, margin 0): answerable ones, and unanswerable
+    ones made as swapped, negated and antonym-edited questions (docs/reader.md, "A fourth run").
+    Held-out train only: it shows what a run learnt, never chooses anything."""
+    import torch
+
+    examples = build_examples(held_articles, KIND_PROBE_SEED, 0.0, 1.0, negations=1.0, antonyms=1.0)
+    model = make_model()
+    model.load_state_dict(torch.load(checkpoint))
+    model.eval()
+    tok = tokenizer()
+    for kind in ("positive", "swapped", "negated", "antonym"):
+        encoded = encoded_examples(tok, [e for e in examples if e.kind == kind][:KIND_PROBE_EXAMPLES])
+        chosen = decisions(*logits_torch(model, encoded), encoded)
+        abstained = np.mean([span == (0, 0) for span in chosen])
+        print(f"{kind}: {len(encoded)} held-out windows, abstained {abstained:.3f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=2400, help="optimizer steps of 32 examples")
@@ -761,6 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "reader", help="checkpoints and fp32 export")
     parser.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "reader.onnx")
     parser.add_argument("--probe", action="store_true", help="only time fp32 vs bf16 training steps")
+    parser.add_argument("--abstention-by-kind", type=Path, metavar="CHECKPOINT", help="only print how often this checkpoint abstains on each kind of held-out window")
     parser.add_argument("--export-only", action="store_true", help="export the last checkpoint in --work, then calibrate")
     parser.add_argument("--calibrate-only", action="store_true", help="only choose the operating points for --out")
     parser.add_argument("--confidence-only", action="store_true", help="only refit the confidence calibration")
@@ -771,6 +797,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
     train_articles, held_articles = split_articles(load_articles(TRAIN_JSON))
+    if args.abstention_by_kind is not None:
+        abstention_by_kind(args.abstention_by_kind, held_articles)
+        return 0
     examples = build_examples(
         train_articles, args.seed, args.negatives, args.swaps, args.retrieved,
         negations=args.negations, antonyms=args.antonyms,
