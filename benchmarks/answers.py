@@ -207,6 +207,13 @@ def margin_curve(indexes: dict[str, Index], documents: list[Document]) -> None:
     )
 
 
+def quoted_paragraphs(answer: Answer) -> list[int]:
+    """Every paragraph the answer quotes a sentence from, ascending: a seed question counts as
+    answered from its paragraph when one of its quotes comes from it (a quote may lean on the
+    sentence before it, in the paragraph before: qa.answering.pointing)."""
+    return sorted({p for c in answer.citations for p in c.paragraphs})
+
+
 def seed_questions_one_by_one(index: Index) -> None:
     """Every seed question with the paragraph it should cite, what was cited and the short answer."""
     sets = common.seed_questions()
@@ -215,9 +222,13 @@ def seed_questions_one_by_one(index: Index) -> None:
     for question, paragraph, history in asked:
         a = index.answer(question, history=history)
         label = f"(after “{history[0][0]}”) {question}" if history else question
-        cited = a.citations[0].paragraph if a.citations else "—"
-        rows.append((label, paragraph, cited, a.short_answer.text if a.short_answer else "—", a.abstained))
-    common.print_table(("question", "expected paragraph", "paragraph cited", "short answer", "abstained"), rows, "The seed article")
+        quoted = quoted_paragraphs(a)
+        rows.append((label, paragraph, ", ".join(map(str, quoted)) or "—", "yes" if paragraph in quoted else "no",
+                     a.short_answer.text if a.short_answer else "—", a.abstained))
+    common.print_table(("question", "expected paragraph", "paragraphs quoted", "quotes it", "short answer", "abstained"),
+                       rows, "The seed article")
+    print(f"\nOn-topic questions quoting their paragraph: {sum(r[3] == 'yes' for r in rows[:len(sets['on_topic'])])} "
+          f"of {len(sets['on_topic'])}")
     off = sets["off_topic"] + list(common.SEED_UNANSWERABLE)
     answered = [q for q in off if not index.answer(q).abstained]
     print(f"\nOff-topic and unanswerable: {len(off) - len(answered)} of {len(off)} abstained; answered: {answered}")
@@ -278,7 +289,7 @@ def seed_composer_table(seed: Index) -> None:
     for name, config in COMPOSERS.items():
         asked = [(seed.answer(q, config=config), p) for q, p in on_topic]
         asked += [(seed.answer(q, history=[(h, seed.answer(h, config=config).text)], config=config), p) for h, q, p in followups]
-        cites = [p in [c.paragraph for c in a.citations] for a, p in asked]
+        cites = [p in quoted_paragraphs(a) for a, p in asked]
         chars = [len(" ".join(s.text for s in a.sentences)) for a, _ in asked if not a.abstained]
         off = sum(seed.answer(q, config=config).abstained for q in off_topic)
         rows.append((name, f"{sum(cites[:len(on_topic)])} of {len(on_topic)}", f"{sum(cites[len(on_topic):])} of {len(followups)}",

@@ -35,11 +35,12 @@ from typing import Sequence
 from qa.answering.candidates import ELLIPSIS, Candidate, composer_abstains, fit_to, rank_candidates
 from qa.answering.config import HAND_TUNED, HAND_TUNED_ABSTAIN, AnswerConfig, AnswerSource, Turn
 from qa.answering.hops import compared_quotes, read_after_hop, with_bridge_before, with_second_hop
+from qa.answering.pointing import with_pointing_neighbour
 from qa.answering.windows import Pick, covered, read_windows
 from qa.models.reading import Reader, load_reader
 from qa.index.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_question
 from qa.index.search import SearchResult
-from qa.answering.sentence_scoring import SentenceScorer, load_scorer
+from qa.answering.sentence_scoring import SentenceScorer, load_scorer, without_question_words
 
 ABSTAIN_TEXT = "The documents don't say."
 EMPTY_TEXT = "Nothing is indexed yet: add documents first."
@@ -288,7 +289,9 @@ def _answer_by_reading(
     Two rules abstain: the off-topic one (the best sentence's relevance under
     `HAND_TUNED_ABSTAIN`: nothing shares the question's meaning or words), and the reader's
     (no window's span beats its no-answer score by `abstain_margin`: same-topic text that does
-    not answer). A follow-up is read with its earlier question's gist, as it was searched."""
+    not answer). A follow-up is read with its earlier question's gist, as it was searched.
+    A quote that a neighbouring sentence points back at ("This urgency …") is quoted with that
+    neighbour when it holds question words the quote lacks (`qa.answering.pointing`)."""
 
     def abstain(margin: float | None) -> Answer:
         confidence = reader.confidence(margin) if margin is not None else 0.0
@@ -333,6 +336,8 @@ def _answer_by_reading(
     second = reader.settings.second_quote_margin if config.second_quote_margin is None else config.second_quote_margin
     sure = reader.settings.sure_quote_margin if config.sure_quote_margin is None else config.sure_quote_margin
     chosen = _quoted_sentences(best, picks[1:], max(threshold, min(best.margin - second, sure)), config)
+    terms = set(index.query_terms(without_question_words(result.question)))
+    chosen = with_pointing_neighbour(index, terms, chosen, best.sentences, candidates, config.max_chars, config.max_sentences)
     confidence = reader.confidence(best.margin)
     passages = result.passages
     if config.hops > 1:
