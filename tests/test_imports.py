@@ -30,7 +30,7 @@ STAGES = (
     ("index", "qa.index.lexical qa.index.ann qa.index.document_table qa.index.segments qa.index.settings "
               "qa.index.store qa.index.segment_commits qa.index.view qa.index.merging qa.index.ingest "
               "qa.index.retrieval qa.index.search qa.index.planning qa.index.writer qa.index.watching qa.index.ray_worker qa.index.distributed"),
-    ("answering", "qa.answering.config qa.answering.sentence_scoring qa.answering.candidates qa.answering.windows qa.answering.pointing "
+    ("answering", "qa.answering.config qa.answering.sentence_scoring qa.answering.candidates qa.answering.pointing qa.answering.windows "
                   "qa.answering.bridging qa.answering.hops qa.answering.compose"),
     ("library", "qa.index.coordinator qa.answering.rescoring qa.defaults"),
     ("serving and evaluation", "qa.serving.page_assets qa.serving.rendering qa.serving.documents_tab qa.serving.uploads qa.serving.feedback qa.serving.listening "

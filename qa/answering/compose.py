@@ -363,12 +363,13 @@ def _quoted_sentences(best: Pick, others: list[Pick], floor: float, config: Answ
     if length - 1 > config.max_chars:  # a run-on sentence: its exact prefix, as without the reader
         chosen = [fit_to(chosen[0], config.max_chars)]
         length = len(chosen[0].sentence.text) + 1
-    for other in others[:1]:
-        if other.margin < floor or len(chosen) >= config.max_sentences:
-            continue
-        taken = {(c.sentence.doc_id, c.sentence.start) for c in chosen}
+    taken = {(c.sentence.doc_id, c.sentence.start) for c in chosen}
+    # The runner-up: the best other window whose span is in a sentence not quoted yet (windows
+    # of neighbouring candidates overlap, and often find the same span).
+    other = next((o for o in others if any((c.sentence.doc_id, c.sentence.start) not in taken for c in o.sentences)), None)
+    if other is not None and other.margin >= floor and len(chosen) < config.max_sentences:
         extra = [replace(c, score=other.margin) for c in other.sentences if (c.sentence.doc_id, c.sentence.start) not in taken]
-        if extra and length + sum(len(c.sentence.text) + 1 for c in extra) <= config.max_chars + 1:
+        if length + sum(len(c.sentence.text) + 1 for c in extra) <= config.max_chars + 1:
             chosen.extend(extra)
     doc_rank: dict[str, int] = {}
     for c in chosen:

@@ -866,11 +866,12 @@ def test_respond_streams_growing_answers_and_ignores_empty_questions(seed_index)
     app = ChatApp(QaService(seed_index))
 
     assert [type(v) for v in next(app.respond("  ", []))] == [type(gr.skip())] * 5
-    # A question whose answer quotes two sentences (the reader's span and its runner-up).
-    steps = list(app.respond("What does Ukraine deny about its troops in Kursk?", []))
+    # A question whose answer quotes two sentences (the reader's span, and the sentence before
+    # it that "This urgency …" points back to: qa.answering.pointing).
+    steps = list(app.respond("Why might Putin have given an equivocal response to the ceasefire?", []))
     first_box, first_chat, first_panel, _, _ = steps[0]
     assert first_box == "" and first_chat[-1]["content"] == '<span class="qa-thinking">…</span>'
-    assert "Kursk" in first_chat[-2]["content"]  # the question shows at once
+    assert "equivocal" in first_chat[-2]["content"]  # the question shows at once
     counts = [chat[-1]["content"].count("qa-cite") for _, chat, _, _, _ in steps[1:]]
     assert counts == sorted(counts) and counts[-1] >= 2 and len(steps) == counts[-1] + 1
     _, _, panel, turns, _ = steps[-1]
