@@ -1,5 +1,5 @@
-"""The reader's windows: each candidate sentence with its neighbours in its paragraph, read in
-one batch, and the best span of each as a `Pick` (document offsets and the sentences holding it).
+"""The reader's windows: each candidate sentence with its neighbours in its paragraph, each read
+on its own, and the best span of each as a `Pick` (document offsets and the sentences holding it).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def read_windows(
     neighbours: int,
     already_read: set[tuple[str, int]],
 ) -> list[Pick]:
-    """One reader batch over the windows around `targets` (not yet read), each read with every
+    """The reader over the windows around `targets` (not yet read), each read with every
     phrasing in `questions` and keeping its surest reading; picks by margin."""
     by_key = {(c.sentence.doc_id, c.sentence.start): c for c in candidates}
     windows = windows_around(index, [t for t in targets if (t.sentence.doc_id, t.sentence.start) not in already_read], neighbours)

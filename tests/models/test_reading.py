@@ -46,6 +46,17 @@ def test_one_batch_reads_windows_of_different_lengths_in_order():
         assert 0 <= reading.start <= reading.end <= len(window.text)
 
 
+def test_a_window_reads_the_same_whatever_is_read_beside_it():
+    # The int8 model scales its activations per call: read in one padded batch, a window's
+    # scores moved with its company. Each window is now its own call.
+    reader = load_reader()
+    question = "Who leads the talks in London?"
+    alone = reader.read(question, [Window("b", 0, POWELL)])
+    company = [Window("a", 0, "The sky was grey all week, and the wind came from the sea. " * 6), Window("b", 0, POWELL)]
+    beside = reader.read(question, company)[1]
+    assert (beside.start, beside.end, beside.margin) == (alone[0].start, alone[0].end, alone[0].margin)
+
+
 def test_confidence_rises_with_the_margin():
     reader = load_reader()
     assert 0.0 < reader.confidence(-5.0) < reader.confidence(0.0) < reader.confidence(5.0) < 1.0
