@@ -69,8 +69,8 @@ def windows_around(index: AnswerSource, targets: Sequence[Candidate], neighbours
 
     Overlapping windows are not merged: a window yields one span, so a merged window of two
     candidates lost the gold sentence whenever its neighbour's span scored higher. Read apart,
-    the best window's span is in a gold sentence .864 of the time against .849, one of the two
-    best .916 against .877 (held-out train, `benchmarks/window_choice.py`); the cost is the
+    the best window's span is in a gold sentence .862 of the time against .849, one of the two
+    best .914 against .877 (held-out train, `benchmarks/window_choice.py`); the cost is the
     sentences that neighbouring windows share, read twice."""
     windows = []
     seen: set[tuple[str, int, int]] = set()
