@@ -57,13 +57,13 @@ def with_pointing_neighbour(
     if not missing:
         return chosen
     by_key = {(c.sentence.doc_id, c.sentence.start): c for c in candidates}
+    linking = []  # the sentence after, when it points back at the span; the one before, when the span points back
     after = _neighbour(index, span_sentences[-1], 1, by_key)
-    before = _neighbour(index, span_sentences[0], -1, by_key)
-    linking = [
-        n for n, leans_back in ((after, after is not None and points_back(after.sentence.text)),
-                                (before, points_back(span_sentences[0].sentence.text)))
-        if n is not None and leans_back
-    ]
+    if after is not None and points_back(after.sentence.text):
+        linking.append(after)
+    before = _neighbour(index, span_sentences[0], -1, by_key) if points_back(span_sentences[0].sentence.text) else None
+    if before is not None:
+        linking.append(before)
     quoted = {(c.sentence.doc_id, c.sentence.start) for c in chosen}
     length = sum(len(c.sentence.text) + 1 for c in chosen)
     for neighbour in linking:
