@@ -217,18 +217,19 @@ def quoted_paragraphs(answer: Answer) -> list[int]:
 def seed_questions_one_by_one(index: Index) -> None:
     """Every seed question with the paragraph it should cite, what was cited and the short answer."""
     sets = common.seed_questions()
-    rows = []
+    rows, hits = [], []
     asked = [(q, p, []) for q, p in sets["on_topic"]] + [(q, p, [(f, index.answer(f).text)]) for f, q, p in sets["followups"]]
     for question, paragraph, history in asked:
         a = index.answer(question, history=history)
         label = f"(after “{history[0][0]}”) {question}" if history else question
         quoted = quoted_paragraphs(a)
-        rows.append((label, paragraph, ", ".join(map(str, quoted)) or "—", "yes" if paragraph in quoted else "no",
+        hits.append(paragraph in quoted)
+        rows.append((label, paragraph, ", ".join(map(str, quoted)) or "—", "yes" if hits[-1] else "no",
                      a.short_answer.text if a.short_answer else "—", a.abstained))
     common.print_table(("question", "expected paragraph", "paragraphs quoted", "quotes it", "short answer", "abstained"),
                        rows, "The seed article")
-    print(f"\nOn-topic questions quoting their paragraph: {sum(r[3] == 'yes' for r in rows[:len(sets['on_topic'])])} "
-          f"of {len(sets['on_topic'])}")
+    on_topic = len(sets["on_topic"])
+    print(f"\nOn-topic questions quoting their paragraph: {sum(hits[:on_topic])} of {on_topic}")
     off = sets["off_topic"] + list(common.SEED_UNANSWERABLE)
     answered = [q for q in off if not index.answer(q).abstained]
     print(f"\nOff-topic and unanswerable: {len(off) - len(answered)} of {len(off)} abstained; answered: {answered}")

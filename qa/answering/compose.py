@@ -40,7 +40,7 @@ from qa.answering.windows import Pick, covered, read_windows
 from qa.models.reading import Reader, load_reader
 from qa.index.retrieval import MAX_QUESTION_CHARS, Passage, check_question, normalise_question
 from qa.index.search import SearchResult
-from qa.answering.sentence_scoring import SentenceScorer, load_scorer, without_question_words
+from qa.answering.sentence_scoring import SentenceScorer, load_scorer
 
 ABSTAIN_TEXT = "The documents don't say."
 EMPTY_TEXT = "Nothing is indexed yet: add documents first."
@@ -336,8 +336,7 @@ def _answer_by_reading(
     second = reader.settings.second_quote_margin if config.second_quote_margin is None else config.second_quote_margin
     sure = reader.settings.sure_quote_margin if config.sure_quote_margin is None else config.sure_quote_margin
     chosen = _quoted_sentences(best, picks[1:], max(threshold, min(best.margin - second, sure)), config)
-    terms = set(index.query_terms(without_question_words(result.question)))
-    chosen = with_pointing_neighbour(index, terms, chosen, best.sentences, candidates, config.max_chars, config.max_sentences)
+    chosen = with_pointing_neighbour(index, result.question, chosen, best.sentences, candidates, config.max_chars, config.max_sentences)
     confidence = reader.confidence(best.margin)
     passages = result.passages
     if config.hops > 1:

@@ -23,6 +23,7 @@ from typing import Sequence
 
 from qa.answering.candidates import Candidate
 from qa.answering.config import AnswerSource
+from qa.answering.sentence_scoring import without_question_words
 
 # The opening of a sentence that refers to what came before it. "That" is left out: as an
 # opening it is as often a conjunction's or a connector's ("That said, …").
@@ -36,7 +37,7 @@ def points_back(text: str) -> bool:
 
 def with_pointing_neighbour(
     index: AnswerSource,
-    question_terms: set[str],
+    question: str,
     chosen: list[Candidate],
     span_sentences: Sequence[Candidate],
     candidates: Sequence[Candidate],
@@ -46,32 +47,45 @@ def with_pointing_neighbour(
     """`chosen` with at most one sentence added beside the reader's span (`span_sentences`,
     in document order): the sentence right after it when that one points back, else the one
     right before it when the span's first sentence points back, and only when the added
-    sentence holds question terms (`AnswerSource.query_terms`) that no quote holds.
+    sentence holds terms of `question` (`AnswerSource.query_terms`, question words left out)
+    that no quote holds.
 
     Unchanged when no neighbour qualifies, when it is not a candidate (outside the passages
     read) or already quoted, or when it would exceed `max_chars` or `max_sentences`. The added
-    sentence takes the lowest score of the quotes and sits in document order beside the span."""
+    sentence takes the lowest score of the quotes and sits in document order beside the span.
+    Most answers stop at the first check: no neighbour points back, so nothing is tokenised."""
     if not chosen or not span_sentences or len(chosen) >= max_sentences or any(c.cut for c in chosen):
         return chosen
-    missing = question_terms - set().union(*(index.query_terms(c.sentence.text) for c in chosen))
-    if not missing:
+    quoted = {(c.sentence.doc_id, c.sentence.start) for c in chosen}
+    length = sum(len(c.sentence.text) + 1 for c in chosen)
+    linking = [
+        n for n in _linking_neighbours(index, span_sentences, candidates)
+        if (n.sentence.doc_id, n.sentence.start) not in quoted and length + len(n.sentence.text) <= max_chars
+    ]
+    if not linking:
         return chosen
+    terms = set(index.query_terms(without_question_words(question)))
+    missing = terms - set().union(*(index.query_terms(c.sentence.text) for c in chosen))
+    for neighbour in linking:
+        if missing & set(index.query_terms(neighbour.sentence.text)):
+            return _in_reading_order([*chosen, replace(neighbour, score=min(c.score for c in chosen))])
+    return chosen
+
+
+def _linking_neighbours(
+    index: AnswerSource, span_sentences: Sequence[Candidate], candidates: Sequence[Candidate]
+) -> list[Candidate]:
+    """The sentence after the span when it points back at it, then the one before the span
+    when the span points back at that one: candidates only."""
     by_key = {(c.sentence.doc_id, c.sentence.start): c for c in candidates}
-    linking = []  # the sentence after, when it points back at the span; the one before, when the span points back
+    linking = []
     after = _neighbour(index, span_sentences[-1], 1, by_key)
     if after is not None and points_back(after.sentence.text):
         linking.append(after)
     before = _neighbour(index, span_sentences[0], -1, by_key) if points_back(span_sentences[0].sentence.text) else None
     if before is not None:
         linking.append(before)
-    quoted = {(c.sentence.doc_id, c.sentence.start) for c in chosen}
-    length = sum(len(c.sentence.text) + 1 for c in chosen)
-    for neighbour in linking:
-        fits = length + len(neighbour.sentence.text) <= max_chars
-        if fits and (neighbour.sentence.doc_id, neighbour.sentence.start) not in quoted \
-                and missing & set(index.query_terms(neighbour.sentence.text)):
-            return _in_reading_order([*chosen, replace(neighbour, score=min(c.score for c in chosen))])
-    return chosen
+    return linking
 
 
 def _neighbour(

@@ -136,7 +136,8 @@ class Reader:
         Each window is its own onnxruntime call, not one padded batch: windows differ in length,
         and the padding cost ~25 % of a batch's time here; and the int8 model quantises its
         activations with one scale per call, so in a batch a window's span depended on what was
-        read beside it (21 % of spans changed with the company), while alone it never does."""
+        read beside it (21 % of spans changed with the company, a one-off probe), while alone it
+        never does."""
         if not windows:
             return []
         question = self._shortened(question)

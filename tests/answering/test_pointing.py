@@ -13,7 +13,7 @@ import pytest
 from qa.answering.candidates import Candidate, rank_candidates
 from qa.answering.config import AnswerConfig
 from qa.answering.pointing import points_back, with_pointing_neighbour
-from qa.answering.sentence_scoring import load_scorer, without_question_words
+from qa.answering.sentence_scoring import load_scorer
 from qa.index.coordinator import Index
 
 from test_compose import _check_citations
@@ -43,13 +43,11 @@ def test_a_sentence_points_back_when_it_opens_with_a_demonstrative(text: str, ex
 
 @pytest.fixture(scope="module")
 def putin(seed_index: Index):
-    """The seed's candidates for the Putin question, the question's terms, and the searcher."""
+    """The seed's searcher and its candidates for the Putin question."""
     searcher = seed_index.pinned()
     config = AnswerConfig()
     result = searcher.search(PUTIN, config.passages)
-    candidates = rank_candidates(searcher, result, [], config, load_scorer())
-    terms = set(searcher.query_terms(without_question_words(PUTIN)))
-    return searcher, candidates, terms
+    return searcher, rank_candidates(searcher, result, [], config, load_scorer())
 
 
 def _holding(candidates: list[Candidate], words: str) -> Candidate:
@@ -57,18 +55,18 @@ def _holding(candidates: list[Candidate], words: str) -> Candidate:
 
 
 def test_the_sentence_after_the_quote_that_points_back_with_question_words_joins_it(putin):
-    searcher, candidates, terms = putin
+    searcher, candidates = putin
     reason = _holding(candidates, REASON)
-    chosen = with_pointing_neighbour(searcher, terms, [reason], [reason], candidates, LIMIT, 3)
+    chosen = with_pointing_neighbour(searcher, PUTIN, [reason], [reason], candidates, LIMIT, 3)
     assert [c.sentence.text for c in chosen] == [reason.sentence.text, _holding(candidates, POINTER).sentence.text]
     assert chosen[1].sentence.paragraph == reason.sentence.paragraph + 1
     assert chosen[1].score == reason.score  # never outranks the reader's own quote
 
 
 def test_a_quote_that_points_back_brings_the_sentence_before_it(putin):
-    searcher, candidates, terms = putin
+    searcher, candidates = putin
     pointer = _holding(candidates, POINTER)
-    chosen = with_pointing_neighbour(searcher, terms, [pointer], [pointer], candidates, LIMIT, 3)
+    chosen = with_pointing_neighbour(searcher, PUTIN, [pointer], [pointer], candidates, LIMIT, 3)
     assert [c.sentence.text for c in chosen] == [_holding(candidates, REASON).sentence.text, pointer.sentence.text]
 
 
@@ -77,18 +75,18 @@ def test_a_quote_that_points_back_brings_the_sentence_before_it(putin):
     ["the quote already holds every question term", "no room", "no more sentences allowed", "no demonstrative"],
 )
 def test_the_quote_stays_alone_when_the_neighbour_adds_nothing_or_does_not_fit(putin, why: str):
-    searcher, candidates, terms = putin
+    searcher, candidates = putin
     reason, pointer = _holding(candidates, REASON), _holding(candidates, POINTER)
-    quote, limit, most = [reason], LIMIT, 3
+    question, quote, limit, most = PUTIN, [reason], LIMIT, 3
     if why == "the quote already holds every question term":
-        terms = set(searcher.query_terms(reason.sentence.text)) & terms
+        question = "Why is Putin eager to eliminate this leverage?"
     elif why == "no room":
         limit = len(reason.sentence.text) + len(pointer.sentence.text)  # one short of both with a space
     elif why == "no more sentences allowed":
         most = 1
     else:  # the sentence before the reason opens with "During", not a demonstrative
         quote = [_holding(candidates, "During a visit to Kyiv")]
-    assert with_pointing_neighbour(searcher, terms, quote, quote, candidates, limit, most) == quote
+    assert with_pointing_neighbour(searcher, question, quote, quote, candidates, limit, most) == quote
 
 
 def test_the_seed_answer_to_the_putin_question_quotes_reason_and_pointer_exactly(seed_index: Index):

@@ -36,7 +36,7 @@ def test_the_reader_finds_the_span_and_its_offsets_are_exact():
     assert reading.margin > reader.abstain_margin
 
 
-def test_one_batch_reads_windows_of_different_lengths_in_order():
+def test_one_read_of_windows_of_different_lengths_answers_each_in_order():
     reader = load_reader()
     windows = [Window("a", 0, "The sky was grey all week."), Window("b", 0, POWELL + " He arrived on Monday.")]
     readings = reader.read("Who leads the talks in London?", windows)
