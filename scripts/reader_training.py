@@ -24,6 +24,7 @@ BATCH = 32
 CLIP_NORM = 1.0
 WEIGHT_DECAY = 0.01
 WARMUP_DIVISOR = 10  # a tenth of the steps warm up (integer division, as every run so far); then linear decay to 0
+MASKED = -1e4  # the logit given to positions that cannot start or end an answer
 
 
 def base_model_dir() -> Path:
@@ -49,6 +50,7 @@ class Encoded:
     context_mask: list[int]  # 1 for tokens of the context (candidate span positions)
     start: int  # token label; 0 ([CLS]) for no answer
     end: int
+    group: int = -1  # windows read for one question share a group (ranking loss); -1: none
 
 
 def encode(tok, examples: Sequence[tuple[str, str, int, int]]) -> list[Encoded | None]:
@@ -123,13 +125,50 @@ def dequantised(arrays: dict, name: str) -> np.ndarray:
 
 
 def batches(encoded: list[Encoded], rng: random.Random, size: int) -> list[list[Encoded]]:
-    """Length-bucketed batches (less padding), in random order."""
+    """Length-bucketed batches (less padding), in random order. Where examples carry groups,
+    a group's windows stay in one batch (`grouped_batches`)."""
+    if any(e.group >= 0 for e in encoded):
+        return grouped_batches(encoded, rng, size)
     pool = encoded[:]
     rng.shuffle(pool)
     out = []
     for i in range(0, len(pool), size * 50):
         group = sorted(pool[i : i + size * 50], key=lambda e: len(e.ids))
         out.extend(group[j : j + size] for j in range(0, len(group), size))
+    rng.shuffle(out)
+    return out
+
+
+def grouped_batches(encoded: list[Encoded], rng: random.Random, size: int) -> list[list[Encoded]]:
+    """Batches of at most `size` windows made of whole groups (the windows read for one
+    question), so that the ranking loss sees a question's answer window beside its
+    unanswerable ones; length-bucketed and shuffled as `batches`.
+
+        >>> e = lambda g: Encoded([101, 102], [0, 0], [0, 1], 0, 0, g)
+        >>> made = grouped_batches([e(1), e(1), e(2), e(-1)], random.Random(0), 2)
+        >>> [sum(x.group == 1 for x in b) for b in made if any(x.group == 1 for x in b)]   # group 1 whole
+        [2]
+    """
+    units: dict[int, list[Encoded]] = {}
+    singles: list[list[Encoded]] = []
+    for e in encoded:
+        if e.group >= 0:
+            units.setdefault(e.group, []).append(e)
+        else:
+            singles.append([e])
+    pool = list(units.values()) + singles
+    rng.shuffle(pool)
+    out: list[list[Encoded]] = []
+    for i in range(0, len(pool), size * 20):
+        chunk = sorted(pool[i : i + size * 20], key=lambda unit: max(len(e.ids) for e in unit))
+        batch: list[Encoded] = []
+        for unit in chunk:
+            if batch and len(batch) + len(unit) > size:
+                out.append(batch)
+                batch = []
+            batch.extend(unit)
+        if batch:
+            out.append(batch)
     rng.shuffle(out)
     return out
 
@@ -154,16 +193,51 @@ def tensors(batch: list[Encoded]):
     return ids, mask, types, allowed, starts, ends
 
 
-def loss_of(model, batch, autocast: bool, device: str = "cpu"):
+def loss_of(model, batch, autocast: bool, device: str = "cpu", rank_weight: float = 0.0):
+    """Each window's span-or-no-answer cross-entropy, plus `rank_weight` x `ranking_loss`."""
     import torch
 
     ids, mask, types, allowed, starts, ends = (t.to(device) for t in tensors(batch))
     with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
         start_logits, end_logits = model(ids, mask, types)
-    start_logits = start_logits.masked_fill(~allowed, -1e4)
-    end_logits = end_logits.masked_fill(~allowed, -1e4)
+    start_logits = start_logits.masked_fill(~allowed, MASKED)
+    end_logits = end_logits.masked_fill(~allowed, MASKED)
     ce = torch.nn.functional.cross_entropy
-    return (ce(start_logits, starts) + ce(end_logits, ends)) / 2
+    loss = (ce(start_logits, starts) + ce(end_logits, ends)) / 2
+    if rank_weight:
+        loss = loss + rank_weight * ranking_loss(start_logits, end_logits, batch)
+    return loss
+
+
+def answer_pairs(batch: list[Encoded]) -> list[tuple[int, int]]:
+    """(answer window, unanswerable window) row pairs of one question within a batch."""
+    return [
+        (i, j) for i, a in enumerate(batch) if a.group >= 0 and a.start
+        for j, b in enumerate(batch) if b.group == a.group and not b.start
+    ]
+
+
+def ranking_loss(start_logits, end_logits, batch: list[Encoded]):
+    """qa quotes the window whose best span beats its own no-answer score by the most, so a
+    question's answer window must out-score its unanswerable windows on that margin, not only
+    each window be right alone: logistic loss on (gold span's margin in the answer window)
+    minus (a soft maximum of the spans' margin in the unanswerable one). Zero without pairs.
+    Logits come masked (`MASKED` where no answer can start or end; [CLS] at 0 is no-answer)."""
+    import torch
+
+    pairs = answer_pairs(batch)
+    if not pairs:
+        return start_logits.new_zeros(())
+    no_answer = start_logits[:, 0] + end_logits[:, 0]
+    rows = torch.arange(len(batch), device=start_logits.device)
+    starts = torch.tensor([e.start for e in batch], device=start_logits.device)
+    ends = torch.tensor([e.end for e in batch], device=start_logits.device)
+    gold = start_logits[rows, starts] + end_logits[rows, ends] - no_answer
+    best = (
+        torch.logsumexp(start_logits[:, 1:], dim=1) + torch.logsumexp(end_logits[:, 1:], dim=1) - no_answer
+    )
+    answer, other = (torch.tensor(side, device=start_logits.device) for side in zip(*pairs))
+    return torch.nn.functional.softplus(best[other] - gold[answer]).mean()
 
 
 @dataclass(frozen=True)
@@ -175,10 +249,11 @@ class Trained:
 
 def train(
     model, encoded, steps: int, lr: float, autocast: bool, log_every: int, checkpoint: Path, seed: int,
-    device: str = "cpu", max_seconds: float | None = None,
+    device: str = "cpu", max_seconds: float | None = None, rank_weight: float = 0.0,
 ) -> Trained:
     """AdamW, steps // WARMUP_DIVISOR of warm-up then linear decay over `steps`, batches of BATCH, gradient
-    clipping; the state dict saved to `checkpoint` every `log_every` steps and at the end."""
+    clipping; the state dict saved to `checkpoint` every `log_every` steps and at the end.
+    `rank_weight` > 0 adds `ranking_loss` (examples need groups: `Encoded.group`)."""
     import torch
 
     rng = random.Random(seed)
@@ -195,7 +270,7 @@ def train(
         if not plan:
             plan = batches(encoded, rng, BATCH)
         batch = plan.pop()
-        loss = loss_of(model, batch, autocast, device)
+        loss = loss_of(model, batch, autocast, device, rank_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
         optimizer.step()

@@ -353,10 +353,19 @@ def build_examples(
     return examples
 
 
-def encoded_examples(tok, examples: list[Example]) -> list[Encoded]:
-    """The examples as token labels, those whose answer the token limit cut off left out."""
+def encoded_examples(tok, examples: list[Example], grouped: bool = False) -> list[Encoded]:
+    """The examples as token labels, those whose answer the token limit cut off left out.
+    `grouped`: windows asked the same question share a group (for the ranking loss); an
+    edited question (swapped, negated, antonym) is a question of its own."""
     rows = [(e.question, e.context, e.answer_start, e.answer_end) for e in examples]
-    return [e for e in encode(tok, rows) if e is not None]
+    groups: dict[str, int] = {}
+    out = []
+    for example, enc in zip(examples, encode(tok, rows)):
+        if enc is not None and grouped:
+            enc = replace(enc, group=groups.setdefault(example.question, len(groups)))
+        if enc is not None:
+            out.append(enc)
+    return out
 
 
 # ---------------------------------------------------------------- tokenising and the model
@@ -779,6 +788,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrieved", type=float, default=0.0, help="share of questions also given a retrieved (BM25) unanswerable window")
     parser.add_argument("--negations", type=float, default=0.0, help="share of questions also given a negated unanswerable copy")
     parser.add_argument("--antonyms", type=float, default=0.0, help="share of questions also given an antonym-edited unanswerable copy")
+    parser.add_argument("--rank-weight", type=float, default=0.0, help="weight of the loss ranking a question's answer window above its unanswerable ones (0: off, every run before the fifth)")
     parser.add_argument("--seed", type=int, default=SEED, help="examples and batch order (a continued run takes a new one)")
     parser.add_argument("--init", type=Path, help="continue from this torch checkpoint (.pt) or shipped int8 reader instead of the base model")
     parser.add_argument("--quantiser", choices=tuple(QUANTISERS), default="channel", help="int8 weights per output channel (shipped) or per block of 32")
@@ -807,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", *NEGATIVE_KINDS)}
     print(f"{len(train_articles)} training articles, {len(examples)} examples {kinds}", flush=True)
     tok = tokenizer()
-    encoded = encoded_examples(tok, examples)
+    encoded = encoded_examples(tok, examples, grouped=args.rank_weight > 0)
     print(f"{len(encoded)} encoded, mean {np.mean([len(e.ids) for e in encoded]):.0f} tokens", flush=True)
     if args.probe:
         probe(encoded)
@@ -829,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
             model.load_state_dict(torch.load(args.init))
         elif args.init is not None:
             warm_start(model, args.init, args.work)
-        run = train(model, encoded, args.steps, args.lr, args.bf16 == "on", 50, checkpoint, args.seed)
+        run = train(model, encoded, args.steps, args.lr, args.bf16 == "on", 50, checkpoint, args.seed, rank_weight=args.rank_weight)
         print(f"trained {run.steps} steps in {run.seconds / 60:.1f} min, {run.tokens / run.seconds:.0f} tokens/s")
     held_examples = build_examples(held_articles, SEED + 1, args.negatives)[:VERIFY_EXAMPLES]
     held = encoded_examples(tok, held_examples)
