@@ -154,7 +154,7 @@ class ChatApp:
         else:
             for upto in range(1, len(answer.sentences)):
                 shown[-1] = {"role": "assistant", "content": rendering.answer_html(answer, number, upto)}
-                yield "", list(shown), skip, skip, skip
+                yield skip, list(shown), skip, skip, skip  # the box is left alone: the next question may be in it
                 time.sleep(STREAM_DELAY_S)
             record.update(
                 text=answer.text,
@@ -167,7 +167,7 @@ class ChatApp:
                 error=False,
             )
         turns.append(record)
-        yield "", _messages(turns), self._panel(turns), turns, skip
+        yield skip, _messages(turns), self._panel(turns), turns, skip
 
     def _originals(self, answer: Answer) -> dict[str, str]:
         """Doc id -> URL of the stored original (`qa.serving.api`'s route) of each cited upload."""
@@ -318,8 +318,12 @@ class ChatApp:
         private = {"api_visibility": "private"}
         chat_io = dict(inputs=[question, turns, search_in], outputs=[question, chatbot, sources, turns, count], **private)
         after = dict(fn=self.after_turn, inputs=[turns], outputs=[live, *downloads], show_progress="hidden", **private)
-        question.submit(self.respond, show_progress="hidden", **chat_io).then(**after)
-        ask.click(self.respond, show_progress="hidden", **chat_io).then(**after)
+        # A question submitted while the one before is still answering runs once that is done
+        # (Gradio's default, "once", silently drops it); the box is read when it runs, so a
+        # double Enter asks once.
+        queued = dict(show_progress="hidden", trigger_mode="always_last")
+        question.submit(self.respond, **queued, **chat_io).then(**after)
+        ask.click(self.respond, **queued, **chat_io).then(**after)
         question.change(None, [question], [count], js=rendering.COUNTER_JS, **private)  # browser only
         chatbot.example_select(self.pick_example, None, question, **private).then(
             self.respond, show_progress="hidden", **chat_io

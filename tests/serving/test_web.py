@@ -277,6 +277,28 @@ def test_unanswerable_question_says_so_without_sources_and_empty_question_does_n
     assert "Traceback" not in page.content()
 
 
+def test_a_question_submitted_while_the_answer_before_streams_is_answered_after_it(page):
+    """Gradio drops a submission while the same event is pending unless told otherwise; here
+    the second question is typed and sent as soon as the first one shows (its answer, two
+    quotes, streams for a while), and both must be answered, in order, each once."""
+    first, second = "Why might Putin have given an equivocal response to the ceasefire?", BACKSTOP
+    questions = page.locator("#qa-chat .qa-question").count()
+    answers = page.locator("#qa-chat .qa-answer, #qa-chat .qa-notice").count()
+    box = page.locator("#qa-question textarea")
+    box.fill(first)
+    box.press("Enter")
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#qa-chat .qa-question').length > n", arg=questions
+    )
+    box.fill(second)
+    box.press("Enter")
+    page.wait_for_selector(f"#qa-sources .qa-panel[data-turns='{answers + 2}']", state="attached")
+    asked = page.locator("#qa-chat .qa-question").all_inner_texts()[questions:]
+    assert asked == [first, second]
+    replies = page.locator("#qa-chat .qa-answer").all_inner_texts()[answers:]
+    assert "This urgency" in replies[0] and "the US stance has not shifted" in replies[1]
+
+
 def test_uploads_are_answerable_at_once_and_render_as_text(page, server, tmp_path: Path):
     folder = tmp_path / "files"
     folder.mkdir()
@@ -904,8 +926,10 @@ def test_respond_refuses_an_overlong_question_whole_and_answers_a_followup_to_a_
     assert [type(v) for v in step[:4]] == [type(gr.skip())] * 4  # box kept, chat unchanged
     assert "Not asked: the question is 4,999 characters long; the limit is 2,000." in step[4]
     turns = list(app.respond(LONG_QUESTION, []))[-1][3]
-    box, chat, _, turns, _ = list(app.respond("When will military leaders meet?", turns))[-1]
-    assert box == "" and len(turns) == 2 and not turns[1]["error"]
+    steps = list(app.respond("When will military leaders meet?", turns))
+    box, chat, _, turns, _ = steps[-1]
+    assert steps[0][0] == "" and len(turns) == 2 and not turns[1]["error"]
+    assert isinstance(box, type(gr.skip()))  # cleared once, then left to the next question typed
     assert "military leaders scheduled to meet" in chat[-1]["content"]
     error = list(app.respond("\x01", []))[-1][3][0]  # refused by the library: shown as an error
     assert error["error"] and "Not answered:" in error["html"] and "role=\"alert\"" in error["html"]
