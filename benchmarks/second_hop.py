@@ -45,6 +45,7 @@ class HopRow:
 
     name: str
     cite_both: float
+    abstained: float  # "The documents don't say." (every HotpotQA question has an answer)
     shown_both: float
     gold_in_answer: float
     mean_chars: float
@@ -78,7 +79,8 @@ def hotpot_row(index: Index, items: list[tuple[EvalQuestion, tuple[str, str]]], 
     questions = [q for q, _ in items]
     report = evaluate_answers(answered(questions, answers), questions)
     n = len(items)
-    return HopRow(name, cite_both / n, shown_both / n, report.contains_gold, report.mean_chars, p50)
+    abstained = sum(a.abstained for a in answers) / n
+    return HopRow(name, cite_both / n, abstained, shown_both / n, report.contains_gold, report.mean_chars, p50)
 
 
 def main() -> None:
@@ -92,11 +94,11 @@ def main() -> None:
     documents, items = hotpot_corpus()
     index = cached_index(documents, cache, "hotpot")
     print(f"HotpotQA: {len(items)} questions, {len(documents)} paragraphs")
-    print("| hops, reader | answers cite both gold | both among the first 10 shown | gold in answer | mean chars | answer p50 ms |")
-    print("|---|---|---|---|---|---|")
+    print("| hops, reader | answers cite both gold | abstained | both among the first 10 shown | gold in answer | mean chars | answer p50 ms |")
+    print("|---|---|---|---|---|---|---|")
     for name, config in HOTPOT_CONFIGS:
         r = hotpot_row(index, items, name, config)
-        print(f"| {r.name} | {r.cite_both:.2f} | {r.shown_both:.2f} | {r.gold_in_answer:.2f} | {r.mean_chars:.0f} | {r.p50_ms:.1f} |")
+        print(f"| {r.name} | {r.cite_both:.2f} | {r.abstained:.2f} | {r.shown_both:.2f} | {r.gold_in_answer:.2f} | {r.mean_chars:.0f} | {r.p50_ms:.1f} |")
 
     documents, questions = squad_documents()
     index = cached_index(documents, cache, "squad-pooled")
