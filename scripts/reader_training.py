@@ -156,7 +156,9 @@ def grouped_batches(encoded: list[Encoded], rng: random.Random, size: int) -> li
             units.setdefault(e.group, []).append(e)
         else:
             singles.append([e])
-    pool = list(units.values()) + singles
+    # A question asked word for word in several articles ("What year?") makes a large group:
+    # cut into pieces of `size`, so that no batch grows past it.
+    pool = [unit[k : k + size] for unit in units.values() for k in range(0, len(unit), size)] + singles
     rng.shuffle(pool)
     out: list[list[Encoded]] = []
     for i in range(0, len(pool), size * 20):

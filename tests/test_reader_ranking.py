@@ -71,6 +71,8 @@ def test_grouped_batches_keep_each_questions_windows_together_and_every_window_o
         for e in b:
             if e.group >= 0:
                 assert home.setdefault(e.group, number) == number
+    # A question asked word for word many times is cut to fit a batch.
+    assert {len(b) for b in grouped_batches([window(5)] * 20, random.Random(3), 8)} == {8, 4}
     # `batches` hands grouped examples to grouped_batches, and leaves ungrouped ones as before.
     assert {len(b) for b in batches([window(-1)] * 64, random.Random(3), 8)} == {8}
 
