@@ -124,55 +124,70 @@ def dequantised(arrays: dict, name: str) -> np.ndarray:
     return (q - zero) * scale
 
 
+BUCKET_BATCHES = 50  # a length bucket holds this many batches' worth of windows
+
+
 def batches(encoded: list[Encoded], rng: random.Random, size: int) -> list[list[Encoded]]:
-    """Length-bucketed batches (less padding), in random order. Where examples carry groups,
-    a group's windows stay in one batch (`grouped_batches`)."""
-    if any(e.group >= 0 for e in encoded):
-        return grouped_batches(encoded, rng, size)
-    pool = encoded[:]
-    rng.shuffle(pool)
-    out = []
-    for i in range(0, len(pool), size * 50):
-        group = sorted(pool[i : i + size * 50], key=lambda e: len(e.ids))
-        out.extend(group[j : j + size] for j in range(0, len(group), size))
-    rng.shuffle(out)
-    return out
-
-
-def grouped_batches(encoded: list[Encoded], rng: random.Random, size: int) -> list[list[Encoded]]:
-    """Batches of at most `size` windows made of whole groups (the windows read for one
-    question), so that the ranking loss sees a question's answer window beside its
-    unanswerable ones; length-bucketed and shuffled as `batches`.
+    """Length-bucketed batches (less padding) of at most `size` windows, in random order.
+    Windows of one group (asked one question: `Encoded.group`) share a batch, so that the
+    ranking loss sees a question's answer window beside its unanswerable ones. Ungrouped
+    examples are batched exactly as every run before the ranking loss was.
 
         >>> e = lambda g: Encoded([101, 102], [0, 0], [0, 1], 0, 0, g)
-        >>> made = grouped_batches([e(1), e(1), e(2), e(-1)], random.Random(0), 2)
+        >>> made = batches([e(1), e(1), e(2), e(-1)], random.Random(0), 2)
         >>> [sum(x.group == 1 for x in b) for b in made if any(x.group == 1 for x in b)]   # group 1 whole
         [2]
     """
-    units: dict[int, list[Encoded]] = {}
-    singles: list[list[Encoded]] = []
-    for e in encoded:
-        if e.group >= 0:
-            units.setdefault(e.group, []).append(e)
-        else:
-            singles.append([e])
-    # A question asked word for word in several articles ("What year?") makes a large group:
-    # cut into pieces of `size`, so that no batch grows past it.
-    pool = [unit[k : k + size] for unit in units.values() for k in range(0, len(unit), size)] + singles
-    rng.shuffle(pool)
+    units = _units(encoded, size)
+    rng.shuffle(units)
     out: list[list[Encoded]] = []
-    for i in range(0, len(pool), size * 20):
-        chunk = sorted(pool[i : i + size * 20], key=lambda unit: max(len(e.ids) for e in unit))
-        batch: list[Encoded] = []
-        for unit in chunk:
-            if batch and len(batch) + len(unit) > size:
-                out.append(batch)
-                batch = []
-            batch.extend(unit)
-        if batch:
-            out.append(batch)
+    for bucket in _buckets(units, size * BUCKET_BATCHES):
+        bucket.sort(key=lambda unit: max(len(e.ids) for e in unit))
+        out.extend(_filled(bucket, size))
     rng.shuffle(out)
     return out
+
+
+def _units(encoded: list[Encoded], size: int) -> list[list[Encoded]]:
+    """Each group's windows together (in order of first appearance), each ungrouped example
+    alone. A question asked word for word in several articles ("What year?") makes a large
+    group: cut into pieces of `size`, so that no batch grows past it."""
+    units: list[list[Encoded]] = []
+    of_group: dict[int, list[Encoded]] = {}
+    for e in encoded:
+        if e.group < 0:
+            units.append([e])
+        elif e.group in of_group:
+            of_group[e.group].append(e)
+        else:
+            of_group[e.group] = [e]
+            units.append(of_group[e.group])
+    return [unit[k : k + size] for unit in units for k in range(0, len(unit), size)]
+
+
+def _buckets(units: list[list[Encoded]], windows: int) -> list[list[list[Encoded]]]:
+    """Consecutive units, each run closed once it holds `windows` windows."""
+    out: list[list[list[Encoded]]] = [[]]
+    held = 0
+    for unit in units:
+        if held >= windows:
+            out.append([])
+            held = 0
+        out[-1].append(unit)
+        held += len(unit)
+    return [bucket for bucket in out if bucket]
+
+
+def _filled(units: list[list[Encoded]], size: int) -> list[list[Encoded]]:
+    """Units packed in order into batches of at most `size` windows."""
+    out: list[list[Encoded]] = []
+    batch: list[Encoded] = []
+    for unit in units:
+        if batch and len(batch) + len(unit) > size:
+            out.append(batch)
+            batch = []
+        batch.extend(unit)
+    return out + [batch] if batch else out
 
 
 def tensors(batch: list[Encoded]):

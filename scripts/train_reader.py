@@ -361,10 +361,9 @@ def encoded_examples(tok, examples: list[Example], grouped: bool = False) -> lis
     groups: dict[str, int] = {}
     out = []
     for example, enc in zip(examples, encode(tok, rows)):
-        if enc is not None and grouped:
-            enc = replace(enc, group=groups.setdefault(example.question, len(groups)))
-        if enc is not None:
-            out.append(enc)
+        if enc is None:
+            continue
+        out.append(replace(enc, group=groups.setdefault(example.question, len(groups))) if grouped else enc)
     return out
 
 

@@ -15,7 +15,6 @@ from scripts.reader_training import (  # noqa: E402
     Encoded,
     answer_pairs,
     batches,
-    grouped_batches,
     ranking_loss,
 )
 from scripts.train_reader import Example, encoded_examples  # noqa: E402
@@ -61,9 +60,9 @@ def test_the_loss_pushes_the_unanswerable_windows_best_span_down_and_its_no_answ
     assert start.grad[1, 5] == pytest.approx(0.0, abs=1e-6)  # a masked position takes no part
 
 
-def test_grouped_batches_keep_each_questions_windows_together_and_every_window_once():
+def test_batches_keep_each_questions_windows_together_and_every_window_once():
     encoded = [window(g % 40, 1 if g < 40 else 0, 1 if g < 40 else 0) for g in range(100)] + [window(-1)] * 7
-    made = grouped_batches(encoded, random.Random(3), 8)
+    made = batches(encoded, random.Random(3), 8)
     assert sorted(id(e) for b in made for e in b) == sorted(id(e) for e in encoded)
     assert all(len(b) <= 8 for b in made)
     home = {}
@@ -72,8 +71,8 @@ def test_grouped_batches_keep_each_questions_windows_together_and_every_window_o
             if e.group >= 0:
                 assert home.setdefault(e.group, number) == number
     # A question asked word for word many times is cut to fit a batch.
-    assert {len(b) for b in grouped_batches([window(5)] * 20, random.Random(3), 8)} == {8, 4}
-    # `batches` hands grouped examples to grouped_batches, and leaves ungrouped ones as before.
+    assert {len(b) for b in batches([window(5)] * 20, random.Random(3), 8)} == {8, 4}
+    # Ungrouped examples fill whole batches, as before the ranking loss.
     assert {len(b) for b in batches([window(-1)] * 64, random.Random(3), 8)} == {8}
 
 
