@@ -235,6 +235,20 @@ def names_of(article: dict) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def names_absent(question: str, window: str) -> list[str]:
+    """The question's names (after its first word) that `window` does not hold: an answerable
+    question naming one reads, to the reader, like an entity swap, and a bridge question's
+    answer window (HotpotQA: "When was the director of Wild Lines born?" read against the
+    director's biography) is exactly such a window.
+
+        >>> names_absent("When did Beyoncé leave Destiny's Child?", "In 2001 she left the group.")
+        ['Beyoncé', "Destiny's Child"]
+    """
+    head = question.split(" ", 1)[0]
+    lowered = window.lower()
+    return [m.group(0) for m in NAME.finditer(question, len(head)) if m.group(0).lower() not in lowered]
+
+
 def _swapped_question(rng, question: str, window: str, names: tuple[str, ...]) -> str | None:
     """The question with one of its names that the window holds swapped for another name of the
     same article that the window lacks: the window then no longer answers it (SQuAD 2.0's
@@ -382,6 +396,16 @@ def warm_start(model, shipped: Path, work: Path) -> None:
     """
     loaded = load_int8(model, shipped, int8_names(model, work))
     print(f"warm start: {loaded} of {len(model.state_dict())} tensors from {shipped}", flush=True)
+
+
+def load_weights(model, path: Path, work: Path) -> None:
+    """Load a run's own torch checkpoint (.pt) or a shipped int8 reader (`warm_start`) into `model`."""
+    import torch
+
+    if path.suffix == ".pt":
+        model.load_state_dict(torch.load(path))
+    else:
+        warm_start(model, path, work)
 
 
 def int8_names(model, work: Path) -> dict[str, tuple[str, bool]]:
@@ -759,20 +783,22 @@ KIND_PROBE_SEED = 7  # the held-out examples the abstention-by-kind probe reads
 KIND_PROBE_EXAMPLES = 400  # of each kind
 
 
-def abstention_by_kind(checkpoint: Path, held_articles: list[dict]) -> None:
-    """Print, for a torch checkpoint, the share of held-out train windows of each kind it
-    abstains on (no-answer above the best span, margin 0): answerable ones, and unanswerable
-    ones made as swapped, negated and antonym-edited questions (docs/reader.md, "A fourth run").
+def abstention_by_kind(checkpoint: Path, held_articles: list[dict], work: Path) -> None:
+    """Print, for a torch checkpoint or int8 file, the share of held-out train windows of each kind it
+    abstains on (no-answer above the best span, margin 0): answerable ones, unanswerable
+    ones made as swapped, negated and antonym-edited questions (docs/reader.md, "A fourth run"),
+    and answerable ones whose question names something the window lacks (`names_absent`: the
+    shape of a bridge question's answer window, "A sixth run").
     Held-out train only: it shows what a run learnt, never chooses anything."""
-    import torch
-
     examples = build_examples(held_articles, KIND_PROBE_SEED, 0.0, 1.0, negations=1.0, antonyms=1.0)
     model = make_model()
-    model.load_state_dict(torch.load(checkpoint))
+    load_weights(model, checkpoint, work)
     model.eval()
     tok = tokenizer()
-    for kind in ("positive", "swapped", "negated", "antonym"):
-        encoded = encoded_examples(tok, [e for e in examples if e.kind == kind][:KIND_PROBE_EXAMPLES])
+    kinds = {kind: [e for e in examples if e.kind == kind] for kind in ("positive", "swapped", "negated", "antonym")}
+    kinds["positive naming what its window lacks"] = [e for e in kinds["positive"] if names_absent(e.question, e.context)]
+    for kind, chosen_examples in kinds.items():
+        encoded = encoded_examples(tok, chosen_examples[:KIND_PROBE_EXAMPLES])
         chosen = decisions(*logits_torch(model, encoded), encoded)
         abstained = np.mean([span == (0, 0) for span in chosen])
         print(f"{kind}: {len(encoded)} held-out windows, abstained {abstained:.3f}", flush=True)
@@ -795,7 +821,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "reader", help="checkpoints and fp32 export")
     parser.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "reader.onnx")
     parser.add_argument("--probe", action="store_true", help="only time fp32 vs bf16 training steps")
-    parser.add_argument("--abstention-by-kind", type=Path, metavar="CHECKPOINT", help="only print how often this checkpoint abstains on each kind of held-out window")
+    parser.add_argument("--abstention-by-kind", type=Path, metavar="CHECKPOINT", help="only print how often this checkpoint (.pt, or a shipped int8 .onnx) abstains on each kind of held-out window")
     parser.add_argument("--export-only", action="store_true", help="export the last checkpoint in --work, then calibrate")
     parser.add_argument("--calibrate-only", action="store_true", help="only choose the operating points for --out")
     parser.add_argument("--confidence-only", action="store_true", help="only refit the confidence calibration")
@@ -807,7 +833,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     train_articles, held_articles = split_articles(load_articles(TRAIN_JSON))
     if args.abstention_by_kind is not None:
-        abstention_by_kind(args.abstention_by_kind, held_articles)
+        abstention_by_kind(args.abstention_by_kind, held_articles, args.work)
         return 0
     examples = build_examples(
         train_articles, args.seed, args.negatives, args.swaps, args.retrieved,
@@ -834,10 +860,8 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(torch.load(checkpoint))
         model.eval()
     else:
-        if args.init is not None and args.init.suffix == ".pt":  # a run's own torch checkpoint
-            model.load_state_dict(torch.load(args.init))
-        elif args.init is not None:
-            warm_start(model, args.init, args.work)
+        if args.init is not None:
+            load_weights(model, args.init, args.work)
         run = train(model, encoded, args.steps, args.lr, args.bf16 == "on", 50, checkpoint, args.seed, rank_weight=args.rank_weight)
         print(f"trained {run.steps} steps in {run.seconds / 60:.1f} min, {run.tokens / run.seconds:.0f} tokens/s")
     held_examples = build_examples(held_articles, SEED + 1, args.negatives)[:VERIFY_EXAMPLES]

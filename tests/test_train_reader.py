@@ -11,6 +11,7 @@ from scripts.train_reader import (
     _negated_question,
     _swapped_question,
     article_examples,
+    names_absent,
     names_of,
 )
 
@@ -29,6 +30,13 @@ def test_a_swapped_question_names_something_its_window_lacks():
 def test_no_swap_without_a_name_the_window_holds():
     assert _swapped_question(random.Random(0), "When did Solange sing?", WINDOW, ("Jay-Z",)) is None
     assert _swapped_question(random.Random(0), "When was Lemonade released?", WINDOW, ("Lemonade",)) is None
+
+
+def test_names_absent_are_the_question_names_its_window_lacks():
+    assert names_absent("When did Beyoncé release Lemonade?", WINDOW) == []
+    assert names_absent("When did Beyoncé release it with Jay-Z?", WINDOW) == ["Jay-Z"]
+    assert names_absent("Where did she live in 1998?", "She lived in Houston.") == ["1998"]
+    assert names_absent("Which label released Lemonade?", WINDOW) == []  # the opening word is no name
 
 
 def test_names_opening_a_sentence_are_not_names():
