@@ -4,7 +4,8 @@ it costs on single-hop ones.
     python benchmarks/second_hop.py [--squad-questions 1000]
 
 HotpotQA sample (100 questions, 994 pooled paragraphs), one or two hops, with and without the
-reader, and the reader kept from abstaining: answers citing both gold paragraphs,
+reader, and the reader kept from abstaining: answers citing both gold paragraphs, abstentions
+(all and by HotpotQA's question type, bridge or comparison),
 both gold paragraphs among the first 10 passages a reader is shown (the answer's passages,
 then the rest of the retrieval's top 10), gold in answer, mean length, answer latency.
 Pooled SQuAD v1.1 dev (2,067 paragraphs, 48 articles; single-hop questions, seed 0): gold in
@@ -15,6 +16,7 @@ the eval cache (`qa eval` builds the same ones). Data: `../shared/data/`.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -23,8 +25,8 @@ from typing import Callable, Sequence
 import common
 from qa.eval.answer_evaluation import evaluate_answers
 from qa.answering.compose import Answer, AnswerConfig
-from qa.eval.eval_runs import SHOWN_PASSAGES, both_shown, cached_index, hotpot_corpus
-from qa.eval.evaluation import EvalQuestion, sample_questions, squad_documents
+from qa.eval.eval_runs import HOTPOT_FOLDER, SHOWN_PASSAGES, both_shown, cached_index, hotpot_corpus
+from qa.eval.evaluation import EvalQuestion, default_data_dir, sample_questions, squad_documents
 from qa.index.coordinator import Index
 from qa.paths import data_dir
 
@@ -46,6 +48,7 @@ class HopRow:
     name: str
     cite_both: float
     abstained: float  # "The documents don't say." (every HotpotQA question has an answer)
+    abstained_by_type: str  # "bridge 7/78, comparison 3/22": HotpotQA's own question types
     shown_both: float
     gold_in_answer: float
     mean_chars: float
@@ -69,7 +72,24 @@ def answered(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ca
     return lambda q: by_question[q.question]
 
 
-def hotpot_row(index: Index, items: list[tuple[EvalQuestion, tuple[str, str]]], name: str, config: AnswerConfig) -> HopRow:
+def question_types() -> dict[str, str]:
+    """HotpotQA's type of each sample question ("bridge" or "comparison"), by question id."""
+    raw = json.loads((default_data_dir() / HOTPOT_FOLDER / "hotpotqa_train.json").read_text(encoding="utf-8"))
+    return {item["_id"]: item["type"] for item in raw}
+
+
+def abstained_by_type(questions: Sequence[EvalQuestion], answers: Sequence[Answer], types: dict[str, str]) -> str:
+    """How many questions of each type the answers abstained on: "bridge 7/78, comparison 3/22"."""
+    kinds = [types[q.question_id] for q in questions]
+    return ", ".join(
+        f"{kind} {sum(a.abstained for k, a in zip(kinds, answers) if k == kind)}/{kinds.count(kind)}"
+        for kind in sorted(set(kinds))
+    )
+
+
+def hotpot_row(
+    index: Index, items: list[tuple[EvalQuestion, tuple[str, str]]], name: str, config: AnswerConfig, types: dict[str, str],
+) -> HopRow:
     """Answer every HotpotQA question with `config` and score it."""
     answers, p50 = timed_answers(lambda q: index.answer(q, config=config), [q.question for q, _ in items])
     cite_both = shown_both = 0
@@ -80,7 +100,8 @@ def hotpot_row(index: Index, items: list[tuple[EvalQuestion, tuple[str, str]]], 
     report = evaluate_answers(answered(questions, answers), questions)
     n = len(items)
     abstained = sum(a.abstained for a in answers) / n
-    return HopRow(name, cite_both / n, abstained, shown_both / n, report.contains_gold, report.mean_chars, p50)
+    by_type = abstained_by_type(questions, answers, types)
+    return HopRow(name, cite_both / n, abstained, by_type, shown_both / n, report.contains_gold, report.mean_chars, p50)
 
 
 def main() -> None:
@@ -94,11 +115,15 @@ def main() -> None:
     documents, items = hotpot_corpus()
     index = cached_index(documents, cache, "hotpot")
     print(f"HotpotQA: {len(items)} questions, {len(documents)} paragraphs")
-    print("| hops, reader | answers cite both gold | abstained | both among the first 10 shown | gold in answer | mean chars | answer p50 ms |")
-    print("|---|---|---|---|---|---|---|")
+    types = question_types()
+    print("| hops, reader | answers cite both gold | abstained | abstained by type | both among the first 10 shown | gold in answer | mean chars | answer p50 ms |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, config in HOTPOT_CONFIGS:
-        r = hotpot_row(index, items, name, config)
-        print(f"| {r.name} | {r.cite_both:.2f} | {r.abstained:.2f} | {r.shown_both:.2f} | {r.gold_in_answer:.2f} | {r.mean_chars:.0f} | {r.p50_ms:.1f} |")
+        r = hotpot_row(index, items, name, config, types)
+        print(
+            f"| {r.name} | {r.cite_both:.2f} | {r.abstained:.2f} | {r.abstained_by_type} | {r.shown_both:.2f} "
+            f"| {r.gold_in_answer:.2f} | {r.mean_chars:.0f} | {r.p50_ms:.1f} |"
+        )
 
     documents, questions = squad_documents()
     index = cached_index(documents, cache, "squad-pooled")
