@@ -13,6 +13,9 @@ sample or HotpotQA is read here: they are evaluation only. The model card is doc
     python scripts/train_reader.py --init build/reader/third-20261207.pt --seed 20261211 \
         --swaps 0.25 --retrieved 0.3 --negations 0.15 --antonyms 0.6 --steps 3000 --lr 5e-5 \
         --bf16 on --quantiser block --out build/reader/candidate-20261211/reader.onnx   # the fourth
+    python scripts/train_reader.py --init build/reader/shipped-20261202.onnx \
+        --average build/reader/sixth-20261214.pt --work build/reader/soup \
+        --out build/reader/candidate-soup/reader.onnx   # the eighth file: two averaged, no training
 
 The shipped file is the first command's run (2026-12-02). A second run (2026-12-06, measured and
 not shipped) continued its int8 file (`--init` dequantises it: the torch checkpoint was not kept)
@@ -408,6 +411,30 @@ def load_weights(model, path: Path, work: Path) -> None:
         warm_start(model, path, work)
 
 
+def averaged(first: dict, second: dict, weight: float) -> dict:
+    """Two state dicts of one architecture mixed weight for weight: `(1 - weight) * first +
+    weight * second` for every float tensor, integer buffers (position ids) from `first`.
+
+    Why: both files descend from one fine-tuned model (every run continued the shipped one), and
+    averaging such fine-tuned weights ("model soups", Wortsman et al. 2022) keeps much of each
+    one's gains with no training; the eighth file (docs/reader.md) is the shipped file and the
+    sixth run averaged."""
+    return {
+        key: (1 - weight) * value + weight * second[key] if value.is_floating_point() else value
+        for key, value in first.items()
+    }
+
+
+def mixed_weights(first: Path | None, second: Path, weight: float, work: Path) -> dict:
+    """`averaged` state dicts of two checkpoints (`load_weights`); `first` is required."""
+    if first is None:
+        raise SystemExit("--average needs --init: the checkpoint to average it with")
+    models = [make_model(), make_model()]
+    for model, path in zip(models, (first, second)):
+        load_weights(model, path, work)
+    return averaged(models[0].state_dict(), models[1].state_dict(), weight)
+
+
 def int8_names(model, work: Path) -> dict[str, tuple[str, bool]]:
     """Each parameter of a fresh `make_model()` -> (the ONNX initializer it becomes, whether
     transposed). A fresh export of the base model names the initializers as the shipped file
@@ -531,6 +558,7 @@ def export_and_verify(model, work: Path, out: Path, held: list[Encoded], quantis
 
     fp32 = work / "reader-fp32.onnx"
     export_onnx(model, fp32, ["start_logits", "end_logits"])
+    out.parent.mkdir(parents=True, exist_ok=True)  # a candidate's own folder, e.g. build/reader/candidate-…
     # The 384 x 2 head stays fp32: its int8 noise lands on the logits themselves (agreement
     # .93 -> .938 with it kept, docs/reader.md).
     QUANTISERS[quantiser](fp32, out, [n.name for n in onnx.load(str(fp32)).graph.node if n.name.startswith("/head/")])
@@ -823,6 +851,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe", action="store_true", help="only time fp32 vs bf16 training steps")
     parser.add_argument("--abstention-by-kind", type=Path, metavar="CHECKPOINT", help="only print how often this checkpoint (.pt, or a shipped int8 .onnx) abstains on each kind of held-out window")
     parser.add_argument("--export-only", action="store_true", help="export the last checkpoint in --work, then calibrate")
+    parser.add_argument("--average", type=Path, metavar="CHECKPOINT", help="no training: average --init's weights with this checkpoint's (.pt or shipped .onnx), then export and calibrate")
+    parser.add_argument("--average-weight", type=float, default=0.5, help="the --average checkpoint's share of the mix")
     parser.add_argument("--calibrate-only", action="store_true", help="only choose the operating points for --out")
     parser.add_argument("--confidence-only", action="store_true", help="only refit the confidence calibration")
     args = parser.parse_args(argv)
@@ -858,6 +888,10 @@ def main(argv: list[str] | None = None) -> int:
     model = make_model()
     if args.export_only:
         model.load_state_dict(torch.load(checkpoint))
+        model.eval()
+    elif args.average is not None:
+        model.load_state_dict(mixed_weights(args.init, args.average, args.average_weight, args.work))
+        torch.save(model.state_dict(), checkpoint)
         model.eval()
     else:
         if args.init is not None:

@@ -1,6 +1,7 @@
 """scripts/reader_training.py's ranking loss and grouped batches: a question's answer window
 must out-score its unanswerable windows on the margin qa chooses windows by (best span minus
-no-answer), and the batches must keep a question's windows together for the loss to see them."""
+no-answer), and the batches must keep a question's windows together for the loss to see them.
+Also scripts/train_reader.averaged, the weight mix of two checkpoints (torch too)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,14 @@ def test_windows_asked_the_same_question_share_a_group_and_an_edited_question_ha
     assert [e.group for e in grouped] == [0, 0, 1]
     assert answer_pairs(grouped) == [(0, 1)]
     assert {e.group for e in encoded_examples(tokenizer(), examples)} == {-1}
+
+
+def test_averaged_weights_mix_each_float_tensor_and_keep_integer_buffers():
+    from scripts.train_reader import averaged
+
+    first = {"w": torch.tensor([0.0, 2.0]), "ids": torch.tensor([0, 1, 2])}
+    second = {"w": torch.tensor([4.0, -2.0]), "ids": torch.tensor([9, 9, 9])}
+    mixed = averaged(first, second, 0.25)
+    assert torch.equal(mixed["w"], torch.tensor([1.0, 1.0]))
+    assert torch.equal(mixed["ids"], first["ids"])
+    assert torch.equal(averaged(first, second, 0.0)["w"], first["w"])
