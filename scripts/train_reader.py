@@ -594,7 +594,6 @@ class Trial:
     answerable: bool
     first: tuple[float | None, bool, int]  # margin, answer contains gold, chars: read 3 sentences
     wide: tuple[float | None, bool, int]  # the same with 6 sentences read (the widened read)
-    bridge_shaped: bool = False  # answerable, naming something its answer's window lacks (`Asked`)
 
 
 @dataclass(frozen=True)
@@ -605,10 +604,6 @@ class Asked:
     result: object
     answers: tuple[str, ...]
     answerable: bool
-    # The question names something the window around its answer lacks (`names_absent`, the
-    # answer's sentence and one neighbour each side): a bridge question's answer window looks
-    # so (HotpotQA's bridge questions, which are evaluation only, are abstained on most).
-    bridge_shaped: bool = False
 
 
 def held_out_questions(held_articles: list[dict], work: Path) -> list[Asked]:
@@ -637,19 +632,10 @@ def held_out_questions(held_articles: list[dict], work: Path) -> list[Asked]:
             own = [q for q in questions if q.doc_id in ids]
             other = [q for q in questions if q.doc_id.startswith(f"squad-{a}-") and q.doc_id not in ids
                      and not any(x.lower() in text for x in q.answers)]
-            texts = {d.doc_id: d.text for d in indexed}
             for answerable, pool in ((True, own), (False, other)):
                 for q in rng.sample(pool, min(CALIBRATION_QUESTIONS, len(pool))):
-                    shaped = answerable and bool(names_absent(q.question, answer_window(texts[q.doc_id], q.answer_starts[0])))
-                    asked.append(Asked(searcher, searcher.search(q.question, 5), q.answers, answerable, shaped))
+                    asked.append(Asked(searcher, searcher.search(q.question, 5), q.answers, answerable))
     return asked
-
-
-def answer_window(text: str, answer_start: int) -> str:
-    """The sentence of `text` holding `answer_start` and one neighbour each side."""
-    spans = split_paragraph(text, 0, len(text))
-    at = next((i for i, (start, end) in enumerate(spans) if start <= answer_start < end), 0)
-    return text[spans[max(at - 1, 0)][0] : spans[min(at + 1, len(spans) - 1)][1]]
 
 
 def answered(item: Asked, config, reader) -> tuple[float | None, bool, int]:
@@ -669,7 +655,7 @@ def calibration_trials(asked: list[Asked], reader, second_margin: float) -> list
 
     narrow = AnswerConfig(abstain_margin=NEVER, widen_sentences=0, second_quote_margin=second_margin)
     wide = replace(narrow, read_sentences=narrow.read_sentences + narrow.widen_sentences)
-    return [Trial(a.answerable, answered(a, narrow, reader), answered(a, wide, reader), a.bridge_shaped) for a in asked]
+    return [Trial(a.answerable, answered(a, narrow, reader), answered(a, wide, reader)) for a in asked]
 
 
 def outcome(trial: Trial, threshold: float) -> tuple[bool, bool, int, float | None]:
@@ -684,27 +670,22 @@ def outcome(trial: Trial, threshold: float) -> tuple[bool, bool, int, float | No
 
 def choose_margin(trials: list[Trial]) -> float:
     """The highest threshold that abstains on at most ANSWERABLE_LOSS_BUDGET of answerable
-    questions, and of the bridge-shaped ones among them (`Asked.bridge_shaped`): it abstains on
-    as many unanswerable ones as that budget allows for every shape of answerable question,
-    not only on average (a margin that loses .07 of all may lose .2 of those)."""
-    groups = [[t for t in trials if t.answerable], [t for t in trials if t.bridge_shaped]]
-    groups = [g for g in groups if g]
+    questions: it abstains on as many unanswerable ones as that budget allows."""
+    answerable = [t for t in trials if t.answerable]
     best = min(t.first[0] for t in trials if t.first[0] is not None)
     for threshold in np.arange(-6.0, 8.0, 0.25):
-        lost = max(np.mean([outcome(t, threshold)[0] for t in group]) for group in groups)
+        lost = np.mean([outcome(t, threshold)[0] for t in answerable])
         if lost <= ANSWERABLE_LOSS_BUDGET:
             best = float(threshold)
     return best
 
 
 def print_curve(trials: list[Trial]) -> None:
-    shaped = [t for t in trials if t.bridge_shaped]
-    print(f"threshold | unanswerable abstained | answerable abstained | answerable contains gold | bridge-shaped abstained ({len(shaped)})")
+    print("threshold | unanswerable abstained | answerable abstained | answerable contains gold")
     for threshold in np.arange(-4.0, 6.5, 0.5):
         un = np.mean([outcome(t, threshold)[0] for t in trials if not t.answerable])
         an = [outcome(t, threshold) for t in trials if t.answerable]
-        sh = np.mean([outcome(t, threshold)[0] for t in shaped]) if shaped else float("nan")
-        print(f"{threshold:9.2f} | {un:22.3f} | {np.mean([o[0] for o in an]):20.3f} | {np.mean([o[1] for o in an]):24.3f} | {sh:.3f}")
+        print(f"{threshold:9.2f} | {un:22.3f} | {np.mean([o[0] for o in an]):20.3f} | {np.mean([o[1] for o in an]):.3f}")
 
 
 def fit_calibration(trials: list[Trial], threshold: float) -> tuple[float, float]:
