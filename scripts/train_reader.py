@@ -113,7 +113,7 @@ def _window(text: str, spans, lo: int, hi: int) -> tuple[str, int]:
 
 def article_examples(
     article: dict, rng: random.Random, negatives: float, swaps: float = 0.0, retrieved: float = 0.0,
-    *, negations: float = 0.0, antonyms: float = 0.0,
+    *, negations: float = 0.0, antonyms: float = 0.0, bridges: float = 0.0,
 ) -> list[Example]:
     paragraphs = article["paragraphs"]
     spans_of = [split_paragraph(p["context"], 0, len(p["context"])) for p in paragraphs]
@@ -135,6 +135,10 @@ def article_examples(
             hi = min(len(spans) - 1, last + rng.choice(NEIGHBOUR_CHOICES))
             window, offset = _window(text, spans, lo, hi)
             out.append(Example(qa["question"], window, a_start - offset, a_end - offset, "positive"))
+            if bridges and rng.random() < bridges:  # drawn only when asked, as the negatives below
+                bridge = _bridge_positive(qa["question"], text, spans, first, last, a_start, a_end)
+                if bridge is not None and bridge.context != window:  # not the positive again
+                    out.append(bridge)
             if rng.random() < negatives:
                 negative = _negative(rng, paragraphs, spans_of, number, first, last, a_text)
                 if negative is not None:
@@ -156,6 +160,21 @@ def article_examples(
                 if opposite is not None:
                     out.append(Example(opposite, window, -1, -1, "antonym"))
     return out
+
+
+def _bridge_positive(
+    question: str, text: str, spans: list[tuple[int, int]], first: int, last: int, a_start: int, a_end: int
+) -> Example | None:
+    """The answer's own sentence(s) alone, when they lack a name the question holds (its
+    neighbours, or another paragraph, name it): answerable all the same. Why: a bridge
+    question's answer window lacks the name that led to it ("When was the director of Wild
+    Lines born?" read against the director's biography), and every unanswerable kind teaches
+    that a window lacking the question's names does not answer (HotpotQA's bridge questions
+    abstained 7 of 78 with the shipped file, 15-28 after them; docs/reader.md)."""
+    window, offset = _window(text, spans, first, last)
+    if not names_absent(question, window):
+        return None
+    return Example(question, window, a_start - offset, a_end - offset, "bridge")
 
 
 ANSWER_WORD_CHARS = 3  # answer words this long or longer must all be absent from a retrieved negative
@@ -359,12 +378,12 @@ def _negative(rng, paragraphs, spans_of, number, first, last, a_text) -> tuple[s
 
 def build_examples(
     articles: list[dict], seed: int, negatives: float, swaps: float = 0.0, retrieved: float = 0.0,
-    *, negations: float = 0.0, antonyms: float = 0.0,
+    *, negations: float = 0.0, antonyms: float = 0.0, bridges: float = 0.0,
 ) -> list[Example]:
     rng = random.Random(seed)
     examples = [
         e for a in articles
-        for e in article_examples(a, rng, negatives, swaps, retrieved, negations=negations, antonyms=antonyms)
+        for e in article_examples(a, rng, negatives, swaps, retrieved, negations=negations, antonyms=antonyms, bridges=bridges)
     ]
     rng.shuffle(examples)
     return examples
@@ -841,6 +860,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrieved", type=float, default=0.0, help="share of questions also given a retrieved (BM25) unanswerable window")
     parser.add_argument("--negations", type=float, default=0.0, help="share of questions also given a negated unanswerable copy")
     parser.add_argument("--antonyms", type=float, default=0.0, help="share of questions also given an antonym-edited unanswerable copy")
+    parser.add_argument("--bridges", type=float, default=0.0, help="share of questions also given their answer's sentence alone when it lacks a name the question holds (an answerable bridge-shaped window)")
     parser.add_argument("--rank-weight", type=float, default=0.0, help="weight of the loss ranking a question's answer window above its unanswerable ones (0: off, every run before the fifth)")
     parser.add_argument("--seed", type=int, default=SEED, help="examples and batch order (a continued run takes a new one)")
     parser.add_argument("--init", type=Path, help="continue from this torch checkpoint (.pt) or shipped int8 reader instead of the base model")
@@ -867,9 +887,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     examples = build_examples(
         train_articles, args.seed, args.negatives, args.swaps, args.retrieved,
-        negations=args.negations, antonyms=args.antonyms,
+        negations=args.negations, antonyms=args.antonyms, bridges=args.bridges,
     )
-    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", *NEGATIVE_KINDS)}
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "bridge", *NEGATIVE_KINDS)}
     print(f"{len(train_articles)} training articles, {len(examples)} examples {kinds}", flush=True)
     tok = tokenizer()
     encoded = encoded_examples(tok, examples, grouped=args.rank_weight > 0)

@@ -123,3 +123,24 @@ def test_negated_and_antonym_examples_are_unanswerable_copies_of_the_answer_wind
         assert (by_kind[kind].answer_start, by_kind[kind].answer_end) == (-1, -1)
     # Not asked for: the draws are not made, so earlier runs' example streams stay as they were.
     assert [e.kind for e in article_examples(article, random.Random(0), 0.0)] == ["positive"]
+
+
+def test_a_bridge_positive_is_the_answers_sentence_alone_lacking_a_name_the_question_holds():
+    context = "Beyoncé joined Destiny's Child in 1997. In 2001 she left the group. She toured later."
+    question = "When did Beyoncé leave Destiny's Child?"
+    article = {"paragraphs": [{"context": context, "qas": [
+        {"question": question, "answers": [{"text": "2001", "answer_start": context.index("2001")}]}
+    ]}]}
+    bridges = set()
+    for seed in range(20):
+        for e in article_examples(article, random.Random(seed), 0.0, bridges=1.0):
+            if e.kind == "bridge":
+                assert e.context == "In 2001 she left the group."
+                assert e.context[e.answer_start : e.answer_end] == "2001"
+                assert names_absent(question, e.context)
+                bridges.add(e.context)
+    assert bridges  # drawn whenever the positive window was wider than the sentence
+    named = {"paragraphs": [{"context": "Beyoncé left Destiny's Child in 2001. She toured later.", "qas": [
+        {"question": question, "answers": [{"text": "2001", "answer_start": 32}]}
+    ]}]}
+    assert all(e.kind != "bridge" for s in range(20) for e in article_examples(named, random.Random(s), 0.0, bridges=1.0))
