@@ -40,6 +40,10 @@ they share the question's words, and only reading tells that they do not answer 
 `--negations` and `--antonyms`, (e) "negated" and (f) "antonym": the answer window with the
 question edited to ask something it does not say ("What did they build?" -> "What didn't they
 build?"; "the largest" -> "the smallest"), SQuAD 2.0's second and fourth commonest kinds.
+With `--bridges`, a question is also given its answer's sentence(s) alone when they lack a
+name the question holds: an *answerable* window shaped like a bridge question's answer window,
+the counterweight to the kinds above that teach "a window lacking the question's names does
+not answer".
 
 The model and the training loop are in scripts/reader_training.py (no qa imports), which
 scripts/reader_device.py also runs on a lent GPU.
