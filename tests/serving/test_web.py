@@ -113,10 +113,18 @@ def page(browser, server):
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     page.add_init_script("window.__alerts = 0; window.alert = () => { window.__alerts += 1; };")
     page.set_default_timeout(30_000)
-    page.goto(server[0])
-    page.wait_for_selector("#qa-question textarea")
+    open_chat(page, server[0])
     yield page
     context.close()
+
+
+def open_chat(page, url: str) -> None:
+    """Open the app at `url` and wait until both the question box and the chat are mounted:
+    under load Gradio mounted the box first, and a test then read (or observed) a chat that
+    was not there yet."""
+    page.goto(url)
+    page.wait_for_selector("#qa-question textarea")
+    page.wait_for_selector("#qa-chat", state="attached")
 
 
 def upload_in_page(page, paths: list[Path]) -> str:
@@ -790,8 +798,7 @@ def test_the_page_reads_at_phone_width_and_at_200_percent_without_overlap(browse
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
-        page.goto(server[0])
-        page.wait_for_selector("#qa-question textarea")
+        open_chat(page, server[0])
         header = page.locator("#qa-top").bounding_box()["height"]
         ask(page, BACKSTOP)
         page.wait_for_function(SETTLED_JS)
@@ -836,8 +843,7 @@ def test_read_only_page_answers_but_has_no_document_controls(browser, read_only_
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
-        page.goto(read_only_url)
-        page.wait_for_selector("#qa-question textarea")
+        open_chat(page, read_only_url)
         ask(page, BACKSTOP)
         assert "the US stance has not shifted" in last_answer(page).inner_text()
         page.get_by_role("tab", name="Documents").click()
