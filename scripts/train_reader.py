@@ -174,7 +174,8 @@ def _bridge_positive(
     question's answer window lacks the name that led to it ("When was the director of Wild
     Lines born?" read against the director's biography), and every unanswerable kind teaches
     that a window lacking the question's names does not answer (HotpotQA's bridge questions
-    abstained 7 of 78 with the shipped file, 15-28 after them; docs/reader.md)."""
+    abstained 7 of 78 with the shipped file, 15-28 after them; docs/reader.md). Measured once
+    (the ninth run, docs/reader.md): they did not hold that abstention down."""
     window, offset = _window(text, spans, first, last)
     if not names_absent(question, window):
         return None
@@ -448,10 +449,8 @@ def averaged(first: dict, second: dict, weight: float) -> dict:
     }
 
 
-def mixed_weights(first: Path | None, second: Path, weight: float, work: Path) -> dict:
-    """`averaged` state dicts of two checkpoints (`load_weights`); `first` is required."""
-    if first is None:
-        raise SystemExit("--average needs --init: the checkpoint to average it with")
+def mixed_weights(first: Path, second: Path, weight: float, work: Path) -> dict:
+    """`averaged` state dicts of two checkpoints (`load_weights`)."""
     models = [make_model(), make_model()]
     for model, path in zip(models, (first, second)):
         load_weights(model, path, work)
@@ -880,6 +879,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrate-only", action="store_true", help="only choose the operating points for --out")
     parser.add_argument("--confidence-only", action="store_true", help="only refit the confidence calibration")
     args = parser.parse_args(argv)
+    if args.average is not None and args.init is None:
+        parser.error("--average needs --init: the checkpoint to average it with")
 
     import torch
 
