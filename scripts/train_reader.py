@@ -854,6 +854,20 @@ def abstention_by_kind(checkpoint: Path, held_articles: list[dict], work: Path) 
         print(f"{kind}: {len(encoded)} held-out windows, abstained {abstained:.3f}", flush=True)
 
 
+def training_set(args: argparse.Namespace, train_articles: list[dict], tok) -> list[Encoded]:
+    """The training examples the arguments ask for, encoded; their counts printed. Built only
+    to train or probe: exporting, averaging and calibrating never read them."""
+    examples = build_examples(
+        train_articles, args.seed, args.negatives, args.swaps, args.retrieved,
+        negations=args.negations, antonyms=args.antonyms, bridges=args.bridges,
+    )
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "bridge", *NEGATIVE_KINDS)}
+    print(f"{len(train_articles)} training articles, {len(examples)} examples {kinds}", flush=True)
+    encoded = encoded_examples(tok, examples, grouped=args.rank_weight > 0)
+    print(f"{len(encoded)} encoded, mean {np.mean([len(e.ids) for e in encoded]):.0f} tokens", flush=True)
+    return encoded
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=2400, help="optimizer steps of 32 examples")
@@ -890,23 +904,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.abstention_by_kind is not None:
         abstention_by_kind(args.abstention_by_kind, held_articles, args.work)
         return 0
-    examples = build_examples(
-        train_articles, args.seed, args.negatives, args.swaps, args.retrieved,
-        negations=args.negations, antonyms=args.antonyms, bridges=args.bridges,
-    )
-    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "bridge", *NEGATIVE_KINDS)}
-    print(f"{len(train_articles)} training articles, {len(examples)} examples {kinds}", flush=True)
-    tok = tokenizer()
-    encoded = encoded_examples(tok, examples, grouped=args.rank_weight > 0)
-    print(f"{len(encoded)} encoded, mean {np.mean([len(e.ids) for e in encoded]):.0f} tokens", flush=True)
-    if args.probe:
-        probe(encoded)
-        return 0
     if args.calibrate_only:
         calibrate(held_articles, args.work, args.out)
         return 0
     if args.confidence_only:
         refit_confidence(held_articles, args.work, args.out)
+        return 0
+    tok = tokenizer()
+    if args.probe:
+        probe(training_set(args, train_articles, tok))
         return 0
     args.work.mkdir(parents=True, exist_ok=True)
     checkpoint = args.work / "reader.pt"
@@ -921,7 +927,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if args.init is not None:
             load_weights(model, args.init, args.work)
-        run = train(model, encoded, args.steps, args.lr, args.bf16 == "on", 50, checkpoint, args.seed, rank_weight=args.rank_weight)
+        run = train(model, training_set(args, train_articles, tok), args.steps, args.lr, args.bf16 == "on", 50, checkpoint, args.seed, rank_weight=args.rank_weight)
         print(f"trained {run.steps} steps in {run.seconds / 60:.1f} min, {run.tokens / run.seconds:.0f} tokens/s")
     held_examples = build_examples(held_articles, SEED + 1, args.negatives)[:VERIFY_EXAMPLES]
     held = encoded_examples(tok, held_examples)
