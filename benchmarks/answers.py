@@ -3,6 +3,7 @@ its confidence can be trusted, on questions it was never tuned on.
 
     python benchmarks/answers.py --reader                 # the reader against the composer alone
     python benchmarks/answers.py --reader --sample 0      # every dev question (10,570; ~15 min)
+    python benchmarks/answers.py --reader --candidate build/reader/candidate-X   # a training run's file
     python benchmarks/answers.py                          # the composers on issue 12's held-out half
     python benchmarks/answers.py --sample 1000 --mmr      # + MMR for the 2nd and 3rd sentence
 
@@ -379,6 +380,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, help="folder holding squad-v1.1-dev/ and squad2-dev-sample/")
     parser.add_argument("--cache", type=Path, default=common.CACHE, help="index cache (default benchmarks/.cache)")
     parser.add_argument("--sentence-vectors", choices=VECTOR_METHODS, help="how new indexes make vectors (default: qa's)")
+    common.add_candidate_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -386,7 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run what the options ask for; the exit status."""
     args = parse_args(argv)
     print(f"Machine: {common.machine_line()}")
-    (run_reader if args.reader else run_held_out)(args, args.cache)
+    with common.candidate_reader(args.candidate):
+        (run_reader if args.reader else run_held_out)(args, args.cache)
     print(f"\nload at end {common.load_text()}")
     return 0
 

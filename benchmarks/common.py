@@ -183,6 +183,32 @@ def add_pooled_squad_arguments(parser: argparse.ArgumentParser, default_sample: 
     parser.add_argument("--torch-threads", type=int, help="torch threads (default: torch's); 1 is steadier on a busy machine")
 
 
+@contextmanager
+def candidate_reader(folder: Path | None) -> Iterator[None]:
+    """Answer with the reader in `folder` (its reader.onnx and reader.json: a training run's
+    candidate, e.g. build/reader/candidate-…) inside the block, or the shipped one when None,
+    and print which file answers. Why: a candidate is measured without copying it over the
+    tracked qa/models/reader.onnx (and forgetting to restore it)."""
+    from qa.models.reading import READER_FILE, READER_SETTINGS_FILE, open_reader, reader_in_use
+
+    if folder is None:
+        print("Reader: the shipped one (qa/models/reader.onnx)")
+        yield
+        return
+    reader = open_reader(folder / READER_FILE, folder / READER_SETTINGS_FILE)
+    print(f"Reader: {folder / READER_FILE} (sha256 {reader.settings.sha256[:12]}…, abstain margin {reader.abstain_margin})")
+    with reader_in_use(reader):
+        yield
+
+
+def add_candidate_argument(parser: argparse.ArgumentParser) -> None:
+    """`--candidate FOLDER`: answer with that folder's reader (`candidate_reader`)."""
+    parser.add_argument(
+        "--candidate", type=Path, metavar="FOLDER",
+        help="answer with the reader in FOLDER (reader.onnx + reader.json) instead of the shipped one",
+    )
+
+
 def free_port() -> int:
     """A TCP port nobody listens on now, for a server the benchmark starts."""
     with socket.socket() as probe:

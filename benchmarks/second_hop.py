@@ -1,7 +1,7 @@
 """The second retrieval hop (`AnswerConfig.hops`): what it buys on multi-hop questions and what
 it costs on single-hop ones.
 
-    python benchmarks/second_hop.py [--squad-questions 1000]
+    python benchmarks/second_hop.py [--squad-questions 1000] [--candidate build/reader/candidate-X]
 
 HotpotQA sample (100 questions, 994 pooled paragraphs), one or two hops, with and without the
 reader, and the reader kept from abstaining: answers citing both gold paragraphs, abstentions
@@ -108,10 +108,17 @@ def main() -> None:
     """The HotpotQA table by hops and reader, then pooled SQuAD with and without the hop."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad-questions", type=int, default=1000)
+    common.add_candidate_argument(parser)
     args = parser.parse_args()
-    cache = data_dir() / "eval-cache"
     print(common.machine_line())
+    with common.candidate_reader(args.candidate):
+        hotpot_table()
+        pooled_squad_table(args.squad_questions)
 
+
+def hotpot_table() -> None:
+    """The HotpotQA rows (`HOTPOT_CONFIGS`)."""
+    cache = data_dir() / "eval-cache"
     documents, items = hotpot_corpus()
     index = cached_index(documents, cache, "hotpot")
     print(f"HotpotQA: {len(items)} questions, {len(documents)} paragraphs")
@@ -125,9 +132,12 @@ def main() -> None:
             f"| {r.gold_in_answer:.2f} | {r.mean_chars:.0f} | {r.p50_ms:.1f} |"
         )
 
+
+def pooled_squad_table(squad_questions: int) -> None:
+    """Pooled SQuAD dev with one hop and two: what the hop changes on single-hop questions."""
     documents, questions = squad_documents()
-    index = cached_index(documents, cache, "squad-pooled")
-    chosen = sample_questions(questions, args.squad_questions)
+    index = cached_index(documents, data_dir() / "eval-cache", "squad-pooled")
+    chosen = sample_questions(questions, squad_questions)
     print(f"\nPooled SQuAD: {len(chosen)} questions, {len(documents)} paragraphs")
     print("| hops | gold in answer | citation covers gold | mean chars | answers changed by the hop | answer p50 ms |")
     print("|---|---|---|---|---|---|")
