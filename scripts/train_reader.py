@@ -70,6 +70,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.checksums import sha256_file  # noqa: E402
 from qa.text.chunking import split_paragraph  # noqa: E402  (the splitter qa reads with)
+from scripts.described_questions import described_question, descriptions_of  # noqa: E402
 from scripts.model_export import export_onnx, quantise, quantise_blockwise  # noqa: E402  (export_onnx, quantise: shared with the question encoder)
 from scripts.reader_training import (  # noqa: E402  (the model and loop, shared with reader_device.py)
     BATCH, MAX_TOKENS, Encoded, encode, load_int8, loss_of, make_model, tensors, tokenizer, train,
@@ -87,7 +88,7 @@ class Example:
     context: str
     answer_start: int  # character offsets in context; -1 for no answer
     answer_end: int
-    kind: str  # "positive", or one of NEGATIVE_KINDS
+    kind: str  # "positive", "bridge", "described" (answerable too), or one of NEGATIVE_KINDS
 
 
 NEGATIVE_KINDS = ("removed", "sibling", "swapped", "retrieved", "negated", "antonym")
@@ -117,9 +118,10 @@ def _window(text: str, spans, lo: int, hi: int) -> tuple[str, int]:
 
 def article_examples(
     article: dict, rng: random.Random, negatives: float, swaps: float = 0.0, retrieved: float = 0.0,
-    *, negations: float = 0.0, antonyms: float = 0.0, bridges: float = 0.0,
+    *, negations: float = 0.0, antonyms: float = 0.0, bridges: float = 0.0, described: float = 0.0,
 ) -> list[Example]:
     paragraphs = article["paragraphs"]
+    descriptions = descriptions_of(article) if described else {}
     spans_of = [split_paragraph(p["context"], 0, len(p["context"])) for p in paragraphs]
     names = names_of(article) if swaps else ()
     search = SentenceSearch(paragraphs, spans_of) if retrieved else None
@@ -143,6 +145,10 @@ def article_examples(
                 bridge = _bridge_positive(qa["question"], text, spans, first, last, a_start, a_end)
                 if bridge is not None and bridge.context != window:  # not the positive again
                     out.append(bridge)
+            if described and rng.random() < described:  # drawn only when asked, as the negatives below
+                question = described_question(rng, qa["question"], a_text, descriptions)
+                if question is not None:  # a bridge question's shape, answered by the same window
+                    out.append(Example(question, window, a_start - offset, a_end - offset, "described"))
             if rng.random() < negatives:
                 negative = _negative(rng, paragraphs, spans_of, number, first, last, a_text)
                 if negative is not None:
@@ -383,12 +389,14 @@ def _negative(rng, paragraphs, spans_of, number, first, last, a_text) -> tuple[s
 
 def build_examples(
     articles: list[dict], seed: int, negatives: float, swaps: float = 0.0, retrieved: float = 0.0,
-    *, negations: float = 0.0, antonyms: float = 0.0, bridges: float = 0.0,
+    *, negations: float = 0.0, antonyms: float = 0.0, bridges: float = 0.0, described: float = 0.0,
 ) -> list[Example]:
     rng = random.Random(seed)
     examples = [
         e for a in articles
-        for e in article_examples(a, rng, negatives, swaps, retrieved, negations=negations, antonyms=antonyms, bridges=bridges)
+        for e in article_examples(
+            a, rng, negatives, swaps, retrieved, negations=negations, antonyms=antonyms, bridges=bridges, described=described,
+        )
     ]
     rng.shuffle(examples)
     return examples
@@ -838,14 +846,17 @@ def abstention_by_kind(checkpoint: Path, held_articles: list[dict], work: Path) 
     abstains on (no-answer above the best span, margin 0): answerable ones, unanswerable
     ones made as swapped, negated and antonym-edited questions (docs/reader.md, "A fourth run"),
     and answerable ones whose question names something the window lacks (`names_absent`: the
-    shape of a bridge question's answer window, "A sixth run").
+    shape of a bridge question's answer window, "A sixth run") or describes a name instead of
+    naming it ("described", scripts/described_questions.py).
     Held-out train only: it shows what a run learnt, never chooses anything."""
     examples = build_examples(held_articles, KIND_PROBE_SEED, 0.0, 1.0, negations=1.0, antonyms=1.0)
+    # Drawn apart, so that the other kinds' windows stay those every earlier probe read.
+    examples += [e for e in build_examples(held_articles, KIND_PROBE_SEED, 0.0, described=1.0) if e.kind == "described"]
     model = make_model()
     load_weights(model, checkpoint, work)
     model.eval()
     tok = tokenizer()
-    kinds = {kind: [e for e in examples if e.kind == kind] for kind in ("positive", "swapped", "negated", "antonym")}
+    kinds = {kind: [e for e in examples if e.kind == kind] for kind in ("positive", "swapped", "negated", "antonym", "described")}
     kinds["positive naming what its window lacks"] = [e for e in kinds["positive"] if names_absent(e.question, e.context)]
     for kind, chosen_examples in kinds.items():
         encoded = encoded_examples(tok, chosen_examples[:KIND_PROBE_EXAMPLES])
@@ -859,9 +870,9 @@ def training_set(args: argparse.Namespace, train_articles: list[dict], tok) -> l
     to train or probe: exporting, averaging and calibrating never read them."""
     examples = build_examples(
         train_articles, args.seed, args.negatives, args.swaps, args.retrieved,
-        negations=args.negations, antonyms=args.antonyms, bridges=args.bridges,
+        negations=args.negations, antonyms=args.antonyms, bridges=args.bridges, described=args.described,
     )
-    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "bridge", *NEGATIVE_KINDS)}
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("positive", "bridge", "described", *NEGATIVE_KINDS)}
     print(f"{len(train_articles)} training articles, {len(examples)} examples {kinds}", flush=True)
     encoded = encoded_examples(tok, examples, grouped=args.rank_weight > 0)
     print(f"{len(encoded)} encoded, mean {np.mean([len(e.ids) for e in encoded]):.0f} tokens", flush=True)
@@ -878,6 +889,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negations", type=float, default=0.0, help="share of questions also given a negated unanswerable copy")
     parser.add_argument("--antonyms", type=float, default=0.0, help="share of questions also given an antonym-edited unanswerable copy")
     parser.add_argument("--bridges", type=float, default=0.0, help="share of questions also given their answer's sentence alone when it lacks a name the question holds (an answerable bridge-shaped window)")
+    parser.add_argument("--described", type=float, default=0.0, help="share of questions also asked with a name replaced by a description of it from another question of the article (answerable, a bridge question's shape: scripts/described_questions.py)")
     parser.add_argument("--rank-weight", type=float, default=0.0, help="weight of the loss ranking a question's answer window above its unanswerable ones (0: off, every run before the fifth)")
     parser.add_argument("--seed", type=int, default=SEED, help="examples and batch order (a continued run takes a new one)")
     parser.add_argument("--init", type=Path, help="continue from this torch checkpoint (.pt) or shipped int8 reader instead of the base model")
