@@ -472,6 +472,7 @@ def int8_names(model, work: Path) -> dict[str, tuple[str, bool]]:
     import onnx
     from onnx import numpy_helper
 
+    work.mkdir(parents=True, exist_ok=True)  # --abstention-by-kind FILE.onnx may name a new --work
     fresh = work / "base-fp32.onnx"
     export_onnx(model, fresh, ["start_logits", "end_logits"])
     base = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(fresh)).graph.initializer}
