@@ -7,7 +7,7 @@ examples are made here and packed small (~8 MB), the run starts from the shipped
 which travels anyway (dequantised, as `train_reader.py --init` does), and the trained weights
 come back as fp16 in parts of at most 15 MiB (the tool returns files of 16 MiB at most).
 
-    python scripts/reader_device.py pack build/device --seed 20261210 --swaps 0.25 --retrieved 0.3 --negations 0.15 --antonyms 0.6
+    python scripts/reader_device.py pack build/device --seed 20261210 --swaps 0.25 --retrieved 0.3 --negations 0.15 --antonyms 0.6  # add --described 1.0 (the eleventh run, docs/reader.md)
     # device: run(command="python3 scripts/reader_device.py train build/device $OUT --steps 30000 --max-minutes 8",
     #             carry=["build/device"])
     python scripts/reader_device.py unpack FILES_AT build/reader/reader.pt
@@ -45,7 +45,7 @@ MODEL_FILES = ("config.json", "tokenizer.json")
 
 def pack(
     folder: Path, seed: int, negatives: float, swaps: float, retrieved: float, data: Path | None = None,
-    *, negations: float = 0.0, antonyms: float = 0.0,
+    *, negations: float = 0.0, antonyms: float = 0.0, bridges: float = 0.0, described: float = 0.0,
 ) -> None:
     """Here: the training examples (each window stored once), the base model's config and
     tokenizer, and the map from torch parameters to `START`'s initializers."""
@@ -53,7 +53,9 @@ def pack(
     from scripts.reader_training import base_model_dir
 
     articles, _held = tr.split_articles(tr.load_articles(data or tr.TRAIN_JSON))
-    examples = tr.build_examples(articles, seed, negatives, swaps, retrieved, negations=negations, antonyms=antonyms)
+    examples = tr.build_examples(
+        articles, seed, negatives, swaps, retrieved, negations=negations, antonyms=antonyms, bridges=bridges, described=described,
+    )
     contexts: dict[str, int] = {}
     rows = [(e.question, contexts.setdefault(e.context, len(contexts)), e.answer_start, e.answer_end) for e in examples]
     folder.mkdir(parents=True, exist_ok=True)
@@ -65,7 +67,7 @@ def pack(
     names = tr.int8_names(make_model(), folder)
     (folder / "base-fp32.onnx").unlink()  # 87 MB, needed only to name the parameters
     settings = {"seed": seed, "negatives": negatives, "swaps": swaps, "retrieved": retrieved,
-                "negations": negations, "antonyms": antonyms,
+                "negations": negations, "antonyms": antonyms, "bridges": bridges, "described": described,
                 "examples": len(rows), "start": str(START.relative_to(ROOT)), "names": names}
     (folder / SETTINGS).write_text(json.dumps(settings, indent=1), encoding="utf-8")
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
@@ -152,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--retrieved", type=float, default=0.3)
     p.add_argument("--negations", type=float, default=0.0)
     p.add_argument("--antonyms", type=float, default=0.0)
+    p.add_argument("--bridges", type=float, default=0.0, help="as train_reader.py --bridges")
+    p.add_argument("--described", type=float, default=0.0, help="as train_reader.py --described (the eleventh run's counterweight)")
     p.add_argument("--data", type=Path, help="SQuAD-format training JSON (default: SQuAD v1.1 train)")
     t = commands.add_parser("train", help="on the GPU machine: train and write the weights into OUT")
     t.add_argument("folder", type=Path)
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "pack":
         pack(args.folder, args.seed, args.negatives, args.swaps, args.retrieved, args.data,
-             negations=args.negations, antonyms=args.antonyms)
+             negations=args.negations, antonyms=args.antonyms, bridges=args.bridges, described=args.described)
     elif args.command == "train":
         args.out.mkdir(parents=True, exist_ok=True)
         train_packed(args.folder, args.out, args.steps, args.lr, args.max_minutes, args.device, args.limit)

@@ -32,6 +32,7 @@ TINY_SQUAD = {
                         {"id": "1", "question": "Who invented crucible steel?", "answers": [{"text": "Benjamin Huntsman", "answer_start": 0}]},
                         {"id": "2", "question": "When was crucible steel invented?", "answers": [{"text": "1740", "answer_start": 45}]},
                         {"id": "3", "question": "What powered the mills of Sheffield?", "answers": [{"text": "Rivers", "answer_start": 124}]},
+                        {"id": "5", "question": "Where did Benjamin Huntsman make tool steel?", "answers": [{"text": "Sheffield", "answer_start": 82}]},
                     ],
                 },
                 {
@@ -49,7 +50,7 @@ def packed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pack")
     data = folder / "tiny.json"
     data.write_text(json.dumps(TINY_SQUAD), encoding="utf-8")
-    reader_device.pack(folder / "device", seed=3, negatives=1.0, swaps=0.0, retrieved=1.0, data=data)
+    reader_device.pack(folder / "device", seed=3, negatives=1.0, swaps=0.0, retrieved=1.0, data=data, described=1.0)
     return folder / "device"
 
 
@@ -59,6 +60,9 @@ def test_a_pack_holds_every_example_once_with_its_window(packed):
     assert settings["examples"] == len(raw["rows"]) >= 4  # 4 answerable questions, plus negatives
     answered = [(q, raw["contexts"][c][s:e]) for q, c, s, e in raw["rows"] if s >= 0]
     assert ("Who invented crucible steel?", "Benjamin Huntsman") in answered
+    # --described: the name asked about, described by the question it answers
+    assert ("Where did the person who invented crucible steel make tool steel?", "Sheffield") in answered
+    assert settings["described"] == 1.0
     assert len(settings["names"]) == len(make_model().state_dict()) - 2  # all but the 2 position-id buffers
     assert not (packed / "base-fp32.onnx").exists()  # 87 MB: would not travel
 
