@@ -90,7 +90,7 @@ def described_question(rng: random.Random, question: str, answer: str, descripti
         ...                    {"Disney": ["the company that bought Pixar"]})
         'When was the company that bought Pixar founded?'
     """
-    held = [n for n in descriptions if _whole_name_at(question, n) is not None and n != answer.strip()]
+    held = {n: at for n in descriptions if n != answer.strip() and (at := _whole_name_at(question, n)) is not None}
     if not held:
         return None
     name = rng.choice(sorted(held))
@@ -98,7 +98,7 @@ def described_question(rng: random.Random, question: str, answer: str, descripti
     usable = [d for d in descriptions[name] if answer.lower() not in d.lower() and not _capitalised(d) & named]
     if not usable:
         return None
-    start, end = _whole_name_at(question, name)
+    start, end = held[name]
     described = rng.choice(usable)
     if start == 0:  # "Boston is …" -> "The city that … is …"
         described = described[0].upper() + described[1:]
