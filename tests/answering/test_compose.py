@@ -85,7 +85,7 @@ def test_off_topic_questions_abstain(seed_index: Index, question: str):
 # A follow-up that leans on the question before it, and a term of that earlier question (not of
 # the follow-up) which the answer quotes only when it reads the conversation.
 FOLLOWUPS = [
-    ("What is the US backstop position?", "Has he changed his mind?", "position"),
+    ("What is the US backstop position?", "Has he changed his mind?", "backstop"),
     ("When will military leaders meet in the UK?", "Who announced that?", "military leaders"),
     ("What did participants of the virtual summit agree to?", "When was it held?", "virtual summit"),
     ("Why did Ukrainian soldiers keep territory in Kursk?", "What does Putin want to do about it?", "Kursk"),
@@ -107,7 +107,7 @@ def test_followups_use_the_conversation(seed_index: Index, previous: str, questi
 def test_a_pronoun_question_needs_its_history(seed_index: Index):
     alone = seed_index.answer("Has he changed his mind?")
     with_history = seed_index.answer("Has he changed his mind?", history=[("What is the US backstop position?", "")])
-    assert not with_history.abstained and _quotes(with_history, "position")
+    assert not with_history.abstained and _quotes(with_history, "backstop")
     assert alone.abstained or alone.citations != with_history.citations
 
 
