@@ -7,7 +7,7 @@ examples are made here and packed small (~8 MB), the run starts from the shipped
 which travels anyway (dequantised, as `train_reader.py --init` does), and the trained weights
 come back as fp16 in parts of at most 15 MiB (the tool returns files of 16 MiB at most).
 
-    python scripts/reader_device.py pack build/device --seed 20261210 --swaps 0.25 --retrieved 0.3 --negations 0.15 --antonyms 0.6  # add --described 1.0 (the eleventh run, docs/reader.md)
+    python scripts/reader_device.py pack build/device --seed 20261220 --described 1.0 --negations 0.1 --antonyms 0.3 --swaps 0 --retrieved 0  # the shipped (thirteenth) run's examples; its ranking loss is not in the device loop
     # device: run(command="python3 scripts/reader_device.py train build/device $OUT --steps 30000 --max-minutes 8",
     #             carry=["build/device"])
     python scripts/reader_device.py unpack FILES_AT build/reader/reader.pt
