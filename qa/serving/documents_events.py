@@ -22,6 +22,10 @@ READ_ONLY = "This server is read-only: documents cannot be added, removed or reb
 NOTHING_REMOVED = "Nothing removed."
 CHOOSE_FIRST = "Choose a document to remove first."
 PRIVATE = {"api_visibility": "private"}  # the page's own events, not part of the HTTP API
+# The page's load-time refresh of what the server already drew: without a progress display, so
+# the status line and table never dim to Gradio's 20 % "pending" opacity (unreadable, and an
+# accessibility contrast failure while it lasts).
+QUIET_REFRESH = {**PRIVATE, "show_progress": "hidden"}
 
 
 def _notices(ok: bool, line: str) -> str:
@@ -128,10 +132,10 @@ class DocumentsTab:
         if self.service.read_only:
             note = f'<p class="qa-empty">{rendering.text_html(READ_ONLY)}</p>'
             gr.HTML(note, elem_id="qa-read-only", js_on_load=None)
-            demo.load(self.on_load, None, [documents, status], **PRIVATE)
+            demo.load(self.on_load, None, [documents, status], **QUIET_REFRESH)
             return
         remove_choice = self._controls(documents, status)
-        demo.load(self.on_load, None, [documents, remove_choice, status], **PRIVATE)
+        demo.load(self.on_load, None, [documents, remove_choice, status], **QUIET_REFRESH)
 
     def _controls(self, documents: gr.HTML, status: gr.HTML) -> gr.Dropdown:
         """Upload, remove (with its confirmation) and rebuild, wired; returns the remove dropdown."""

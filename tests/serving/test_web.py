@@ -641,7 +641,9 @@ def test_the_conversation_downloads_as_markdown_and_json(page):
 
 AXE_JS = PROJECT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 # Wait for transitions to end before axe reads colours (a button fading in reads as low contrast).
-SETTLED_JS = """() => document.getAnimations().every(
+# Settled: no finite animation running and no Gradio component in its dimmed "pending" state
+# (an event still in flight), so axe measures the page a reader would see.
+SETTLED_JS = """() => document.querySelectorAll('.pending').length === 0 && document.getAnimations().every(
     a => a.playState !== 'running' || a.effect.getComputedTiming().iterations === Infinity)"""
 AXE_RUN_JS = """async () => (await axe.run(document)).violations.map(
     v => ({impact: v.impact, id: v.id, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"""
@@ -680,6 +682,29 @@ def test_axe_finds_nothing_serious_on_the_chat_an_open_card_and_the_documents_ta
     print(f"\naxe-core violations by impact: { {k: {i: len(v) for i, v in f.items()} for k, f in states.items()} }")
     for state, found in states.items():
         assert not found.get("critical") and not found.get("serious"), (state, found)
+
+
+# Records, from before the page's first script, whether the header's status line ever carried
+# Gradio's "pending" class (opacity .2: unreadable, and what failed axe's contrast rule in CI).
+STATUS_DIM_WATCH_JS = """window.__statusDimmed = false;
+new MutationObserver(() => {
+  if (document.querySelector('#qa-status .pending')) window.__statusDimmed = true;
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});"""
+
+
+def test_the_status_line_is_never_dimmed_while_the_page_refreshes_it_on_load(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.add_init_script(STATUS_DIM_WATCH_JS)
+        open_chat(page, server[0])
+        page.get_by_role("tab", name="Documents").click()
+        page.wait_for_selector("#qa-documents table")  # drawn by the same load event as the status
+        page.wait_for_function("document.querySelectorAll('.pending').length === 0")
+        assert "passage" in page.locator("#qa-status").inner_text()
+        assert page.evaluate("window.__statusDimmed") is False
+    finally:
+        context.close()
 
 
 def tabs_until(page, selector: str, most: int = 12) -> int | None:
