@@ -8,6 +8,7 @@ sample or HotpotQA is read here: they are evaluation only. The model card is doc
     python scripts/train_reader.py --steps 2400                 # train, export, quantise, verify
     python scripts/train_reader.py --probe                      # time one step fp32 vs bf16
     python scripts/train_reader.py --abstention-by-kind build/reader/reader.pt   # what a run learnt
+    python scripts/train_reader.py --int8-agreement build/reader/reader.pt --out FILE.onnx   # the int8 check, three ways
     python scripts/train_reader.py --init build/reader/second-20261206.pt --seed 20261207 \
         --swaps 0.25 --retrieved 0.3 --steps 5000 --lr 5e-5 --bf16 on   # the third run (docs/reader.md)
     python scripts/train_reader.py --init build/reader/third-20261207.pt --seed 20261211 \
@@ -71,6 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.checksums import sha256_file  # noqa: E402
+from qa.eval.evaluation import normalize_answer  # noqa: E402
 from qa.text.chunking import split_paragraph  # noqa: E402  (the splitter qa reads with)
 from scripts.described_questions import described_question, descriptions_of  # noqa: E402
 from scripts.model_export import export_onnx, quantise, quantise_blockwise  # noqa: E402  (export_onnx, quantise: shared with the question encoder)
@@ -549,13 +551,17 @@ def logits_torch(model, encoded: list[Encoded]):
     return starts, ends
 
 
-def logits_onnx(path: Path, encoded: list[Encoded]):
+def logits_onnx(path: Path, encoded: list[Encoded], optimised: bool = True):
     """Each window run alone, as qa reads (`qa/models/reading.py`): in a batch the int8
     activations share one scale, and the thirteenth file's decisions on 2,000 held-out windows
-    read 64 at a time matched its one-at-a-time decisions on only .908 of them (2026-12-07)."""
+    read 64 at a time matched its one-at-a-time decisions on only .908 of them (2026-12-07).
+    `optimised=False` reads through onnxruntime's unoptimised graph (`int8_agreement`)."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    if not optimised:
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     starts, ends = [], []
     for window in encoded:
         ids, mask, types, _allowed, _s, _e = tensors([window])
@@ -877,6 +883,36 @@ def abstention_by_kind(checkpoint: Path, held_articles: list[dict], work: Path) 
         print(f"{kind}: {len(encoded)} held-out windows, abstained {abstained:.3f}", flush=True)
 
 
+def held_windows(held_articles: list[dict], tok, negatives: float) -> list[Encoded]:
+    """The VERIFY_EXAMPLES held-out windows the int8 file is checked on."""
+    return encoded_examples(tok, build_examples(held_articles, SEED + 1, negatives)[:VERIFY_EXAMPLES])
+
+
+def _answer_text(tok, window: Encoded, span: tuple[int, int]) -> str | None:
+    """A decision's answer after SQuAD's normalisation; None for no answer."""
+    return None if span == (0, 0) else normalize_answer(tok.decode(window.ids[span[0] : span[1] + 1]))
+
+
+def int8_agreement(checkpoint: Path, int8: Path, held: list[Encoded], tok, work: Path) -> None:
+    """Print how often the `int8` file takes the decision of: `checkpoint`'s weights in plain
+    fp32 (the build's check), the same weights with the int8 arithmetic simulated
+    (scripts/quant_aware.py), and the file itself read through onnxruntime's unoptimised graph,
+    the file's own run-to-run floor (docs/reader.md, "A fourteenth run"); exact decisions and
+    answers equal after SQuAD's normalisation. Held-out train only: it measures, never chooses."""
+    model = make_model()
+    load_weights(model, checkpoint, work)
+    model.eval()
+    file = decisions(*logits_onnx(int8, held), held)
+    references = {"its weights in plain fp32": decisions(*logits_torch(model, held), held)}
+    simulate_int8(model)
+    references["its weights with int8 simulated"] = decisions(*logits_torch(model, held), held)
+    references["itself, unoptimised graph"] = decisions(*logits_onnx(int8, held, optimised=False), held)
+    for name, reference in references.items():
+        exact = np.mean([a == b for a, b in zip(file, reference)])
+        same_text = np.mean([_answer_text(tok, w, a) == _answer_text(tok, w, b) for a, b, w in zip(file, reference, held)])
+        print(f"{int8} against {name}: {exact:.4f} the same decision, {same_text:.4f} normalised", flush=True)
+
+
 def training_set(args: argparse.Namespace, train_articles: list[dict], tok) -> list[Encoded]:
     """The training examples the arguments ask for, encoded; their counts printed. Built only
     to train or probe: exporting, averaging and calibrating never read them."""
@@ -912,6 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "reader.onnx")
     parser.add_argument("--probe", action="store_true", help="only time fp32 vs bf16 training steps")
     parser.add_argument("--abstention-by-kind", type=Path, metavar="CHECKPOINT", help="only print how often this checkpoint (.pt, or a shipped int8 .onnx) abstains on each kind of held-out window")
+    parser.add_argument("--int8-agreement", type=Path, metavar="CHECKPOINT", help="only print how often the --out file takes this checkpoint's decisions (plain fp32, int8 simulated) and its own through onnxruntime's unoptimised graph")
     parser.add_argument("--export-only", action="store_true", help="export the last checkpoint in --work, then calibrate")
     parser.add_argument("--average", type=Path, metavar="CHECKPOINT", help="no training: average --init's weights with this checkpoint's (.pt or shipped .onnx), then export and calibrate")
     parser.add_argument("--average-weight", type=float, default=0.5, help="the --average checkpoint's share of the mix")
@@ -938,6 +975,9 @@ def main(argv: list[str] | None = None) -> int:
         refit_confidence(held_articles, args.work, args.out)
         return 0
     tok = tokenizer()
+    if args.int8_agreement is not None:
+        int8_agreement(args.int8_agreement, args.out, held_windows(held_articles, tok, args.negatives), tok, args.work)
+        return 0
     if args.probe:
         probe(training_set(args, train_articles, tok))
         return 0
@@ -960,9 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
             simulate_int8(model)
         run = train(model, training_set(args, train_articles, tok), args.steps, args.lr, args.bf16 == "on", 50, checkpoint, args.seed, rank_weight=args.rank_weight)
         print(f"trained {run.steps} steps in {run.seconds / 60:.1f} min, {run.tokens / run.seconds:.0f} tokens/s")
-    held_examples = build_examples(held_articles, SEED + 1, args.negatives)[:VERIFY_EXAMPLES]
-    held = encoded_examples(tok, held_examples)
-    export_and_verify(model, args.work, args.out, held, args.quantiser)
+    export_and_verify(model, args.work, args.out, held_windows(held_articles, tok, args.negatives), args.quantiser)
     calibrate(held_articles, args.work, args.out)
     return 0
 

@@ -9,11 +9,13 @@ import pytest
 
 pytest.importorskip("onnx")  # the train extra's (and the test extra's): export and quantise
 
+import onnx  # noqa: E402
 import torch  # noqa: E402
 
 from scripts.model_export import export_onnx, quantise  # noqa: E402
 from scripts.quant_aware import fake_activation, plain, simulate_int8  # noqa: E402
 from scripts.reader_training import encode, make_model, tensors, tokenizer  # noqa: E402
+from scripts.train_reader import logits_onnx  # noqa: E402
 
 WINDOWS = [
     ("Who invented crucible steel?", "Benjamin Huntsman invented crucible steel in 1740.", 0, 17),
@@ -30,22 +32,9 @@ def files(tmp_path_factory):
     encoded = encode(tokenizer(), WINDOWS)
     folder = tmp_path_factory.mktemp("quant-aware")
     export_onnx(model, folder / "fp32.onnx", ["start_logits", "end_logits"])
-    heads = [n.name for n in __import__("onnx").load(str(folder / "fp32.onnx")).graph.node if n.name.startswith("/head/")]
+    heads = [n.name for n in onnx.load(str(folder / "fp32.onnx")).graph.node if n.name.startswith("/head/")]
     quantise(folder / "fp32.onnx", folder / "int8.onnx", heads)
     return model, encoded, folder / "int8.onnx"
-
-
-def _onnx_logits(path, encoded) -> list[np.ndarray]:
-    """Start logits of each window run alone, as qa runs them."""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    out = []
-    for window in encoded:
-        ids, mask, types, *_ = tensors([window])
-        start, _end = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "token_type_ids": types.numpy()})
-        out.append(start[0])
-    return out
 
 
 def _torch_logits(model, encoded) -> list[np.ndarray]:
@@ -58,7 +47,7 @@ def _torch_logits(model, encoded) -> list[np.ndarray]:
 
 def test_the_simulation_computes_what_the_int8_file_computes_and_plain_fp32_does_not(files):
     model, encoded, int8 = files
-    reference = _onnx_logits(int8, encoded)
+    reference = logits_onnx(int8, encoded)[0]  # start logits, each window run alone
     fp32 = _torch_logits(model, encoded)
     simulate_int8(model)
     simulated = _torch_logits(model, encoded)
@@ -94,8 +83,6 @@ def test_rounding_passes_gradients_straight_through():
 def test_the_int8_check_reads_each_window_alone_as_qa_does(files):
     """`train_reader.logits_onnx` (the int8 check's reading): a window's logits do not depend on
     the windows read beside it (batched, the int8 activations would share one scale)."""
-    from scripts.train_reader import logits_onnx
-
     _model, encoded, int8 = files
     alone = logits_onnx(int8, encoded[1:2])[0][0]
     together = logits_onnx(int8, encoded)[0][1]
