@@ -9,6 +9,7 @@ sample or HotpotQA is read here: they are evaluation only. The model card is doc
     python scripts/train_reader.py --probe                      # time one step fp32 vs bf16
     python scripts/train_reader.py --abstention-by-kind build/reader/reader.pt   # what a run learnt
     python scripts/train_reader.py --int8-agreement build/reader/reader.pt --out FILE.onnx   # the int8 check, three ways
+    python scripts/train_reader.py --span-fit build/reader/reader.pt     # under- or over-fitting? (train vs held-out windows)
     python scripts/train_reader.py --init build/reader/second-20261206.pt --seed 20261207 \
         --swaps 0.25 --retrieved 0.3 --steps 5000 --lr 5e-5 --bf16 on   # the third run (docs/reader.md)
     python scripts/train_reader.py --init build/reader/third-20261207.pt --seed 20261211 \
@@ -72,7 +73,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.checksums import sha256_file  # noqa: E402
-from qa.eval.evaluation import normalize_answer  # noqa: E402
+from qa.eval.evaluation import exact_match, normalize_answer, token_f1  # noqa: E402
 from qa.text.chunking import split_paragraph  # noqa: E402  (the splitter qa reads with)
 from scripts.described_questions import described_question, descriptions_of  # noqa: E402
 from scripts.model_export import export_onnx, quantise, quantise_blockwise  # noqa: E402  (export_onnx, quantise: shared with the question encoder)
@@ -883,6 +884,54 @@ def abstention_by_kind(checkpoint: Path, held_articles: list[dict], work: Path) 
         print(f"{kind}: {len(encoded)} held-out windows, abstained {abstained:.3f}", flush=True)
 
 
+SPAN_FIT_WINDOWS = 1500  # answerable windows per side (training articles, held-out articles)
+
+
+def span_fit(checkpoints: list[Path], train_articles: list[dict], held_articles: list[dict], work: Path) -> None:
+    """Print how well each checkpoint (.pt, or a shipped int8 .onnx read in fp32) reads answer
+    windows of the articles it trained on against held-out ones: the mean start/end
+    cross-entropy (as trained), EM / F1 of its decision (an abstention counts 0; one gold answer
+    per train question, SQuAD's normalisation of the decoded spans) and of its best span
+    whatever the no-answer score. Whether a run under-fits (both low) or over-fits (a gap) says
+    whether more training can help (docs/reader.md, "The reading ceiling"). Never chooses."""
+    tok = tokenizer()
+    sides = {
+        "training articles": [e for e in build_examples(train_articles, SEED, 0.0) if e.kind == "positive"],
+        "held-out articles": [e for e in build_examples(held_articles, SEED + 1, 0.0) if e.kind == "positive"],
+    }
+    windows = {side: encoded_examples(tok, examples[:SPAN_FIT_WINDOWS]) for side, examples in sides.items()}
+    for checkpoint in checkpoints:
+        model = make_model()
+        load_weights(model, checkpoint, work)
+        model.eval()
+        for side, answer_windows in windows.items():
+            starts, ends = logits_torch(model, answer_windows)
+            gold = [(_answer_text(tok, w, (w.start, w.end)),) for w in answer_windows]
+            read = {"decision": decisions(starts, ends, answer_windows), "best span": best_spans(starts, ends, answer_windows)}
+            scores = {
+                name: (np.mean([exact_match(_answer_text(tok, w, s) or "", g) for w, s, g in zip(answer_windows, spans, gold)]),
+                       np.mean([token_f1(_answer_text(tok, w, s) or "", g) for w, s, g in zip(answer_windows, spans, gold)]))
+                for name, spans in read.items()
+            }
+            abstained = np.mean([s == (0, 0) for s in read["decision"]])
+            print(f"{checkpoint} on {len(answer_windows)} windows of {side}: loss {_window_loss(starts, ends, answer_windows):.3f}, "
+                  f"EM / F1 {scores['decision'][0]:.3f} / {scores['decision'][1]:.3f} (abstained {abstained:.3f}), "
+                  f"best span {scores['best span'][0]:.3f} / {scores['best span'][1]:.3f}", flush=True)
+
+
+def _window_loss(starts, ends, windows: list[Encoded]) -> float:
+    """Mean cross-entropy of the gold start and end over each window's context and [CLS], as trained."""
+    losses = []
+    for s, e, w in zip(starts, ends, windows):
+        allowed = np.array(w.context_mask, dtype=bool)
+        allowed[0] = True
+        for logits, gold in ((s[: len(w.ids)], w.start), (e[: len(w.ids)], w.end)):
+            z = np.where(allowed, logits, -1e4)
+            z = z - z.max()
+            losses.append(float(np.log(np.exp(z).sum()) - z[gold]))
+    return float(np.mean(losses))
+
+
 def held_windows(held_articles: list[dict], tok, negatives: float) -> list[Encoded]:
     """The VERIFY_EXAMPLES held-out windows the int8 file is checked on."""
     return encoded_examples(tok, build_examples(held_articles, SEED + 1, negatives)[:VERIFY_EXAMPLES])
@@ -948,6 +997,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "reader.onnx")
     parser.add_argument("--probe", action="store_true", help="only time fp32 vs bf16 training steps")
     parser.add_argument("--abstention-by-kind", type=Path, metavar="CHECKPOINT", help="only print how often this checkpoint (.pt, or a shipped int8 .onnx) abstains on each kind of held-out window")
+    parser.add_argument("--span-fit", type=Path, nargs="+", metavar="CHECKPOINT", help="only print how well these checkpoints (.pt or int8 .onnx) read answer windows of their training articles against held-out ones")
     parser.add_argument("--int8-agreement", type=Path, metavar="CHECKPOINT", help="only print how often the --out file takes this checkpoint's decisions (plain fp32, int8 simulated) and its own through onnxruntime's unoptimised graph")
     parser.add_argument("--export-only", action="store_true", help="export the last checkpoint in --work, then calibrate")
     parser.add_argument("--average", type=Path, metavar="CHECKPOINT", help="no training: average --init's weights with this checkpoint's (.pt or shipped .onnx), then export and calibrate")
@@ -967,6 +1017,9 @@ def main(argv: list[str] | None = None) -> int:
     train_articles, held_articles = split_articles(load_articles(TRAIN_JSON))
     if args.abstention_by_kind is not None:
         abstention_by_kind(args.abstention_by_kind, held_articles, args.work)
+        return 0
+    if args.span_fit is not None:
+        span_fit(args.span_fit, train_articles, held_articles, args.work)
         return 0
     if args.calibrate_only:
         calibrate(held_articles, args.work, args.out)

@@ -1,18 +1,27 @@
-"""scripts/train_reader.py's unanswerable examples: what the reader learns "no answer" from."""
+"""scripts/train_reader.py's unanswerable examples (what the reader learns "no answer" from), and
+its --span-fit measure."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
+import pytest
+import torch
+
+from scripts.reader_training import encode, loss_of, make_model, tokenizer
 from scripts.train_reader import (
     SentenceSearch,
+    _window_loss,
     _antonym_question,
     _mentions_answer,
     _negated_question,
     _swapped_question,
     article_examples,
+    logits_torch,
     names_absent,
     names_of,
+    span_fit,
 )
 
 WINDOW = "Beyoncé released Lemonade in 2016 through Parkwood Entertainment."
@@ -144,3 +153,43 @@ def test_a_bridge_positive_is_the_answers_sentence_alone_lacking_a_name_the_ques
         {"question": question, "answers": [{"text": "2001", "answer_start": 32}]}
     ]}]}
     assert all(e.kind != "bridge" for s in range(20) for e in article_examples(named, random.Random(s), 0.0, bridges=1.0))
+
+
+# ---------------------------------------------------------------- --span-fit (docs/reader.md, "The reading ceiling")
+
+FIT_WINDOWS = [
+    ("Who invented crucible steel?", "Benjamin Huntsman invented crucible steel in 1740.", 0, 17),
+    ("What powered the mills?", "The city grew rich on cutlery. Rivers powered its mills in Sheffield, a town of forges.", 31, 37),
+    ("Where does Sheffield lie?", "Sheffield lies in Yorkshire.", 18, 27),
+]
+
+
+@pytest.fixture(scope="module")
+def seeded_reader():
+    """The base model with a seeded (untrained) head: logits that differ window to window."""
+    torch.manual_seed(7)
+    return make_model().eval()
+
+
+def test_the_span_fit_loss_is_the_training_loss(seeded_reader):
+    answerable = encode(tokenizer(), FIT_WINDOWS)
+    windows = [*answerable[:2], replace(answerable[2], start=0, end=0)]  # one labelled "no answer"
+    starts, ends = logits_torch(seeded_reader, windows)
+    with torch.no_grad():
+        trained = float(loss_of(seeded_reader, windows, autocast=False))
+    assert _window_loss(starts, ends, windows) == pytest.approx(trained, rel=1e-5)
+
+
+def test_span_fit_reads_training_and_held_out_windows_of_each_checkpoint(seeded_reader, tmp_path, capsys):
+    torch.save(seeded_reader.state_dict(), tmp_path / "reader.pt")
+    article = {"paragraphs": [{"context": context, "qas": [
+        {"question": question, "answers": [{"text": context[start:end], "answer_start": start}]}
+    ]} for question, context, start, end in FIT_WINDOWS]}
+
+    span_fit([tmp_path / "reader.pt"], [article], [article], tmp_path)
+
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(" on ")[1].split(":")[0] for line in lines] == [
+        "3 windows of training articles", "3 windows of held-out articles",
+    ]
+    assert all("loss" in line and "best span" in line for line in lines)
