@@ -908,10 +908,11 @@ def span_fit(checkpoints: list[Path], train_articles: list[dict], held_articles:
             starts, ends = logits_torch(model, answer_windows)
             gold = [(_answer_text(tok, w, (w.start, w.end)),) for w in answer_windows]
             read = {"decision": decisions(starts, ends, answer_windows), "best span": best_spans(starts, ends, answer_windows)}
+            texts = {name: [_answer_text(tok, w, s) or "" for w, s in zip(answer_windows, spans)] for name, spans in read.items()}
             scores = {
-                name: (np.mean([exact_match(_answer_text(tok, w, s) or "", g) for w, s, g in zip(answer_windows, spans, gold)]),
-                       np.mean([token_f1(_answer_text(tok, w, s) or "", g) for w, s, g in zip(answer_windows, spans, gold)]))
-                for name, spans in read.items()
+                name: (np.mean([exact_match(t, g) for t, g in zip(answered, gold)]),
+                       np.mean([token_f1(t, g) for t, g in zip(answered, gold)]))
+                for name, answered in texts.items()
             }
             abstained = np.mean([s == (0, 0) for s in read["decision"]])
             print(f"{checkpoint} on {len(answer_windows)} windows of {side}: loss {_window_loss(starts, ends, answer_windows):.3f}, "

@@ -9,8 +9,11 @@ tests/ itself on `sys.path`, so a test anywhere imports `conftest` and the helpe
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -20,6 +23,18 @@ from qa.index.coordinator import Index
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
 SEED_FILE = SEEDS / "000_56409ce4796d023f.txt"
+
+def benchmark_script(name: str) -> ModuleType:
+    """`benchmarks/<name>.py` loaded from its file (benchmarks/ is not a package), registered
+    under its own name so that its dataclasses find their module and a script's own `import
+    common` finds `benchmark_script("common")` once that is loaded."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
 
 # Questions the seed article answers, each with a term of the question that the answer's quotes
 # hold. Tests assert behaviour with them (answered, quoted exactly, the question's subject

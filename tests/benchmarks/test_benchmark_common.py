@@ -3,28 +3,21 @@ not a package, so the module is loaded from its file)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
 from qa.index.coordinator import Index
 from qa.models.reading import READER_FILE, READER_SETTINGS_FILE, load_reader
 
-from conftest import PROJECT
+from conftest import PROJECT, benchmark_script
 
 ON_TOPIC = "What is the US backstop position?"
 
 
 def _common() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("common", PROJECT / "benchmarks" / "common.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("common")
 
 
 def test_a_candidate_reader_answers_inside_its_block_and_says_so(seed_index: Index, tmp_path: Path, capsys):

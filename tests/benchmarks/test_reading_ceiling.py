@@ -3,31 +3,20 @@ span read from it (benchmarks/ is not a package, so the script is loaded from it
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from types import ModuleType
 
 from qa.eval.evaluation import EvalQuestion
 from qa.models.reading import load_reader
 
-from conftest import PROJECT
+from conftest import benchmark_script
 
 TEXT = "The weather was cold. Talks are led by Jonathan Powell. Nobody else came. The hall closed at ten."
 ANSWER = "Jonathan Powell"
 
 
-def _script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, PROJECT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def _reading_ceiling() -> ModuleType:
-    _script("common")  # the script's own `import common` finds it loaded
-    return _script("reading_ceiling")
+    benchmark_script("common")  # the script's own `import common` finds it loaded
+    return benchmark_script("reading_ceiling")
 
 
 def test_the_gold_window_is_the_answers_sentence_with_its_neighbours():
