@@ -71,11 +71,12 @@ def read_gold_windows(reader: Reader, texts: dict[str, str], questions: Sequence
 def row(label: str, reads: list[Read]) -> tuple:
     """EM / F1 of the best span, then at the shipped margin (abstained as 0), and abstentions."""
     n = len(reads)
-    em = sum(exact_match(r.span, r.question.answers) for r in reads) / n
-    f1 = sum(token_f1(r.span, r.question.answers) for r in reads) / n
-    em_m = sum(exact_match(r.span, r.question.answers) for r in reads if r.answered) / n
-    f1_m = sum(token_f1(r.span, r.question.answers) for r in reads if r.answered) / n
-    abstained = sum(not r.answered for r in reads) / n
+    scored = [(exact_match(r.span, r.question.answers), token_f1(r.span, r.question.answers), r.answered) for r in reads]
+    em = sum(e for e, _, _ in scored) / n
+    f1 = sum(f for _, f, _ in scored) / n
+    em_m = sum(e for e, _, answered in scored if answered) / n
+    f1_m = sum(f for _, f, answered in scored if answered) / n
+    abstained = sum(not answered for _, _, answered in scored) / n
     return (label, n, f"{em:.3f}", f"{f1:.3f}", f"{em_m:.3f}", f"{f1_m:.3f}", f"{abstained:.3f}")
 
 

@@ -24,6 +24,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
 SEED_FILE = SEEDS / "000_56409ce4796d023f.txt"
 
+
 def benchmark_script(name: str) -> ModuleType:
     """`benchmarks/<name>.py` loaded from its file (benchmarks/ is not a package), registered
     under its own name so that its dataclasses find their module and a script's own `import
